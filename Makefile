@@ -1,0 +1,59 @@
+# The course in three commands:  make setup  ->  make test  ->  make lab
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.bert_ms-installed
+
+.PHONY: setup kernel notebooks test test-fast lab lint format bench lock clean-venv
+
+## setup: build .venv from nothing with the pinned lock, install bert_ms editable, register the kernel
+setup: $(STAMP) kernel notebooks
+	@$(PY) -m bert_ms info
+
+$(STAMP): requirements/lock.txt requirements/lock-nodeps.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; install Python 3.11 (or run 'make setup PYTHON=/path/to/python3.11')"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==26.0.1"
+	$(PY) -m pip install --quiet --no-deps -r requirements/lock.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements/lock-nodeps.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -c "import mindspore, bert_ms; print('mindspore', mindspore.__version__, '+ bert_ms', bert_ms.__version__)"
+	touch $(STAMP)
+
+## kernel: register the Jupyter kernel "Python (bert-ms)" that runs .venv
+kernel: $(STAMP)
+	$(PY) -m ipykernel install --user --name bert-ms --display-name "Python (bert-ms)" >/dev/null
+	@echo "kernel 'bert-ms' registered"
+
+## notebooks: make the .ipynb twins of the jupytext notebooks/*.py (outputs never go into git)
+notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --quiet --update --to ipynb notebooks/[0-9]*.py
+
+## test: the whole suite, every notebook executed in smoke mode included
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## test-fast: skip notebooks and slow tests
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not notebook"
+
+## lab: JupyterLab on the course kernel
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+## bench: the speed benchmarks (see bench/README.md)
+bench: $(STAMP)
+	$(PY) bench/bench_model.py
+
+## lock: re-resolve requirements/base.in in a scratch venv and rewrite the lock (maintainers only)
+lock:
+	bash requirements/relock.sh
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+from bert_ms.cli import main
+
+raise SystemExit(main())

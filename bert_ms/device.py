@@ -1,0 +1,231 @@
+"""The one switch for device, execution mode, precision and seed.
+
+Every notebook calls :func:`setup` once, in one cell at the top::
+
+    from bert_ms import device
+    dev = device.setup()          # auto: Ascend, then GPU, then CPU
+
+and nothing else in the course touches ``mindspore.set_device`` or ``set_context``.
+
+* ``target``: ``"auto"``, ``"CPU"``, ``"GPU"`` or ``"Ascend"`` (case does not matter).
+* ``mode``: ``"graph"`` compiles the hot paths (training and evaluation steps) with
+  :func:`mindspore.jit`; ``"pynative"`` runs everything eagerly, which is easier to debug.
+  Interactive forward calls in a notebook are eager in both modes.
+* ``precision``: ``"fp32"``; ``"fp16"`` (mixed precision, with dynamic loss scaling in
+  training); ``"bf16"`` where the hardware has it (Ascend 910B, NVIDIA compute capability 8+).
+  MindSpore's CPU kernels have no bf16 matmul, so CPU + bf16 is refused.
+
+Environment variables ``BERT_MS_DEVICE``, ``BERT_MS_MODE`` and ``BERT_MS_PRECISION`` override
+the arguments, so a whole course moves to another machine without editing a notebook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes.util
+import os
+import random
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TARGETS = ("CPU", "GPU", "Ascend")
+MODES = ("graph", "pynative")
+PRECISIONS = ("fp32", "fp16", "bf16")
+_AUTO_ORDER = ("Ascend", "GPU", "CPU")
+
+
+class DeviceError(RuntimeError):
+    """A device, mode or precision this machine cannot provide. The message is one line."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What :func:`setup` chose, and why."""
+
+    target: str
+    mode: str
+    precision: str
+    seed: int | None
+    reason: str
+    available: tuple[str, ...]
+
+    @property
+    def compute_dtype(self):
+        """MindSpore dtype for matmuls and activations (parameters stay fp32)."""
+        import mindspore as ms
+
+        return {"fp32": ms.float32, "fp16": ms.float16, "bf16": ms.bfloat16}[self.precision]
+
+    @property
+    def graph(self) -> bool:
+        return self.mode == "graph"
+
+    def __str__(self) -> str:
+        return f"device={self.target} mode={self.mode} precision={self.precision} ({self.reason})"
+
+
+_CURRENT: DeviceInfo | None = None
+
+
+@contextlib.contextmanager
+def _quiet_fds():
+    """Silence C++ messages MindSpore prints on stdout/stderr while probing for plugins."""
+    saved = []
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # pragma: no cover - exotic streams
+        pass
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            saved.append((fd, os.dup(fd)))
+            os.dup2(devnull, fd)
+        yield
+    finally:
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+
+
+def _missing_reason(target: str) -> str:
+    """Why ``target`` is not usable here, in words a learner can act on."""
+    if target == "GPU":
+        if ctypes.util.find_library("cuda") is None:
+            return "GPU: no NVIDIA driver found (libcuda.so is not loadable)"
+        return "GPU: MindSpore's GPU plugin did not load (it needs the CUDA 11.6 or 11.1 runtime and cuDNN 8)"
+    if target == "Ascend":
+        home = os.environ.get("ASCEND_HOME_PATH") or os.environ.get("ASCEND_TOOLKIT_HOME")
+        if not home and not Path("/usr/local/Ascend").exists():
+            return "Ascend: no CANN toolkit found (ASCEND_HOME_PATH is unset and /usr/local/Ascend is absent)"
+        return "Ascend: MindSpore's Ascend plugin did not load (check the CANN version and `source set_env.sh`)"
+    return ""
+
+
+_PROBED: dict[str, bool] = {}
+
+
+def is_available(target: str) -> bool:
+    """Whether MindSpore can run on ``target`` on this machine (probed once, quietly)."""
+    target = _canonical(target, TARGETS, "target")
+    if target == "CPU":
+        return True
+    if target not in _PROBED:
+        import mindspore as ms
+
+        try:
+            with _quiet_fds():
+                _PROBED[target] = bool(ms.hal.is_available(target))
+        except Exception:
+            _PROBED[target] = False
+    return _PROBED[target]
+
+
+def available_targets() -> tuple[str, ...]:
+    """The device targets this machine has, in the order ``auto`` prefers them."""
+    return tuple(t for t in _AUTO_ORDER if is_available(t))
+
+
+def _canonical(value: str, choices: tuple[str, ...], what: str) -> str:
+    for choice in choices:
+        if str(value).strip().lower() == choice.lower():
+            return choice
+    raise DeviceError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+
+
+def _precision_problem(target: str, precision: str) -> str | None:
+    """A one-line reason why ``target`` cannot run ``precision``, or None if it can."""
+    if precision == "fp32":
+        return None
+    if target == "CPU" and precision == "bf16":
+        return "precision 'bf16' is not available on CPU: MindSpore's CPU MatMul has no bfloat16 kernel; use fp32 or fp16"
+    if target == "GPU" and precision == "bf16":
+        import mindspore as ms
+
+        try:
+            major, _minor = ms.hal.get_device_capability(0)
+        except Exception:
+            return None
+        if major < 8:
+            return f"precision 'bf16' needs an NVIDIA GPU of compute capability 8.0 or newer; this one is {major}.x"
+    return None
+
+
+def setup(
+    target: str = "auto",
+    mode: str = "graph",
+    precision: str = "fp32",
+    seed: int | None = None,
+    fallback: bool = False,
+    verbose: bool = True,
+) -> DeviceInfo:
+    """Choose the device, execution mode and precision for the whole process.
+
+    Environment variables ``BERT_MS_DEVICE``, ``BERT_MS_MODE`` and ``BERT_MS_PRECISION`` win
+    over the arguments. ``fallback=True`` turns a missing accelerator into a warning and CPU.
+    Raises :class:`DeviceError` (one line, naming what is missing) otherwise.
+    """
+    global _CURRENT
+    import mindspore as ms
+
+    target = os.environ.get("BERT_MS_DEVICE") or target
+    mode = _canonical(os.environ.get("BERT_MS_MODE") or mode, MODES, "mode")
+    precision = _canonical(os.environ.get("BERT_MS_PRECISION") or precision, PRECISIONS, "precision")
+
+    available = available_targets()
+    if str(target).strip().lower() == "auto":
+        chosen = available[0]
+        skipped = [_missing_reason(t) for t in _AUTO_ORDER[: _AUTO_ORDER.index(chosen)]]
+        reason = "auto: " + ("; ".join(skipped) + " -> " if skipped else "") + f"using {chosen}"
+    else:
+        wanted = _canonical(target, TARGETS, "device target")
+        if wanted in available:
+            chosen, reason = wanted, f"{wanted} requested"
+        elif fallback:
+            msg = f"{_missing_reason(wanted)}; falling back to CPU"
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            chosen, reason = "CPU", msg
+        else:
+            raise DeviceError(f"device target {wanted!r} is not available here. {_missing_reason(wanted)}") from None
+
+    problem = _precision_problem(chosen, precision)
+    if problem:
+        raise DeviceError(problem)
+
+    if _CURRENT is not None and _CURRENT.target != chosen:
+        raise DeviceError(
+            f"this process already runs on {_CURRENT.target}; MindSpore cannot switch to {chosen} "
+            "without a restart (restart the kernel)"
+        )
+    if _CURRENT is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ms.set_device(chosen)
+    # Cells run eagerly; hot paths are compiled with mindspore.jit when mode == "graph".
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    if seed is not None:
+        ms.set_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+
+    _CURRENT = DeviceInfo(chosen, mode, precision, seed, reason, available)
+    if verbose:
+        print(f"[bert_ms] {_CURRENT}")
+    return _CURRENT
+
+
+def current() -> DeviceInfo:
+    """The choice made by :func:`setup`; calls ``setup()`` with defaults if nobody did."""
+    return _CURRENT if _CURRENT is not None else setup(verbose=False)
+
+
+def jit(fn):
+    """Compile ``fn`` with :func:`mindspore.jit` in graph mode; return it unchanged in PyNative."""
+    import mindspore as ms
+
+    return ms.jit(fn) if current().graph else fn

@@ -1,0 +1,51 @@
+"""Course-wide settings read from environment variables, in one place.
+
+| variable            | meaning                                                         | default            |
+| ------------------- | --------------------------------------------------------------- | ------------------ |
+| ``BERT_MS_SMOKE``   | ``1``: shrink data and steps so every notebook runs in seconds  | ``0`` (full mode)  |
+| ``BERT_MS_DATA``    | folder with the shipped data (``MANIFEST.json`` and friends)    | the repo's data/   |
+| ``BERT_MS_CACHE``   | folder for downloads, trained models and run outputs            | ``~/.cache/bert_ms`` |
+| ``BERT_MS_DEVICE``  | ``auto`` / ``CPU`` / ``GPU`` / ``Ascend`` (see :mod:`bert_ms.device`) | ``auto``      |
+| ``BERT_MS_MODE``    | ``graph`` / ``pynative``                                        | as the code asks   |
+| ``BERT_MS_PRECISION`` | ``fp32`` / ``fp16`` / ``bf16``                                | as the code asks   |
+
+Notebooks never read these variables themselves: they call :func:`smoke` or
+:func:`bert_ms.device.setup`, so a whole course is switched without editing a notebook.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def smoke() -> bool:
+    """True when ``BERT_MS_SMOKE`` asks for the fast CI mode (tiny data, few steps)."""
+    return os.environ.get("BERT_MS_SMOKE", "0").strip().lower() in _TRUE
+
+
+def pick(smoke_value, full_value):
+    """Return ``smoke_value`` in smoke mode and ``full_value`` otherwise.
+
+    Notebooks use it for every size knob, e.g. ``steps = pick(20, 2000)``, so the
+    two modes differ only in sizes, never in code path.
+    """
+    return smoke_value if smoke() else full_value
+
+
+def data_dir() -> Path:
+    """Folder of the shipped data (``data/`` in the repository unless ``BERT_MS_DATA`` is set)."""
+    env = os.environ.get("BERT_MS_DATA")
+    return Path(env).expanduser() if env else REPO_ROOT / "data"
+
+
+def cache_dir() -> Path:
+    """Folder for downloads, trained models and run outputs (created on first use)."""
+    env = os.environ.get("BERT_MS_CACHE")
+    path = Path(env).expanduser() if env else Path.home() / ".cache" / "bert_ms"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
