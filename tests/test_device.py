@@ -1,0 +1,131 @@
+"""The one device switch: choices, clear one-line errors, environment overrides."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from bert_ms import device
+
+
+def test_cpu_is_always_available_and_auto_prefers_accelerators():
+    targets = device.available_targets()
+    assert targets[-1] == "CPU"
+    assert list(targets) == [t for t in ("Ascend", "GPU", "CPU") if t in targets]
+
+
+def test_auto_picks_the_first_available_and_says_why(monkeypatch):
+    monkeypatch.delenv("BERT_MS_DEVICE", raising=False)
+    info = device.setup(verbose=False)
+    assert info.target == device.available_targets()[0]
+    assert info.reason.startswith("auto:") and info.target in info.reason
+
+
+@pytest.mark.parametrize("name", ["cpu", "CPU", " Cpu "])
+def test_target_names_are_case_insensitive(name):
+    assert device.setup(target=name, verbose=False).target == "CPU"
+
+
+def test_unknown_target_is_one_line_listing_the_choices():
+    with pytest.raises(device.DeviceError) as err:
+        device.setup(target="TPU", verbose=False)
+    msg = str(err.value)
+    assert "\n" not in msg and "TPU" in msg and "CPU, GPU, Ascend" in msg
+
+
+@pytest.mark.skipif(device.is_available("GPU"), reason="this machine has a GPU")
+def test_missing_gpu_names_what_is_missing():
+    with pytest.raises(device.DeviceError) as err:
+        device.setup(target="GPU", verbose=False)
+    msg = str(err.value)
+    assert "\n" not in msg and "'GPU' is not available" in msg
+    assert "NVIDIA driver" in msg or "CUDA" in msg
+
+
+@pytest.mark.skipif(device.is_available("GPU"), reason="this machine has a GPU")
+def test_fallback_warns_and_uses_cpu():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        info = device.setup(target="GPU", fallback=True, verbose=False)
+    assert info.target == "CPU"
+    assert any("falling back to CPU" in str(w.message) for w in caught)
+
+
+def test_environment_variables_override_arguments(monkeypatch):
+    monkeypatch.setenv("BERT_MS_DEVICE", "CPU")
+    monkeypatch.setenv("BERT_MS_MODE", "pynative")
+    monkeypatch.setenv("BERT_MS_PRECISION", "fp16")
+    info = device.setup(target="auto", mode="graph", precision="fp32", verbose=False)
+    assert (info.target, info.mode, info.precision) == ("CPU", "pynative", "fp16")
+    monkeypatch.delenv("BERT_MS_PRECISION")
+    monkeypatch.delenv("BERT_MS_MODE")
+    device.setup(target="CPU", mode="pynative", precision="fp32", verbose=False)
+
+
+def test_bf16_on_cpu_is_refused_in_one_line():
+    with pytest.raises(device.DeviceError) as err:
+        device.setup(target="CPU", precision="bf16", verbose=False)
+    assert "\n" not in str(err.value) and "bf16" in str(err.value) and "CPU" in str(err.value)
+    device.setup(target="CPU", precision="fp32", verbose=False)
+
+
+def test_unknown_precision_and_mode_are_refused():
+    with pytest.raises(device.DeviceError, match="precision"):
+        device.setup(target="CPU", precision="fp8", verbose=False)
+    with pytest.raises(device.DeviceError, match="mode"):
+        device.setup(target="CPU", mode="eager", verbose=False)
+
+
+def test_jit_compiles_in_graph_mode_and_is_identity_in_pynative():
+    import mindspore as ms
+
+    def f(x):
+        return x * 2 + 1
+
+    device.setup(target="CPU", mode="pynative", verbose=False)
+    assert device.jit(f) is f
+    device.setup(target="CPU", mode="graph", verbose=False)
+    compiled = device.jit(f)
+    assert compiled is not f
+    out = compiled(ms.Tensor(np.arange(3, dtype=np.float32)))
+    np.testing.assert_allclose(out.asnumpy(), [1, 3, 5])
+    device.setup(target="CPU", mode="pynative", verbose=False)
+
+
+def test_seed_makes_mindspore_random_reproducible():
+    import mindspore as ms
+
+    device.setup(target="CPU", seed=123, verbose=False)
+    a = ms.ops.uniform((4,), ms.Tensor(0.0), ms.Tensor(1.0)).asnumpy()
+    device.setup(target="CPU", seed=123, verbose=False)
+    b = ms.ops.uniform((4,), ms.Tensor(0.0), ms.Tensor(1.0)).asnumpy()
+    np.testing.assert_array_equal(a, b)
+
+
+def _cli(*args, env=None):
+    import os
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bert_ms", *args], capture_output=True, text=True,
+                          env=full_env, timeout=120)
+
+
+def test_info_reports_versions_and_cpu():
+    res = _cli("info", env={"BERT_MS_DEVICE": "auto"})
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    for key in ("python", "mindspore   2.7.0", "mindnlp     0.5.1", "bert_ms", "mode", "precision", "data", "cache"):
+        assert key in out
+    if not (device.is_available("GPU") or device.is_available("Ascend")):
+        assert "chosen      CPU" in out
+
+
+@pytest.mark.skipif(device.is_available("GPU"), reason="this machine has a GPU")
+def test_cli_wrong_target_prints_one_line_not_a_traceback():
+    res = _cli("info", "--device", "GPU", env={"BERT_MS_DEVICE": ""})
+    assert res.returncode == 2
+    err_lines = [line for line in res.stderr.splitlines() if line.startswith("bert-ms: error")]
+    assert len(err_lines) == 1 and "GPU" in err_lines[0]
+    assert "Traceback" not in res.stderr
