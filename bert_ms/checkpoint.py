@@ -1,0 +1,259 @@
+"""Training checkpoints (训练检查点) that lose nothing and survive a crash.
+
+A checkpoint is two files in one folder, named by the optimizer step::
+
+    OUT/checkpoints/step-00000100.safetensors   every tensor: model parameters ("model/<name>"),
+                                                optimizer state ("optim/<name>": Adam moments m and v,
+                                                the schedule step ``global_step``), loss-scale state
+    OUT/checkpoints/step-00000100.json          the sidecar: everything that is not a tensor
+
+The JSON sidecar holds ``format`` (``"bert_ms-checkpoint"``), ``version``, ``step``, the data
+position (``epoch``, ``batch_index``, ``data_seed``: replaying the same shuffle with the same seed and
+skipping ``batch_index`` batches puts the data stream exactly where it was), the random state
+(``seed`` for the per-step seeding, NumPy's and Python's global generator states), the trainer
+settings that must match on resume (``signature``), free-form ``extra`` (early-stopping state, metrics),
+and ``tensors``: the SHA-256 and byte size of the ``.safetensors`` file.
+
+Crash safety (崩溃安全):
+
+* each file is written to a temporary name in the same folder, flushed and ``fsync``-ed, then
+  moved into place with :func:`os.replace` (atomic on POSIX and Windows), and the folder is
+  ``fsync``-ed; the tensors go first and the sidecar last, so a sidecar exists only for complete
+  tensors;
+* file names carry the step, so a new checkpoint never overwrites an old one; only after the new
+  one is on disk are the oldest pruned down to ``keep`` (default 2: the last good one and the new
+  one);
+* :func:`load` re-hashes the tensors and refuses a truncated, corrupted or mismatched checkpoint
+  with a :class:`CheckpointError` that names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "bert_ms-checkpoint"
+VERSION = 1
+_NAME = re.compile(r"^step-(\d{8})\.json$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used (missing, truncated, corrupted or for another model)."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: ``tensors`` maps ``"model/<name>"`` / ``"optim/<name>"`` to arrays."""
+
+    path: Path
+    state: dict[str, Any]
+    tensors: dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def step(self) -> int:
+        return int(self.state["step"])
+
+    def group(self, prefix: str) -> dict[str, np.ndarray]:
+        """The tensors under ``prefix/`` with the prefix removed."""
+        cut = len(prefix) + 1
+        return {k[cut:]: v for k, v in self.tensors.items() if k.startswith(prefix + "/")}
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _stem(step: int) -> str:
+    return f"step-{step:08d}"
+
+
+def save(folder: str | os.PathLike, step: int, tensors: dict[str, np.ndarray], state: dict[str, Any],
+         keep: int = 2) -> Path:
+    """Write checkpoint ``step`` into ``folder`` atomically; prune to the newest ``keep``.
+
+    Returns the path of the sidecar JSON. An existing, valid checkpoint of the same step is left
+    alone (saving is idempotent), so the "save at the end" never rewrites a good periodic save.
+    """
+    from safetensors.numpy import save as st_save
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sidecar = folder / (_stem(step) + ".json")
+    if sidecar.exists():
+        try:
+            verify(sidecar)
+            return sidecar
+        except CheckpointError:
+            pass  # a broken same-step checkpoint is replaced (it was never "good")
+    blob = st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()})
+    tensor_file = folder / (_stem(step) + ".safetensors")
+    atomic_write_bytes(tensor_file, blob)
+    record = {
+        "format": FORMAT,
+        "version": VERSION,
+        **state,
+        "step": int(step),
+        "tensors": {"file": tensor_file.name, "sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)},
+    }
+    atomic_write_bytes(sidecar, json.dumps(record, indent=1, sort_keys=True).encode())
+    prune(folder, keep)
+    return sidecar
+
+
+def list_checkpoints(folder: str | os.PathLike) -> list[Path]:
+    """Sidecar paths in ``folder``, oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _NAME.match(p.name))
+
+
+def prune(folder: str | os.PathLike, keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints (``keep <= 0`` keeps everything)."""
+    if keep <= 0:
+        return
+    for sidecar in list_checkpoints(folder)[:-keep]:
+        sidecar.unlink(missing_ok=True)  # sidecar first: a half-deleted checkpoint is never "valid"
+        sidecar.with_suffix(".safetensors").unlink(missing_ok=True)
+
+
+def verify(sidecar: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a sidecar and its tensors' hash; return the state or raise CheckpointError."""
+    sidecar = Path(sidecar)
+    if sidecar.is_dir():
+        raise CheckpointError(f"{sidecar} is a folder; pass a step-XXXXXXXX.json file or use latest()")
+    if not sidecar.exists():
+        raise CheckpointError(f"checkpoint {sidecar} does not exist")
+    try:
+        state = json.loads(sidecar.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"checkpoint {sidecar} is corrupt: its JSON sidecar does not parse ({err})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{sidecar} is not a bert_ms checkpoint (format={state.get('format')!r})"
+                              if isinstance(state, dict) else f"{sidecar} is not a bert_ms checkpoint")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {sidecar} has version {state.get('version')}, expected {VERSION}")
+    info = state["tensors"]
+    tensor_file = sidecar.parent / info["file"]
+    if not tensor_file.exists():
+        raise CheckpointError(f"checkpoint {sidecar}: tensor file {tensor_file.name} is missing")
+    size = tensor_file.stat().st_size
+    if size != info["bytes"]:
+        raise CheckpointError(f"checkpoint {tensor_file} is truncated or corrupt: {size} bytes, "
+                              f"expected {info['bytes']}")
+    if _sha256(tensor_file) != info["sha256"]:
+        raise CheckpointError(f"checkpoint {tensor_file} is corrupt: SHA-256 does not match its sidecar")
+    return state
+
+
+def load(sidecar: str | os.PathLike) -> Checkpoint:
+    """Load a verified checkpoint (raises :class:`CheckpointError` on any defect)."""
+    from safetensors.numpy import load_file
+
+    sidecar = Path(sidecar)
+    state = verify(sidecar)
+    try:
+        tensors = load_file(str(sidecar.parent / state["tensors"]["file"]))
+    except Exception as err:  # hash matched but the library still refuses: report, don't crash oddly
+        raise CheckpointError(f"checkpoint {sidecar}: cannot read tensors ({err})") from None
+    return Checkpoint(sidecar, state, tensors)
+
+
+def latest(folder: str | os.PathLike, strict: bool = False) -> Path | None:
+    """The newest checkpoint in ``folder`` that verifies, or None if there is none.
+
+    With ``strict=True`` a defective newest checkpoint raises instead of falling back to the
+    previous good one. Otherwise the defect is reported with a warning and skipped.
+    """
+    import warnings
+
+    for sidecar in reversed(list_checkpoints(folder)):
+        try:
+            verify(sidecar)
+            return sidecar
+        except CheckpointError as err:
+            if strict:
+                raise
+            warnings.warn(f"skipping bad checkpoint: {err}", RuntimeWarning, stacklevel=2)
+    return None
+
+
+def check_compatible(expected: dict[str, tuple[int, ...]], found: dict[str, np.ndarray], what: str,
+                     path: Path) -> None:
+    """Raise CheckpointError if names or shapes differ (lists up to five differences)."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = sorted(n for n in set(expected) & set(found) if tuple(expected[n]) != tuple(found[n].shape))
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:5]}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:5]}")
+        if wrong:
+            parts.append("shape " + ", ".join(f"{n}: {tuple(found[n].shape)} vs {tuple(expected[n])}"
+                                              for n in wrong[:5]))
+        raise CheckpointError(f"checkpoint {path} does not match this {what}: " + "; ".join(parts))
+
+
+def rng_state() -> dict[str, Any]:
+    """NumPy's and Python's global generator states, as JSON-friendly lists."""
+    import random
+
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    py = random.getstate()
+    return {"numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+            "python": [py[0], list(py[1]), py[2]]}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    import random
+
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))

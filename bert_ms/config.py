@@ -1,0 +1,83 @@
+"""BERT hyper-parameters (BERT 配置), compatible with Hugging Face ``config.json``.
+
+Devlin et al. 2019, sec. 3: L = number of layers, H = hidden size, A = attention heads, and the
+feed-forward size is 4H. BERT-base is L12/H768/A12 (110M parameters), BERT-large L24/H1024/A16
+(340M). The small presets are the "compact" BERTs of Turc et al. 2019 (tiny, mini, small).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+PRESETS: dict[str, dict] = {
+    "tiny": dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512),
+    "mini": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
+    "small": dict(num_hidden_layers=4, hidden_size=512, num_attention_heads=8, intermediate_size=2048),
+    "base": dict(),
+    "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096),
+}
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+
+    def __post_init__(self):
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size={self.hidden_size} is not divisible by "
+                             f"num_attention_heads={self.num_attention_heads}")
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> BertConfig:
+        """``tiny`` L2/H128/A2/I512, ``mini`` L4/H256/A4/I1024, ``small`` L4/H512/A8/I2048,
+        ``base`` L12/H768/A12/I3072, ``large`` L24/H1024/A16/I4096; keyword overrides win."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown BERT preset {name!r}; choose one of {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    def to_dict(self) -> dict:
+        """Hugging Face style dict (with ``model_type`` and ``architectures``)."""
+        return {"architectures": ["BertForPreTraining"], "model_type": "bert", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BertConfig:
+        """Build from a (Hugging Face) dict; keys this class does not know are ignored."""
+        if d.get("model_type", "bert") != "bert":
+            raise ValueError(f"config model_type is {d['model_type']!r}, expected 'bert'")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def from_json_file(cls, path: str | Path) -> BertConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"BERT config file not found: {path}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from None
+        return cls.from_dict(data)
+
+    def to_json_file(self, path: str | Path, architectures: list[str] | None = None) -> None:
+        d = self.to_dict()
+        if architectures:
+            d["architectures"] = list(architectures)
+        Path(path).write_text(json.dumps(d, indent=2, sort_keys=True) + "\n", encoding="utf-8")

