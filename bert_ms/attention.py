@@ -30,8 +30,8 @@ NEG_INF = -1e9  # "minus infinity" for the additive masks; exp(-1e9) == 0 in flo
 
 def padding_mask(attention_mask: Tensor) -> Tensor:
     """[B, T] with 1 = real token, 0 = padding  ->  additive mask [B, 1, 1, T] (float32)."""
-    if attention_mask.ndim != 2:
-        raise ValueError(f"attention_mask must have shape [batch, seq_len], got {tuple(attention_mask.shape)}")
+    if len(attention_mask.shape) != 2:
+        raise ValueError("attention_mask must have shape [batch, seq_len]")
     keep = attention_mask.astype(ms.float32)
     return ((1.0 - keep) * NEG_INF).reshape(keep.shape[0], 1, 1, keep.shape[1])
 

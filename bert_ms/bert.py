@@ -85,13 +85,20 @@ class BertModel(PretrainedMixin, nn.Cell):
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None,
                   output_hidden_states=False, output_attentions=False) -> BertOutput:
-        if input_ids.ndim != 2:
-            raise ValueError(f"input_ids must have shape [batch, seq_len], got {tuple(input_ids.shape)}")
+        return BertOutput(*self.forward_tuple(input_ids, token_type_ids, attention_mask,
+                                              output_hidden_states, output_attentions))
+
+    def forward_tuple(self, input_ids, token_type_ids=None, attention_mask=None,
+                      output_hidden_states=False, output_attentions=False) -> tuple:
+        """The same as ``construct`` but returns a plain tuple. The heads call this: inside
+        ``mindspore.jit`` a NamedTuple is built by the Python fallback, which stops gradients."""
+        if len(input_ids.shape) != 2:
+            raise ValueError("input_ids must have shape [batch, seq_len]")
         x = self.embeddings(input_ids, token_type_ids)
         mask = None if attention_mask is None else padding_mask(attention_mask)
         seq, hidden, attentions = self.encoder(x, mask, output_hidden_states, output_attentions)
         pooled = self.pooler(seq) if self.pooler is not None else None
-        return BertOutput(seq, pooled, hidden, attentions)
+        return seq, pooled, hidden, attentions
 
 
 def count_parameters(model: nn.Cell) -> int:

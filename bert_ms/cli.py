@@ -19,6 +19,14 @@ from bert_ms.device import MODES, PRECISIONS, DeviceError
 # name -> "module:function" taking (argparse.Namespace) -> int, and "module:function" adding arguments
 COMMANDS: dict[str, tuple[str, str, str]] = {
     # name: (help, "module:add_arguments", "module:run")
+    "pretrain": ("pretrain BERT (MLM + NSP) on a corpus", "bert_ms.commands:add_pretrain_args",
+                 "bert_ms.commands:run_pretrain"),
+    "finetune": ("fine-tune a pretrained BERT on a task", "bert_ms.commands:add_finetune_args",
+                 "bert_ms.commands:run_finetune"),
+    "evaluate": ("evaluate a model folder on a task split", "bert_ms.commands:add_evaluate_args",
+                 "bert_ms.commands:run_evaluate"),
+    "predict": ("print predictions for texts (or [MASK] fill-ins)", "bert_ms.commands:add_predict_args",
+                "bert_ms.commands:run_predict"),
 }
 
 

@@ -26,10 +26,7 @@ from bert_ms.precision import LayerNorm, Linear
 
 def gather_positions(sequence_output: Tensor, positions: Tensor) -> Tensor:
     """[B, T, H] and int positions [B, P] -> [B, P, H] (``gather_indexes`` of the original code)."""
-    b, t, h = sequence_output.shape
-    offsets = (ops.arange(b, dtype=positions.dtype) * t).reshape(b, 1)
-    flat = (positions + offsets).reshape(-1)
-    return ops.gather(sequence_output.reshape(b * t, h), flat, 0).reshape(b, positions.shape[1], h)
+    return ops.gather(sequence_output, positions, 1, batch_dims=1)
 
 
 class BertPredictionHeadTransform(nn.Cell):
@@ -82,7 +79,8 @@ class BertForPreTraining(PretrainedMixin, nn.Cell):
         self.nsp = Linear(config.hidden_size, 2, init_std=config.initializer_range, compute_dtype=cd)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_positions=None):
-        seq, pooled = self.bert(input_ids, token_type_ids, attention_mask)[:2]
+        out = self.bert.forward_tuple(input_ids, token_type_ids, attention_mask)
+        seq, pooled = out[0], out[1]
         if masked_lm_positions is not None:
             seq = gather_positions(seq, masked_lm_positions)
         mlm_logits = self.mlm(seq, self.bert.embeddings.word_embeddings.weight)
@@ -101,7 +99,7 @@ class BertForMaskedLM(PretrainedMixin, nn.Cell):
         self.mlm = BertMLMHead(config, self.bert.compute_dtype)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_positions=None):
-        seq = self.bert(input_ids, token_type_ids, attention_mask)[0]
+        seq = self.bert.forward_tuple(input_ids, token_type_ids, attention_mask)[0]
         if masked_lm_positions is not None:
             seq = gather_positions(seq, masked_lm_positions)
         return self.mlm(seq, self.bert.embeddings.word_embeddings.weight)
@@ -123,7 +121,7 @@ class BertForSequenceClassification(PretrainedMixin, nn.Cell):
                                  compute_dtype=self.bert.compute_dtype)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None):
-        pooled = self.bert(input_ids, token_type_ids, attention_mask)[1]
+        pooled = self.bert.forward_tuple(input_ids, token_type_ids, attention_mask)[1]
         return self.classifier(self.dropout(pooled)).astype(ms.float32)
 
 
@@ -143,7 +141,7 @@ class BertForTokenClassification(PretrainedMixin, nn.Cell):
                                  compute_dtype=self.bert.compute_dtype)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None):
-        seq = self.bert(input_ids, token_type_ids, attention_mask)[0]
+        seq = self.bert.forward_tuple(input_ids, token_type_ids, attention_mask)[0]
         return self.classifier(self.dropout(seq)).astype(ms.float32)
 
 
@@ -160,7 +158,7 @@ class BertForQuestionAnswering(PretrainedMixin, nn.Cell):
                                  compute_dtype=self.bert.compute_dtype)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None):
-        logits = self.qa_outputs(self.bert(input_ids, token_type_ids, attention_mask)[0]).astype(ms.float32)
+        logits = self.qa_outputs(self.bert.forward_tuple(input_ids, token_type_ids, attention_mask)[0]).astype(ms.float32)
         return logits[..., 0], logits[..., 1]
 
 

@@ -26,8 +26,7 @@ def masked_lm_loss(mlm_logits: Tensor, masked_lm_ids: Tensor, masked_lm_weights:
     is masked the loss is 0 (the denominator is clamped at 1).
     """
     if mlm_logits.shape[:-1] != masked_lm_ids.shape or masked_lm_ids.shape != masked_lm_weights.shape:
-        raise ValueError(f"shape mismatch: mlm_logits {tuple(mlm_logits.shape)}, masked_lm_ids "
-                         f"{tuple(masked_lm_ids.shape)}, masked_lm_weights {tuple(masked_lm_weights.shape)}")
+        raise ValueError("shape mismatch: need mlm_logits [B, P, V], masked_lm_ids [B, P], masked_lm_weights [B, P]")
     w = masked_lm_weights.astype(ms.float32)
     nll = _token_nll(mlm_logits, masked_lm_ids)
     return (nll * w).sum() / ops.maximum(w.sum(), ops.ones((), ms.float32))
@@ -35,8 +34,8 @@ def masked_lm_loss(mlm_logits: Tensor, masked_lm_ids: Tensor, masked_lm_weights:
 
 def next_sentence_loss(nsp_logits: Tensor, next_sentence_label: Tensor) -> Tensor:
     """2-class cross-entropy, label 0 = "IsNext", 1 = "NotNext"; mean over the batch."""
-    if nsp_logits.ndim != 2 or nsp_logits.shape[-1] != 2:
-        raise ValueError(f"nsp_logits must have shape [batch, 2], got {tuple(nsp_logits.shape)}")
+    if len(nsp_logits.shape) != 2 or nsp_logits.shape[-1] != 2:
+        raise ValueError("nsp_logits must have shape [batch, 2]")
     return _token_nll(nsp_logits, next_sentence_label.reshape(-1)).mean()
 
 

@@ -11,7 +11,7 @@ Self-attention is permutation-invariant, so the order of tokens must be added to
 from __future__ import annotations
 
 import numpy as np
-from mindspore import Tensor, nn, ops
+from mindspore import Tensor, nn
 
 from bert_ms.precision import Embedding
 
@@ -47,5 +47,5 @@ class LearnedPositionEmbedding(nn.Cell):
         self.table = Embedding(max_positions, dim, init_std)
 
     def construct(self, seq_len: int) -> Tensor:
-        ids = ops.arange(seq_len).reshape(1, seq_len)
-        return self.table(ids)
+        # positions 0..T-1 are simply the first T rows of the table
+        return self.table.weight[:seq_len].expand_dims(0)

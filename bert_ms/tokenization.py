@@ -197,6 +197,27 @@ class WordpieceTokenizer:
             start = end
         return pieces
 
+    def trace(self, word: str) -> list[tuple[str, bool]]:
+        """Every candidate piece the greedy search tries for ``word``, with whether it was found.
+
+        For teaching: shows the longest-match-first loop of :meth:`tokenize_word` step by step.
+        """
+        steps: list[tuple[str, bool]] = []
+        start = 0
+        while start < len(word):
+            end = len(word)
+            while start < end:
+                piece = ("##" if start > 0 else "") + word[start:end]
+                found = piece in self.vocab
+                steps.append((piece, found))
+                if found:
+                    break
+                end -= 1
+            if start == end:
+                return steps
+            start = end
+        return steps
+
     def tokenize(self, text: str) -> list[str]:
         """WordPiece every whitespace-separated word of ``text`` (already basic-tokenized)."""
         out: list[str] = []
@@ -245,21 +266,30 @@ class Encoding:
 
 
 def truncate_longest_first(a: list, b: list | None, max_tokens: int) -> tuple[list, list | None]:
-    """Drop tokens from the end of the longer sequence until both fit (``max_tokens`` in total).
+    """Cut the longer sequence first so that both fit in ``max_tokens`` tokens (longest-first).
 
-    google-research/bert ``truncate_seq_pair`` (it removes from the front or back at random
-    during pretraining; here always from the back, as Hugging Face does for fine-tuning).
-    On a tie the first sequence loses the token, matching HF ``tokenizers``.
+    If the shorter one fits in half the budget, only the longer one is cut; otherwise both
+    get half, and the originally longer one (``b`` on a tie) gets the odd token. This is
+    the rule of HF ``tokenizers``, so the ids match; google-research/bert's
+    ``truncate_seq_pair`` removes one token at a time from the longer one, which differs
+    only in who gets that odd token.
     """
+    if max_tokens < 0:
+        max_tokens = 0
     if b is None:
-        return a[:max(max_tokens, 0)], None
-    a, b = list(a), list(b)
-    while len(a) + len(b) > max_tokens:
-        if len(a) >= len(b):
-            a.pop()
-        else:
-            b.pop()
-    return a, b
+        return list(a[:max_tokens]), None
+    la, lb = len(a), len(b)
+    if la + lb <= max_tokens:
+        return list(a), list(b)
+    swap = la > lb
+    n_short, n_long = (lb, la) if swap else (la, lb)
+    if n_short > max_tokens // 2:
+        n_short = max_tokens // 2
+        n_long = n_short + max_tokens % 2
+    else:
+        n_long = max_tokens - n_short
+    na, nb = (n_long, n_short) if swap else (n_short, n_long)
+    return list(a[:na]), list(b[:nb])
 
 
 class BertTokenizer:
@@ -361,7 +391,8 @@ class BertTokenizer:
                padding: bool | str = False, truncation: bool = True) -> Encoding:
         """Encode one text or a pair as BERT input (token ids, segment ids, attention mask).
 
-        ``padding=True`` or ``"max_length"`` pads to ``max_length`` with ``[PAD]`` (mask 0).
+        ``padding=True`` or ``"max_length"`` pads to ``max_length`` with ``[PAD]`` (mask 0);
+        without ``max_length`` a single example needs no padding.
         With ``truncation`` the pair is cut longest-first to fit ``max_length`` including
         the 2 (single) or 3 (pair) special tokens.
         """
@@ -376,9 +407,7 @@ class BertTokenizer:
         tokens, segments = self.build_inputs(tokens_a, tokens_b)
         ids = [self.vocab.get(t, self.unk_token_id) for t in tokens]
         mask = [1] * len(ids)
-        if padding and padding != "longest":
-            if max_length is None:
-                raise ValueError("padding to max_length needs max_length")
+        if padding and padding != "longest" and max_length is not None:
             n_pad = max_length - len(ids)
             if n_pad > 0:
                 tokens += ["[PAD]"] * n_pad

@@ -20,8 +20,7 @@ from dataclasses import asdict, dataclass
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from bert_ms.attention import causal_mask, padding_mask
-from bert_ms.attention import MultiHeadAttention
+from bert_ms.attention import MultiHeadAttention, causal_mask, padding_mask
 from bert_ms.feedforward import PositionwiseFeedForward
 from bert_ms.positional import SinusoidalPositionalEncoding
 from bert_ms.precision import Embedding, LayerNorm, Linear, resolve_dtype

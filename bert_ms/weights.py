@@ -1,0 +1,261 @@
+"""Loading and saving weights (权重读写): Hugging Face BERT directories and MindSpore checkpoints.
+
+A Hugging Face BERT directory holds ``config.json``, ``model.safetensors`` (or the older
+``pytorch_model.bin``) and ``vocab.txt``. Tensor names are mapped to this package's names
+(e.g. ``encoder.layer.3.attention.output.LayerNorm.weight`` -> ``encoder.layers.3.attention_norm.norm.weight``;
+TF-era ``gamma``/``beta`` are read as ``weight``/``bias``). Loading is all-or-nothing: every name
+and shape is checked before the first Parameter is changed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+from mindspore import Tensor, nn
+
+from bert_ms.config import BertConfig
+
+# Hugging Face module name -> this package's module name (per-layer names below).
+_TOP = {
+    "embeddings.word_embeddings": "embeddings.word_embeddings",
+    "embeddings.position_embeddings": "embeddings.position_embeddings.table",
+    "embeddings.token_type_embeddings": "embeddings.token_type_embeddings",
+    "embeddings.LayerNorm": "embeddings.norm",
+    "pooler.dense": "pooler.dense",
+    "cls.predictions.transform.dense": "mlm.transform.dense",
+    "cls.predictions.transform.LayerNorm": "mlm.transform.norm",
+    "cls.predictions": "mlm",  # only for cls.predictions.bias
+    "cls.seq_relationship": "nsp",
+    "classifier": "classifier",
+    "qa_outputs": "qa_outputs",
+}
+_LAYER = {
+    "attention.self.query": "attention.query",
+    "attention.self.key": "attention.key",
+    "attention.self.value": "attention.value",
+    "attention.output.dense": "attention.output",
+    "attention.output.LayerNorm": "attention_norm.norm",
+    "intermediate.dense": "ffn.intermediate",
+    "output.dense": "ffn.output",
+    "output.LayerNorm": "ffn_norm.norm",
+}
+_TOP_INV = {v: k for k, v in _TOP.items()}
+_LAYER_INV = {v: k for k, v in _LAYER.items()}
+_LEAF = {"gamma": "weight", "beta": "bias", "weight": "weight", "bias": "bias"}
+# Present in HF files but not separate parameters here (tied to other tensors, or buffers).
+_IGNORED = re.compile(r"^(bert\.)?(embeddings\.position_ids|cls\.predictions\.decoder\.(weight|bias))$")
+_ENCODER_PARTS = ("embeddings.", "encoder.")
+
+
+class WeightsError(ValueError):
+    """A checkpoint that does not fit the model; the message names the tensor(s)."""
+
+
+def hf_to_local(name: str) -> str | None:
+    """``[bert.]encoder.layer.0.attention.self.query.weight`` -> ``encoder.layers.0.attention.query.weight``
+    (keeps a ``bert.`` prefix); None for names this package does not know."""
+    prefix = "bert." if name.startswith("bert.") else ""
+    body = name[len(prefix):]
+    if "." not in body:
+        return None
+    module, leaf = body.rsplit(".", 1)
+    if leaf not in _LEAF:
+        return None
+    m = re.fullmatch(r"encoder\.layer\.(\d+)\.(.+)", module)
+    if m and m.group(2) in _LAYER:
+        local = f"encoder.layers.{m.group(1)}.{_LAYER[m.group(2)]}"
+    elif module in _TOP and (module != "cls.predictions" or leaf == "bias"):
+        local = _TOP[module]
+    else:
+        return None
+    return f"{prefix}{local}.{_LEAF[leaf]}"
+
+
+def local_to_hf(name: str) -> str:
+    """Inverse of :func:`hf_to_local`."""
+    prefix = "bert." if name.startswith("bert.") else ""
+    module, leaf = name[len(prefix):].rsplit(".", 1)
+    m = re.fullmatch(r"encoder\.layers\.(\d+)\.(.+)", module)
+    if m:
+        return f"{prefix}encoder.layer.{m.group(1)}.{_LAYER_INV[m.group(2)]}.{leaf}"
+    if module not in _TOP_INV:
+        raise KeyError(f"parameter {name!r} has no Hugging Face name")
+    return f"{prefix}{_TOP_INV[module]}.{leaf}"
+
+
+def _params(model: nn.Cell) -> dict[str, ms.Parameter]:
+    """name -> Parameter, each shared Parameter once (under its first name)."""
+    out, seen = {}, set()
+    for name, p in model.parameters_and_names():
+        if id(p) not in seen:
+            seen.add(id(p))
+            out[name] = p
+    return out
+
+
+def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors import safe_open
+
+    tensors = {}
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            for key in f.keys():
+                tensors[key] = f.get_tensor(key)
+    except Exception as err:  # safetensors raises its own error types for bad headers/truncation
+        raise WeightsError(f"cannot read {path}: the file is corrupt or truncated ({err})") from None
+    return tensors
+
+
+def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
+    """Tensors of a ``.safetensors`` file (or of the model file in a directory) as numpy arrays."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "model.safetensors").is_file():
+            path = path / "model.safetensors"
+        elif (path / "pytorch_model.bin").is_file():
+            raise WeightsError(
+                f"{path} only has pytorch_model.bin, which needs the real PyTorch to unpickle. Convert it "
+                "once to model.safetensors (e.g. with transformers: model.save_pretrained(dir, "
+                "safe_serialization=True)) or use a repository that ships model.safetensors.")
+        else:
+            raise FileNotFoundError(f"no model.safetensors or pytorch_model.bin in {path}")
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    if path.suffix == ".bin":
+        raise WeightsError(f"{path}: PyTorch pickles are not supported without torch; use model.safetensors")
+    return _read_safetensors(path)
+
+
+def _check_architecture(config_path: Path) -> None:
+    import json
+
+    archs = json.loads(config_path.read_text(encoding="utf-8")).get("architectures") or []
+    bad = [a for a in archs if not str(a).startswith("Bert")]
+    if bad:
+        raise WeightsError(f"{config_path}: architecture {bad[0]!r} is not a BERT model "
+                           "(expected BertModel, BertForPreTraining, BertForMaskedLM, ...)")
+
+
+def assign_state(model: nn.Cell, state: dict[str, np.ndarray], source: str) -> dict[str, list[str]]:
+    """Copy ``state`` (local names) into ``model`` after validating everything.
+
+    Raises :class:`WeightsError` on any shape mismatch or on missing encoder tensors; missing head
+    tensors (pooler, MLM/NSP, classifiers) are kept freshly initialised and named in one warning.
+    Returns {"missing": [...], "unused": [...]}.
+    """
+    params = _params(model)
+    errors = [f"{name}: checkpoint shape {tuple(arr.shape)}, model expects {tuple(params[name].shape)}"
+              for name, arr in state.items() if name in params and tuple(arr.shape) != tuple(params[name].shape)]
+    if errors:
+        raise WeightsError(f"{source} does not fit the model; {len(errors)} shape mismatch(es): " + "; ".join(errors))
+    missing = [n for n in params if n not in state]
+    core = [n for n in missing if n.removeprefix("bert.").startswith(_ENCODER_PARTS)]
+    if core:
+        raise WeightsError(f"{source} lacks {len(core)} encoder tensor(s), e.g. {', '.join(core[:3])}")
+    for name, arr in state.items():
+        if name in params and not np.issubdtype(arr.dtype, np.floating):
+            raise WeightsError(f"{name}: checkpoint dtype {arr.dtype} is not a float type")
+    for name, arr in state.items():
+        if name in params:
+            params[name].set_data(Tensor(np.ascontiguousarray(arr, dtype=np.float32)))
+    if missing:
+        warnings.warn(f"{source}: {len(missing)} tensor(s) not in the checkpoint were freshly initialised "
+                      f"(a new head to train): {', '.join(missing)}", UserWarning, stacklevel=3)
+    return {"missing": missing, "unused": [n for n in state if n not in params]}
+
+
+def load_pretrained(path: str | Path, head: str | None = None, **head_kwargs):
+    """Build a model from a Hugging Face BERT directory (config.json + model.safetensors).
+
+    ``head``: None (``BertModel``), "pretraining", "masked_lm", "sequence_classification",
+    "token_classification" or "question_answering"; ``head_kwargs`` go to the model class
+    (e.g. ``num_labels=3``, ``dtype=ms.float16``). Works with and without the ``bert.`` prefix.
+    """
+    from bert_ms.heads import HEADS
+
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; choose one of {', '.join(str(h) for h in HEADS)}")
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"pretrained model directory not found: {path}")
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path} has no config.json")
+    _check_architecture(path / "config.json")
+    config = BertConfig.from_json_file(path / "config.json")
+    raw = read_state_dict(path)
+    model = HEADS[head](config, **head_kwargs)
+    prefix = "" if head is None else "bert."
+    state, unknown = {}, []
+    for key, arr in raw.items():
+        if _IGNORED.match(key):
+            continue
+        local = hf_to_local(key)
+        if local is None:
+            unknown.append(key)
+            continue
+        body = local.removeprefix("bert.")
+        local = prefix + body if body.startswith(("embeddings.", "encoder.", "pooler.")) else body
+        state[local] = arr
+    if unknown:
+        warnings.warn(f"{path}: ignored {len(unknown)} unknown tensor(s): {', '.join(unknown[:5])}", UserWarning,
+                      stacklevel=2)
+    assign_state(model, state, str(path))
+    model.set_train(False)
+    return model
+
+
+def _hf_state(model: nn.Cell) -> dict[str, np.ndarray]:
+    prefix = "bert." if hasattr(model, "bert") else ""
+    out = {}
+    for name, p in _params(model).items():
+        body = name.removeprefix("bert.")
+        hf = local_to_hf(body)
+        if body.startswith(("embeddings.", "encoder.", "pooler.")):
+            hf = prefix + hf
+        out[hf] = p.asnumpy().astype(np.float32)
+    return out
+
+
+def save_pretrained(model: nn.Cell, path: str | Path, vocab_file: str | Path | None = None) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` with Hugging Face names (+ ``vocab.txt``), so the
+    directory loads with :func:`load_pretrained` and with ``transformers``' ``from_pretrained``."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.config.to_json_file(path / "config.json", architectures=[type(model).__name__])
+    save_file(_hf_state(model), str(path / "model.safetensors"), metadata={"format": "pt"})
+    if vocab_file is not None:
+        shutil.copyfile(vocab_file, path / "vocab.txt")
+    return path
+
+
+def save_checkpoint(model: nn.Cell, path: str | Path) -> Path:
+    """Save all parameters to a MindSpore ``.ckpt`` file (local names)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ms.save_checkpoint(model, str(path))
+    return path
+
+
+def load_checkpoint(model: nn.Cell, path: str | Path) -> nn.Cell:
+    """Load a ``.ckpt`` written by :func:`save_checkpoint`, validating names and shapes first."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    try:
+        loaded = ms.load_checkpoint(str(path))
+    except Exception as err:
+        raise WeightsError(f"cannot read {path}: the file is corrupt or truncated ({err})") from None
+    state = {k: v.asnumpy() for k, v in loaded.items() if not k.startswith(("global_step", "learning_rate"))}
+    params = _params(model)
+    unknown = [k for k in state if k not in params]
+    if unknown and len(unknown) == len(state):
+        raise WeightsError(f"{path}: none of its {len(state)} tensors belongs to this model, e.g. {unknown[0]}")
+    assign_state(model, state, str(path))
+    return model

@@ -1,0 +1,167 @@
+"""Parity (一致性) of bert_ms with Hugging Face BERT run on MindSpore by mindnlp 0.5.1.
+
+``import mindnlp`` patches MindSpore's Tensor for its torch shim, so the reference side runs in a
+subprocess: this file is also a script (``python tests/test_parity_mindnlp.py JOB.json``) that
+loads a model directory with ``transformers`` and writes its outputs to an ``.npz`` file. One
+subprocess per test module keeps the ~6 s mindnlp import to once.
+
+Directions tested: (1) bert_ms random weights -> ``save_pretrained`` -> ``transformers`` loads them;
+(2) ``transformers`` random weights -> its ``save_pretrained`` -> ``bert_ms.load_pretrained``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# never `import mindnlp` in the test process itself (see the module docstring)
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("mindnlp") is None, reason="mindnlp is not installed")
+
+
+def hf_worker(job: dict) -> None:
+    """Reference side, runs in its own process: {"runs": [{"dir", "cls", "inputs", "out"}], "create": {...}}."""
+    import mindnlp  # noqa: F401  (makes `import torch` the mindtorch shim)
+    import torch
+    import transformers
+
+    if "create" in job:  # build a random HF model and save it with HF names
+        spec = job["create"]
+        torch.manual_seed(0)
+        cfg = transformers.BertConfig(**spec["config"])
+        model = getattr(transformers, spec["cls"])(cfg)
+        with torch.no_grad():  # non-trivial LayerNorm parameters and biases
+            for name, p in model.named_parameters():
+                if "LayerNorm" in name or name.endswith("bias"):
+                    p.copy_(torch.randn(p.shape) * 0.1 + (1.0 if name.endswith("LayerNorm.weight") else 0.0))
+        model.save_pretrained(spec["dir"])
+    for run in job["runs"]:
+        model = getattr(transformers, run["cls"]).from_pretrained(run["dir"], attn_implementation="eager")
+        model.eval()
+        data = np.load(run["inputs"])
+        kwargs = {k: torch.tensor(data[k].astype(np.int64)) for k in ("input_ids", "token_type_ids", "attention_mask")
+                  if k in data}
+        with torch.no_grad():
+            if run["cls"] == "BertModel":
+                out = model(**kwargs, output_hidden_states=True, output_attentions=True)
+                res = {"sequence_output": out.last_hidden_state, "pooled_output": out.pooler_output,
+                       "hidden_states": torch.stack(out.hidden_states), "attentions": torch.stack(out.attentions)}
+            else:
+                out = model(**kwargs)
+                res = {"mlm_logits": out.prediction_logits, "nsp_logits": out.seq_relationship_logits}
+        np.savez(run["out"], **{k: v.detach().numpy() for k, v in res.items()})
+
+
+def run_reference(job: dict, tmp: Path, timeout: int = 300) -> None:
+    """Run :func:`hf_worker` in a fresh interpreter; fail with its stderr if it breaks."""
+    job_file = tmp / "job.json"
+    job_file.write_text(json.dumps(job))
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), str(job_file)],
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"mindnlp reference failed:\n{proc.stderr[-3000:]}")
+
+
+if __name__ == "__main__":
+    hf_worker(json.loads(Path(sys.argv[1]).read_text()))
+    sys.exit(0)
+
+# ---------------------------------------------------------------------------------------------- tests
+import mindspore as ms  # noqa: E402
+
+from bert_ms import device  # noqa: E402
+from bert_ms.bert import BertModel  # noqa: E402
+from bert_ms.config import BertConfig  # noqa: E402
+from bert_ms.heads import BertForPreTraining  # noqa: E402
+from bert_ms.weights import load_pretrained  # noqa: E402
+
+ATOL = 1e-5
+CFG = dict(vocab_size=211, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+           max_position_embeddings=64, type_vocab_size=2)
+
+
+def make_inputs(vocab: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Batch of 3 x 12 with two segments and padding (attention_mask 0) in rows 1 and 2."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, vocab, (3, 12)).astype(np.int32)
+    tt = np.zeros_like(ids)
+    tt[0, 6:] = 1
+    tt[1, 5:9] = 1
+    tt[2, 3:7] = 1
+    am = np.ones_like(ids)
+    am[1, 9:] = 0
+    am[2, 7:] = 0
+    ids[am == 0] = 0
+    tt[am == 0] = 0
+    return {"input_ids": ids, "token_type_ids": tt, "attention_mask": am}
+
+
+def run_ours(model, inputs):
+    t = {k: ms.Tensor(v, ms.int32) for k, v in inputs.items()}
+    if isinstance(model, BertModel):
+        out = model(t["input_ids"], t["token_type_ids"], t["attention_mask"], True, True)
+        return {"sequence_output": out.sequence_output.asnumpy(), "pooled_output": out.pooled_output.asnumpy(),
+                "hidden_states": np.stack([h.asnumpy() for h in out.hidden_states]),
+                "attentions": np.stack([a.asnumpy() for a in out.attentions])}
+    mlm, nsp = model(t["input_ids"], t["token_type_ids"], t["attention_mask"])
+    return {"mlm_logits": mlm.asnumpy(), "nsp_logits": nsp.asnumpy()}
+
+
+@pytest.fixture(scope="module")
+def parity(tmp_path_factory):
+    """Our random model saved for HF, an HF random model saved for us, and HF's outputs on both."""
+    device.setup("CPU", mode="pynative", seed=1, verbose=False)
+    tmp = tmp_path_factory.mktemp("parity")
+    ours = BertForPreTraining(BertConfig(**CFG))
+    ours.set_train(False)
+    # non-trivial LayerNorm/bias values so a swapped gamma/beta or a dropped bias cannot pass
+    rng = np.random.default_rng(3)
+    for name, p in ours.parameters_and_names():
+        if "norm" in name or name.endswith("bias"):
+            p.set_data(ms.Tensor(p.asnumpy() + rng.normal(0, 0.1, p.shape).astype(np.float32)))
+    ours.save_pretrained(tmp / "ours")
+    inputs = make_inputs(CFG["vocab_size"])
+    np.savez(tmp / "inputs.npz", **inputs)
+    runs = [{"dir": str(tmp / d), "cls": c, "inputs": str(tmp / "inputs.npz"), "out": str(tmp / f"{d}_{c}.npz")}
+            for d in ("ours", "hf") for c in ("BertModel", "BertForPreTraining")]
+    run_reference({"create": {"config": CFG, "cls": "BertForPreTraining", "dir": str(tmp / "hf")}, "runs": runs}, tmp)
+    ref = {(r["dir"].rsplit("/", 1)[1], r["cls"]): dict(np.load(r["out"])) for r in runs}
+    return {"tmp": tmp, "ours": ours, "inputs": inputs, "ref": ref}
+
+
+def _assert_close(got: dict, want: dict, atol: float = ATOL):
+    assert got.keys() == want.keys()
+    for key in want:
+        assert got[key].shape == want[key].shape, key
+        np.testing.assert_allclose(got[key], want[key], atol=atol, rtol=0, err_msg=key)
+
+
+def test_bert_model_matches_transformers(parity):
+    """Sequence/pooled output, every hidden state and attention map agree within 1e-5 (fp32)."""
+    model = BertModel.from_pretrained(parity["tmp"] / "ours")  # the encoder part of our pretraining model
+    _assert_close(run_ours(model, parity["inputs"]), parity["ref"][("ours", "BertModel")])
+
+
+def test_pretraining_heads_match_transformers(parity):
+    _assert_close(run_ours(parity["ours"], parity["inputs"]), parity["ref"][("ours", "BertForPreTraining")])
+
+
+def test_loads_weights_written_by_transformers(parity):
+    """The other direction: a random HF model saved by HF loads here and gives HF's outputs."""
+    hf_dir = parity["tmp"] / "hf"
+    _assert_close(run_ours(load_pretrained(hf_dir), parity["inputs"]), parity["ref"][("hf", "BertModel")])
+    model = load_pretrained(hf_dir, head="pretraining")
+    _assert_close(run_ours(model, parity["inputs"]), parity["ref"][("hf", "BertForPreTraining")])
+
+
+def test_padding_really_matters(parity):
+    """Guard against a vacuous comparison: without the attention mask the outputs differ from HF's."""
+    inputs = dict(parity["inputs"])
+    inputs["attention_mask"] = np.ones_like(inputs["attention_mask"])
+    got = run_ours(parity["ours"], inputs)["mlm_logits"]
+    assert np.abs(got - parity["ref"][("ours", "BertForPreTraining")]["mlm_logits"]).max() > 1e-3

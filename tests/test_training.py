@@ -1,0 +1,336 @@
+"""Trainer: schedule, weight-decay groups, accumulation, clipping, loss scaling, exact resume,
+evaluation metrics, early stopping and the JSONL log -- on a small model defined here."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import nn, ops
+
+from bert_ms import device
+from bert_ms.tasks import PretrainingTask, SequenceClassificationTask, Task
+from bert_ms.training import (
+    ArrayBatches,
+    Trainer,
+    TrainerConfig,
+    evaluate,
+    install_seeded_dropout,
+    lr_at,
+    no_weight_decay,
+    read_log,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def graph_mode():
+    """The Trainer's real path: the whole step compiled with mindspore.jit."""
+    device.setup("CPU", mode="graph", precision="fp32", verbose=False)
+    yield
+    device.setup("CPU", mode="pynative", precision="fp32", verbose=False)
+
+
+class Tiny(nn.Cell):
+    """Embedding -> LayerNorm -> (dropout) -> masked mean -> Dense: enough to exercise every part."""
+
+    def __init__(self, dropout: float = 0.0, vocab: int = 50, dim: int = 16):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim)
+        self.norm = nn.LayerNorm((dim,))
+        self.hidden = nn.Dense(dim, dim)
+        self.drop = nn.Dropout(p=dropout) if dropout else None
+        self.out = nn.Dense(dim, 2)
+
+    def construct(self, ids, mask):
+        h = ops.tanh(self.hidden(self.norm(self.emb(ids))))
+        if self.drop is not None:
+            h = self.drop(h)
+        m = mask.astype(ms.float32).expand_dims(-1)
+        return self.out((h * m).sum(1) / m.sum(1))
+
+
+def make_data(n: int = 48, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, 50, (n, 8)).astype(np.int32)
+    mask = np.ones_like(ids)
+    mask[:, 6:] = rng.integers(0, 2, (n, 2))
+    return {"ids": ids, "mask": mask, "labels": (ids[:, 0] > 25).astype(np.int32)}
+
+
+TASK = SequenceClassificationTask(2, feature_keys=("ids", "mask"))
+
+
+def params(model) -> dict[str, np.ndarray]:
+    return {p.name: p.asnumpy().copy() for p in model.trainable_params()}
+
+
+def new_model(seed: int = 0, dropout: float = 0.0) -> Tiny:
+    ms.set_seed(seed)
+    return Tiny(dropout)
+
+
+# --- schedule ------------------------------------------------------------------------------------
+
+
+def test_lr_schedule_warmup_then_linear_and_poly_decay():
+    peak, total, warm = 1e-3, 100, 10
+    warmup = [lr_at(s, peak, total, warm) for s in range(warm)]
+    assert np.allclose(warmup, peak * np.arange(1, warm + 1) / warm)  # linear ramp, ends at peak
+    assert lr_at(warm, peak, total, warm) == pytest.approx(peak)
+    assert lr_at(55, peak, total, warm) == pytest.approx(peak * 0.5)  # halfway through the decay
+    assert lr_at(total, peak, total, warm) == pytest.approx(0.0)
+    assert lr_at(10 * total, peak, total, warm, end_lr=1e-5) == pytest.approx(1e-5)  # stays at the end value
+    # polynomial decay (BERT's polynomial_decay): end + (peak - end) * (1 - t) ** power
+    assert lr_at(55, peak, total, warm, "poly", end_lr=1e-4, power=2.0) == pytest.approx(1e-4 + 9e-4 * 0.25)
+    assert lr_at(77, peak, total, warm, "constant") == peak
+    assert lr_at(55, peak, total, warm, "cosine") == pytest.approx(peak * 0.5)
+    diffs = np.diff([lr_at(s, peak, total, warm) for s in range(warm, total)])
+    assert np.all(diffs < 0) and np.allclose(diffs, diffs[0])  # strictly, uniformly decreasing
+    with pytest.raises(ValueError, match="unknown lr decay"):
+        lr_at(0, peak, total, warm, "exp")
+
+
+def test_optimizer_follows_the_schedule():
+    cfg = TrainerConfig(total_steps=6, batch_size=8, lr=1e-2, warmup_steps=2, log_every=1, progress=False)
+    t = Trainer(new_model(), TASK, make_data(), cfg)
+    t.fit()
+    logged = [r["lr"] for r in t.state.history if "lr" in r]
+    assert np.allclose(logged, [lr_at(s, 1e-2, 6, 2) for s in range(6)], rtol=1e-6)
+
+
+# --- weight decay groups ---------------------------------------------------------------------------
+
+
+def test_no_weight_decay_rule():
+    assert no_weight_decay("encoder.layer.0.output.LayerNorm.weight", (256,))
+    assert no_weight_decay("norm.gamma", (16,)) and no_weight_decay("out.bias", (2,))
+    assert not no_weight_decay("encoder.layer.0.attention.self.query.weight", (256, 256))
+
+
+class ZeroLoss(Task):
+    """A loss with zero gradient: an AdamW step then only applies the decoupled weight decay."""
+
+    name = "zero"
+    input_keys = ("ids", "mask")
+
+    def loss(self, model, ids, mask):
+        return model(ids, mask).sum() * 0.0
+
+
+def test_weight_decay_only_on_matrices():
+    model = new_model()
+    before = params(model)
+    lr, wd = 0.1, 0.5
+    cfg = TrainerConfig(total_steps=1, batch_size=8, lr=lr, warmup_steps=0, decay="constant", weight_decay=wd,
+                        deterministic_dropout=False, progress=False)
+    Trainer(model, ZeroLoss(), make_data(), cfg).fit()
+    after = params(model)
+    for name, old in before.items():
+        if old.ndim >= 2:  # Dense and Embedding weights: p <- p - lr * wd * p
+            np.testing.assert_allclose(after[name], old * (1 - lr * wd), rtol=1e-5, err_msg=name)
+        else:  # LayerNorm gamma/beta and biases: untouched
+            np.testing.assert_array_equal(after[name], old, err_msg=name)
+
+
+# --- accumulation and clipping ---------------------------------------------------------------------
+
+
+def test_accumulating_2xB_equals_one_step_of_2B():
+    data = make_data(32)
+    results = []
+    for batch, accum in ((16, 1), (8, 2)):
+        model = new_model(3)
+        cfg = TrainerConfig(total_steps=1, batch_size=batch, grad_accum_steps=accum, lr=1e-2, warmup_steps=0,
+                            decay="constant", shuffle=False, progress=False)
+        t = Trainer(model, TASK, data, cfg)
+        t.fit()
+        results.append((params(model), t.losses()[0][1], t.state.history[-1]["grad_norm"]))
+    (p1, l1, n1), (p2, l2, n2) = results
+    assert l1 == pytest.approx(l2, abs=1e-6) and n1 == pytest.approx(n2, rel=1e-5)
+    for name in p1:
+        np.testing.assert_allclose(p1[name], p2[name], atol=1e-6, err_msg=name)
+    assert any(not np.allclose(p1[k], params(new_model(3))[k]) for k in p1)  # the step did change weights
+
+
+def test_reported_grad_norm_is_the_global_norm_before_clipping():
+    data = make_data(8)
+    model = new_model(1)
+    fn = ms.value_and_grad(lambda *x: TASK.loss(model, *x), None, model.trainable_params())
+    _, grads = fn(*(ms.Tensor(data[k]) for k in TASK.input_keys))
+    expected = math.sqrt(sum(float((g.asnumpy().astype(np.float64) ** 2).sum()) for g in grads))
+    cfg = TrainerConfig(total_steps=1, batch_size=8, clip_norm=1e-3, shuffle=False, progress=False)
+    t = Trainer(model, TASK, data, cfg)
+    t.fit()
+    assert t.state.history[-1]["grad_norm"] == pytest.approx(expected, rel=1e-4)
+    assert expected > 1e-3  # so clipping was active
+
+
+# --- dynamic loss scaling ----------------------------------------------------------------------------
+
+
+def test_overflow_skips_the_update_and_halves_the_scale():
+    model = new_model()
+    before = params(model)
+    cfg = TrainerConfig(total_steps=40, batch_size=8, loss_scale="dynamic", init_loss_scale=3e38, log_every=1,
+                        lr=1e-2, progress=False)
+    t = Trainer(model, TASK, make_data(), cfg)
+    t.fit(until_step=1)
+    rec = t.state.history[-1]
+    assert rec["updated"] is False and rec["loss_scale"] == pytest.approx(1.5e38, rel=1e-6)
+    assert int(t.optimizer.global_step.asnumpy().reshape(-1)[0]) == 0  # the schedule did not advance
+    for name, old in before.items():
+        np.testing.assert_array_equal(params(model)[name], old)
+    t.fit()
+    hist = t.state.history
+    updated = [r["updated"] for r in hist]
+    first = updated.index(True)  # scaled gradients overflow until the scale has halved enough
+    assert first > 1
+    assert hist[first - 1]["loss_scale"] == pytest.approx(3e38 / 2 ** first, rel=1e-6)
+    assert int(t.optimizer.global_step.asnumpy().reshape(-1)[0]) == sum(updated)
+    assert any(not np.array_equal(params(model)[k], before[k]) for k in before)
+
+
+# --- dropout and exact resume ------------------------------------------------------------------------
+
+
+def test_seeded_dropout_is_a_pure_function_of_the_seed():
+    model = Tiny(dropout=0.5)
+    seed, replaced = install_seeded_dropout(model)
+    assert len(replaced) == 1
+    drop = model.drop
+    drop.set_train(True)
+    x = ms.Tensor(np.ones((64, 64), np.float32))
+    seed.set_data(ms.Tensor(7, ms.int64))
+    a = drop(x).asnumpy()
+    b = drop(x).asnumpy()
+    seed.set_data(ms.Tensor(8, ms.int64))
+    c = drop(x).asnumpy()
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) == {0.0, 2.0}  # inverted dropout: kept values scaled by 1 / (1 - p)
+    assert abs((a == 0).mean() - 0.5) < 0.03
+    assert abs((a == c).mean() - 0.5) < 0.03  # another seed: an independent mask
+    drop.set_train(False)
+    np.testing.assert_array_equal(drop(x).asnumpy(), 1.0)
+
+
+def test_resume_continues_exactly_with_dropout(tmp_path):
+    """Stop at step 5 (a simulated crash), resume in a fresh Trainer/model, compare with one run."""
+    data = make_data(40)  # 5 batches of 8: the run crosses epoch boundaries
+    cfg = TrainerConfig(total_steps=12, batch_size=8, lr=5e-3, save_every=4, log_every=1, progress=False)
+    full = Trainer(new_model(0, dropout=0.3), TASK, data, cfg, out_dir=tmp_path / "full")
+    full.fit()
+    ref = dict(full.losses())
+
+    part = Trainer(new_model(0, dropout=0.3), TASK, data, cfg, out_dir=tmp_path / "cut")
+    part.fit(until_step=5)
+    assert (tmp_path / "cut/checkpoints/step-00000005.json").exists()
+    resumed_model = new_model(99, dropout=0.3)  # other initial weights: everything must come from the checkpoint
+    resumed = Trainer(resumed_model, TASK, data, cfg, out_dir=tmp_path / "cut")
+    resumed.fit(resume=True)
+    got = dict(resumed.losses())
+    assert sorted(got) == list(range(6, 13))
+    for step in got:
+        assert got[step] == pytest.approx(ref[step], abs=1e-6), step
+    # the dropout is really on: an identical run without the seeded masks would differ
+    assert len({round(v, 7) for v in ref.values()}) == len(ref)
+    for name, value in params(full.model).items():
+        np.testing.assert_allclose(params(resumed_model)[name], value, atol=1e-6, err_msg=name)
+    # the log was trimmed to the checkpoint and continued: one line per step, no duplicates
+    steps = [r["step"] for r in read_log(tmp_path / "cut/metrics.jsonl") if "loss" in r and "split" not in r]
+    assert steps == list(range(1, 13))
+
+
+def test_data_order_is_a_pure_function_of_seed_and_epoch():
+    data = make_data(40)
+    a, b = ArrayBatches(data, 8, seed=1), ArrayBatches(data, 8, seed=1)
+    np.testing.assert_array_equal(a.order(3), b.order(3))
+    assert not np.array_equal(a.order(0), a.order(1))
+    skipped = list(a.epoch(2, start=3))
+    np.testing.assert_array_equal(skipped[0]["ids"], list(b.epoch(2))[3]["ids"])
+    with pytest.raises(ValueError, match="equal length"):
+        ArrayBatches({"a": np.zeros(4), "b": np.zeros(5)}, 2)
+
+
+# --- evaluation, early stopping, log -----------------------------------------------------------------
+
+
+class Echo(nn.Cell):
+    """Returns its input as the logits, so the metrics can be checked by hand."""
+
+    def construct(self, logits):
+        return logits * 1.0
+
+
+def test_classification_metrics_by_hand():
+    logits = np.array([[0, 1], [0, 1], [1, 0], [1, 0], [0, 1]], np.float32)  # predictions 1 1 0 0 1
+    labels = np.array([1, 0, 0, 1, 1], np.int32)
+    task = SequenceClassificationTask(2, feature_keys=("logits",))
+    m = evaluate(Echo(), task, {"logits": logits, "labels": labels}, batch_size=4)  # 4 + 1 padded batch
+    assert m["examples"] == 5
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    tp, fp, fn = 2, 1, 1
+    assert m["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    assert m["loss"] == pytest.approx(-logp[np.arange(5), labels].mean(), rel=1e-6)
+
+
+class EchoPretraining(nn.Cell):
+    def __init__(self, mlm: np.ndarray, nsp: np.ndarray):
+        super().__init__()
+        self.mlm, self.nsp = ms.Tensor(mlm), ms.Tensor(nsp)
+
+    def construct(self, input_ids, token_type_ids, attention_mask, positions):
+        return self.mlm * 1.0, self.nsp * 1.0
+
+
+def test_pretraining_metrics_respect_weights_and_perplexity():
+    rng = np.random.default_rng(0)
+    b, p, v = 4, 3, 6
+    mlm, nsp = rng.normal(size=(b, p, v)).astype(np.float32), rng.normal(size=(b, 2)).astype(np.float32)
+    ids = rng.integers(0, v, (b, p)).astype(np.int32)
+    w = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1], [0, 0, 0]], np.float32)
+    nsp_y = rng.integers(0, 2, b).astype(np.int32)
+    batch = {"input_ids": np.zeros((b, 5), np.int32), "token_type_ids": np.zeros((b, 5), np.int32),
+             "attention_mask": np.ones((b, 5), np.int32), "masked_lm_positions": np.zeros((b, p), np.int32),
+             "masked_lm_ids": ids, "masked_lm_weights": w, "next_sentence_label": nsp_y}
+    m = evaluate(EchoPretraining(mlm, nsp), PretrainingTask(), batch, batch_size=b)
+    logp = mlm - np.log(np.exp(mlm).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(logp, ids[..., None], -1)[..., 0]
+    mlm_loss = (nll * w).sum() / w.sum()
+    assert m["mlm_loss"] == pytest.approx(mlm_loss, rel=1e-5)
+    assert m["perplexity"] == pytest.approx(np.exp(mlm_loss), rel=1e-5)
+    assert m["mlm_accuracy"] == pytest.approx(((logp.argmax(-1) == ids) * w).sum() / w.sum())
+    assert m["nsp_accuracy"] == pytest.approx((nsp.argmax(-1) == nsp_y).mean())
+
+
+def test_early_stopping_after_patience(tmp_path):
+    cfg = TrainerConfig(total_steps=50, batch_size=8, lr=0.0, eval_every=2, patience=2, log_every=1,
+                        progress=False)  # lr 0: the dev accuracy never improves
+    t = Trainer(new_model(), TASK, make_data(), cfg, dev_data=make_data(16, seed=5), out_dir=tmp_path)
+    state = t.fit()
+    assert state.stopped_early and state.step == 6 and state.best_step == 2  # evals at 2 (best), 4, 6
+    evals = [r for r in read_log(tmp_path / "metrics.jsonl") if r.get("split") == "dev"]
+    assert [r["step"] for r in evals] == [2, 4, 6] and {"accuracy", "f1", "loss"} <= set(evals[0])
+
+
+def test_jsonl_log_lines(tmp_path):
+    cfg = TrainerConfig(total_steps=6, batch_size=8, log_every=2, progress=False)
+    Trainer(new_model(), TASK, make_data(), cfg, out_dir=tmp_path).fit()
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    recs = [json.loads(x) for x in lines]
+    assert [r["step"] for r in recs] == [2, 4, 6]
+    for r in recs:
+        assert {"loss", "lr", "grad_norm", "tokens_per_s", "examples_per_s", "loss_scale"} <= set(r)
+        assert np.isfinite(r["loss"]) and r["tokens_per_s"] > 0
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match="needs batch keys"):
+        Trainer(new_model(), TASK, {"ids": make_data()["ids"]}, TrainerConfig(batch_size=8, progress=False)).fit()
+    with pytest.raises(ValueError, match="grad_accum_steps"):
+        Trainer(new_model(), TASK, make_data(), TrainerConfig(batch_size=8, grad_accum_steps=0))
+    with pytest.raises(ValueError, match="only 4 examples"):
+        Trainer(new_model(), TASK, make_data(4), TrainerConfig(batch_size=8))
