@@ -25,6 +25,7 @@ from mindspore import Tensor, nn, ops
 
 from bert_ms.precision import Linear
 
+_matmul_nt = ops.BatchMatMul(transpose_b=True)  # Q K^T without materialising K^T
 NEG_INF = -1e9  # "minus infinity" for the additive masks; exp(-1e9) == 0 in float32
 
 
@@ -50,8 +51,9 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor |
     Departure from the paper: ``dropout`` on the attention probabilities, as BERT and the
     reference Transformer code do (the paper only mentions dropout on sub-layer outputs).
     """
-    scores = ops.matmul(q, k.swapaxes(-1, -2)) * (1.0 / math.sqrt(q.shape[-1]))
-    scores = scores.astype(ms.float32)
+    scores = _matmul_nt(q * (1.0 / math.sqrt(q.shape[-1])), k)  # scaling q is cheaper than scaling Q K^T
+    if scores.dtype != ms.float32:
+        scores = scores.astype(ms.float32)
     if mask is not None:
         scores = scores + mask
     probs = ops.softmax(scores, -1)

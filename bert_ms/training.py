@@ -546,7 +546,8 @@ class Trainer:
         ckpt.check_compatible({n: tuple(p.shape) for n, p in optim_p.items()}, c.group("optim"), "optimizer", path)
         for group, params in (("model", model_p), ("optim", optim_p)):
             for n, arr in c.group(group).items():
-                params[n].set_data(ms.Tensor(arr, dtype=params[n].dtype))
+                # in place (not set_data): graphs compiled earlier keep reading this parameter's memory
+                ops.assign(params[n], ms.Tensor(arr.reshape(params[n].shape), dtype=params[n].dtype))
         st = c.state
         extra = st.get("extra", {})
         self.state = TrainState(step=c.step, epoch=st["epoch"], batch_index=st["batch_index"],
@@ -603,7 +604,7 @@ class Trainer:
         seed = step_seed(self.cfg.seed, self.state.step, micro, self.dist.rank)
         ms.set_seed(seed)
         if self._seed_param is not None:
-            self._seed_param.set_data(ms.Tensor(seed, ms.int64))
+            ops.assign(self._seed_param, ms.Tensor(seed, ms.int64))  # in place: compiled graphs see it
 
     def _evaluate_dev(self) -> dict[str, float]:
         bs = self.cfg.eval_batch_size or self.cfg.batch_size
