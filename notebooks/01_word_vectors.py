@@ -70,7 +70,7 @@ print(f"training on {len(tokens):,} PTB tokens for {steps} steps")
 vocab, sg_model, losses = word2vec.train_skipgram(
     tokens, dim=settings.pick(32, 100), window=5, negatives=5, min_count=5, steps=steps, batch_size=1024, lr=0.01
 )
-print("vocabulary:", len(vocab), "| first loss %.3f, last-50 mean %.3f" % (losses[0], np.mean(losses[-50:])))
+print(f"vocabulary: {len(vocab)} | first loss {losses[0]:.3f}, last-50 mean {np.mean(losses[-50:]):.3f}")
 
 plt.figure(figsize=(5, 3))
 plt.plot(losses, alpha=0.4)
