@@ -55,9 +55,14 @@ def info_lines() -> list[str]:
     for target in device.TARGETS:
         if target not in available:
             lines.append(f"            {device._missing_reason(target)}")
-    env_target = os.environ.get("BERT_MS_DEVICE", "auto")
-    lines.append(f"chosen      {available[0] if env_target.lower() == 'auto' else env_target}"
-                 f" (BERT_MS_DEVICE={env_target}; auto prefers Ascend, then GPU, then CPU)")
+    env_target = os.environ.get("BERT_MS_DEVICE") or "auto"
+    if env_target.strip().lower() == "auto":
+        chosen = available[0]
+    elif env_target.strip().lower() in {t.lower() for t in available}:
+        chosen = env_target
+    else:
+        chosen = f"none: {env_target!r} is not available here"
+    lines.append(f"chosen      {chosen} (BERT_MS_DEVICE={env_target}; auto prefers Ascend, then GPU, then CPU)")
     lines.append(f"mode        {os.environ.get('BERT_MS_MODE', 'graph')} (BERT_MS_MODE; one of {', '.join(MODES)})")
     lines.append(f"precision   {os.environ.get('BERT_MS_PRECISION', 'fp32')} "
                  f"(BERT_MS_PRECISION; one of {', '.join(PRECISIONS)})")
