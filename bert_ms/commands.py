@@ -43,7 +43,7 @@ def setup(args: argparse.Namespace, seed: int = 0):
 
 def read_corpus(corpus: str) -> tuple[list[list[str]], list[list[str]]]:
     """``sotu`` -> (train, dev) SOTU documents; a PATH -> documents of a text file (one sentence per
-    line, documents separated by blank lines, as in google-research/bert), the last 5 % held out."""
+    line, documents separated by blank lines, as in google-research/bert), the last 5 % (at least 2) held out."""
     if corpus == "sotu":
         from bert_ms.data import load_sotu
 
@@ -60,9 +60,10 @@ def read_corpus(corpus: str) -> tuple[list[list[str]], list[list[str]]]:
             cur = []
     if cur:
         docs.append(cur)
-    if len(docs) < 2:
-        raise ValueError(f"corpus {corpus!r} has {len(docs)} document(s); separate documents by blank lines")
-    n_dev = max(1, len(docs) // 20)
+    if len(docs) < 4:
+        raise ValueError(f"corpus {corpus!r} has {len(docs)} document(s), need 4+ (2 held out for next sentence "
+                         "prediction); separate documents by blank lines")
+    n_dev = max(2, len(docs) // 20)
     return docs[:-n_dev], docs[-n_dev:]
 
 
@@ -178,7 +179,9 @@ def run_pretrain(args: argparse.Namespace) -> int:
     BertConfig.preset(args.config)  # unknown preset -> ValueError now
     dev, dist = setup(args, args.seed)
     out.mkdir(parents=True, exist_ok=True)
-    vocab = resolve_vocab(args.vocab, out, train_docs, args.vocab_size)
+    # under msrun every worker trains the (identical) vocabulary; only rank 0 writes it into --out
+    vocab = resolve_vocab(args.vocab, out if dist.is_main else out / f".rank{dist.rank}", train_docs,
+                          args.vocab_size)
     tok = BertTokenizer(vocab)
     max_pred = args.max_predictions or max(1, round(0.15 * args.seq_len))
     data_dir = out / "data"

@@ -76,8 +76,9 @@ class BertConfig:
             raise ValueError(f"{path} is not valid JSON: {err}") from None
         return cls.from_dict(data)
 
-    def to_json_file(self, path: str | Path, architectures: list[str] | None = None) -> None:
-        d = self.to_dict()
+    def to_json_file(self, path: str | Path, architectures: list[str] | None = None, **extra) -> None:
+        """Write ``config.json``; ``extra`` adds Hugging Face keys such as ``id2label``."""
+        d = {**self.to_dict(), **extra}
         if architectures:
             d["architectures"] = list(architectures)
         Path(path).write_text(json.dumps(d, indent=2, sort_keys=True) + "\n", encoding="utf-8")

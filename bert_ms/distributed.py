@@ -46,8 +46,12 @@ _CURRENT = DistInfo()
 
 
 def launched_by_msrun() -> bool:
-    """True inside a worker started by ``msrun`` (it sets ``MS_WORKER_NUM`` and ``MS_ROLE``)."""
-    return "MS_WORKER_NUM" in os.environ and os.environ.get("MS_ROLE", "MS_WORKER") == "MS_WORKER"
+    """True inside a process started by ``msrun`` (it sets ``MS_WORKER_NUM`` and ``MS_ROLE``).
+
+    ``msrun`` also runs the script once as the scheduler (``MS_ROLE=MS_SCHED``): that process must
+    call ``init()`` too, which serves the cluster and does not return to train.
+    """
+    return "MS_WORKER_NUM" in os.environ and "MS_ROLE" in os.environ
 
 
 def init() -> DistInfo:

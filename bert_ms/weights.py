@@ -9,6 +9,7 @@ and shape is checked before the first Parameter is changed.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import warnings
@@ -111,29 +112,103 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
     return tensors
 
 
+_TORCH_DTYPES = {"FloatStorage": np.float32, "HalfStorage": np.float16, "DoubleStorage": np.float64,
+                 "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
+                 "ShortStorage": np.int16, "ByteStorage": np.uint8, "CharStorage": np.int8, "BoolStorage": np.bool_}
+
+
+def _read_torch_bin(path: Path) -> dict[str, np.ndarray]:
+    """Read a PyTorch ``torch.save`` zip file (``pytorch_model.bin``) *without* PyTorch.
+
+    The file is a zip holding ``data.pkl`` (a pickle of the state dict) and one raw little-endian
+    buffer per storage. A restricted unpickler rebuilds each tensor as a numpy array and refuses
+    every other Python object, so a malicious pickle cannot run code. Files written by mindnlp's
+    torch shim (``mindtorch``) are read too. The legacy (pre-1.6, non-zip) format is refused.
+    """
+    import collections
+    import pickle
+    import zipfile
+
+    def storage_dtype(kind):
+        name = kind if isinstance(kind, str) else getattr(kind, "storage_name", "")
+        if name not in _TORCH_DTYPES:
+            raise WeightsError(f"{path}: unsupported storage type {name!r}")
+        return _TORCH_DTYPES[name]
+
+    class _StorageType:
+        def __init__(self, name: str):
+            self.storage_name = name
+
+    def rebuild_tensor(storage, offset, size, stride, *_):
+        item = storage.itemsize
+        return np.lib.stride_tricks.as_strided(storage[offset:], tuple(size), tuple(s * item for s in stride)).copy()
+
+    allowed = {
+        ("_utils", "_rebuild_tensor_v2"): rebuild_tensor,
+        ("_utils", "_rebuild_parameter"): lambda data, *_: data,
+        ("_tensor", "_rebuild_from_type_v2"): lambda func, _type, args, _state: func(*args),
+        ("nn.parameter", "Parameter"): lambda data, *_: data,
+    }
+
+    try:
+        archive = zipfile.ZipFile(path)
+        pkl = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise WeightsError(f"cannot read {path}: not a PyTorch zip checkpoint (corrupt, truncated or the legacy "
+                           f"pre-1.6 format; convert it to model.safetensors) ({err})") from None
+    if pkl is None:
+        raise WeightsError(f"cannot read {path}: no data.pkl inside (not a torch.save file)")
+    root = pkl[: -len("data.pkl")]
+
+    class _Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            top, _, rest = module.partition(".")
+            if top in ("torch", "mindtorch"):
+                if (rest, name) in allowed:
+                    return allowed[(rest, name)]
+                if not rest and name in _TORCH_DTYPES:
+                    return _StorageType(name)
+            if (module, name) == ("collections", "OrderedDict"):
+                return collections.OrderedDict
+            raise WeightsError(f"{path}: refusing to unpickle {module}.{name} (only tensors are allowed)")
+
+        def persistent_load(self, pid):
+            _tag, kind, key, _location, numel = pid
+            dtype = storage_dtype(kind)
+            raw = archive.read(f"{root}data/{key}")
+            if dtype == "bfloat16":  # numpy has no bfloat16: widen the 16 bits to float32
+                return (np.frombuffer(raw, np.uint16).astype(np.uint32) << 16).view(np.float32)[:numel]
+            return np.frombuffer(raw, dtype)[:numel]
+
+    try:
+        with archive.open(pkl) as f:
+            state = _Unpickler(f).load()
+    except WeightsError:
+        raise
+    except Exception as err:
+        raise WeightsError(f"cannot read {path}: the file is corrupt or truncated ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
+        raise WeightsError(f"{path} does not hold a flat state dict of tensors")
+    return dict(state)
+
+
 def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
-    """Tensors of a ``.safetensors`` file (or of the model file in a directory) as numpy arrays."""
+    """Tensors of a ``.safetensors`` or ``pytorch_model.bin`` file (or of the model file in a
+    directory, safetensors preferred) as numpy arrays."""
     path = Path(path)
     if path.is_dir():
-        if (path / "model.safetensors").is_file():
-            path = path / "model.safetensors"
-        elif (path / "pytorch_model.bin").is_file():
-            raise WeightsError(
-                f"{path} only has pytorch_model.bin, which needs the real PyTorch to unpickle. Convert it "
-                "once to model.safetensors (e.g. with transformers: model.save_pretrained(dir, "
-                "safe_serialization=True)) or use a repository that ships model.safetensors.")
+        for name in ("model.safetensors", "pytorch_model.bin"):
+            if (path / name).is_file():
+                path = path / name
+                break
         else:
             raise FileNotFoundError(f"no model.safetensors or pytorch_model.bin in {path}")
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
-    if path.suffix == ".bin":
-        raise WeightsError(f"{path}: PyTorch pickles are not supported without torch; use model.safetensors")
-    return _read_safetensors(path)
+    return _read_torch_bin(path) if path.suffix == ".bin" else _read_safetensors(path)
 
 
 def _check_architecture(config_path: Path) -> None:
-    import json
-
     archs = json.loads(config_path.read_text(encoding="utf-8")).get("architectures") or []
     bad = [a for a in archs if not str(a).startswith("Bert")]
     if bad:
@@ -174,7 +249,9 @@ def load_pretrained(path: str | Path, head: str | None = None, **head_kwargs):
 
     ``head``: None (``BertModel``), "pretraining", "masked_lm", "sequence_classification",
     "token_classification" or "question_answering"; ``head_kwargs`` go to the model class
-    (e.g. ``num_labels=3``, ``dtype=ms.float16``). Works with and without the ``bert.`` prefix.
+    (e.g. ``num_labels=3``, ``dtype=ms.float16``; ``num_labels`` defaults to the size of the
+    config's ``id2label``). Works with and without the ``bert.`` prefix. The model is returned
+    in evaluation mode (``set_train(False)``), like ``transformers``' ``from_pretrained``.
     """
     from bert_ms.heads import HEADS
 
@@ -185,8 +262,12 @@ def load_pretrained(path: str | Path, head: str | None = None, **head_kwargs):
         raise FileNotFoundError(f"pretrained model directory not found: {path}")
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path} has no config.json")
-    _check_architecture(path / "config.json")
     config = BertConfig.from_json_file(path / "config.json")
+    _check_architecture(path / "config.json")
+    if head in ("sequence_classification", "token_classification") and "num_labels" not in head_kwargs:
+        id2label = json.loads((path / "config.json").read_text(encoding="utf-8")).get("id2label")
+        if id2label:
+            head_kwargs["num_labels"] = len(id2label)
     raw = read_state_dict(path)
     model = HEADS[head](config, **head_kwargs)
     prefix = "" if head is None else "bert."
@@ -228,7 +309,11 @@ def save_pretrained(model: nn.Cell, path: str | Path, vocab_file: str | Path | N
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    model.config.to_json_file(path / "config.json", architectures=[type(model).__name__])
+    extra = {}
+    if hasattr(model, "num_labels"):  # so transformers builds a classifier of the right size
+        extra["id2label"] = {str(i): f"LABEL_{i}" for i in range(model.num_labels)}
+        extra["label2id"] = {f"LABEL_{i}": i for i in range(model.num_labels)}
+    model.config.to_json_file(path / "config.json", architectures=[type(model).__name__], **extra)
     save_file(_hf_state(model), str(path / "model.safetensors"), metadata={"format": "pt"})
     if vocab_file is not None:
         shutil.copyfile(vocab_file, path / "vocab.txt")

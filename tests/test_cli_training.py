@@ -1,0 +1,98 @@
+"""Command line: one-line errors for bad input, and pretrain -> evaluate -> predict -> finetune on a
+tiny corpus through ``python -m bert_ms`` (the same code the notebooks call)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bert_ms import cli, device
+
+
+@pytest.fixture(autouse=True)
+def restore_device():
+    yield
+    device.setup("CPU", mode="pynative", precision="fp32", verbose=False)
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["pretrain", "--corpus", "/nonexistent/corpus.txt", "--out", "OUT"], "corpus not found"),
+    (["pretrain", "--corpus", "CORPUS", "--vocab", "/nonexistent/vocab.txt", "--out", "OUT"], "vocabulary not found"),
+    (["pretrain", "--corpus", "CORPUS", "--config", "huge", "--out", "OUT"], "unknown BERT preset"),
+    (["finetune", "--task", "spam", "--init", "/nonexistent/model", "--out", "OUT"], "no model at"),
+    (["evaluate", "--model", "/nonexistent/model"], "no model at"),
+    (["predict", "--model", "/nonexistent/model", "hello"], "no model at"),
+])
+def test_bad_input_gives_one_line_error(tmp_path, capsys, argv, message):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c.\nd e f.\n\ng h i.\nj k l.\n\nm n.\no p.\n\nq r.\ns t.\n")
+    argv = [str(corpus) if a == "CORPUS" else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    code, _, err = run_cli(capsys, *argv, "--device", "CPU")
+    assert code == 2
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("bert-ms: error:") and message in lines[0], err
+
+
+def test_commands_are_registered():
+    assert {"pretrain", "finetune", "evaluate", "predict"} <= set(cli.COMMANDS)
+    args = cli.build_parser().parse_args(["pretrain", "--out", "x", "--steps", "7", "--resume"])
+    assert args.steps == 7 and args.resume and args.corpus == "sotu" and args.config == "mini"
+
+
+@pytest.mark.slow
+def test_pretrain_resume_evaluate_predict_finetune(tmp_path, capsys):
+    from bert_ms.data import load_sotu
+
+    docs = load_sotu("dev")[:10]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n".join("\n".join(d[:60]) for d in docs) + "\n")
+    out = tmp_path / "pre"
+    common = ["--config", "tiny", "--corpus", str(corpus), "--vocab", "train", "--vocab-size", "400", "--out", str(out),
+              "--steps", "6", "--batch-size", "8", "--seq-len", "32", "--save-every", "2", "--log-every", "1",
+              "--no-progress", "--device", "CPU"]
+    code, stdout, err = run_cli(capsys, "pretrain", *common)
+    assert code == 0, err
+    final = json.loads(stdout.strip().splitlines()[-1])
+    assert final["step"] == 6 and 0 <= final["mlm_accuracy"] <= 1 and final["perplexity"] > 1
+    assert {p.name for p in (out / "model").iterdir()} >= {"config.json", "model.safetensors", "vocab.txt"}
+    log = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "split" not in r] == [1, 2, 3, 4, 5, 6]
+    # --resume on a finished run does no more steps and reports the same numbers
+    code, stdout2, err = run_cli(capsys, "pretrain", *common, "--resume")
+    assert code == 0, err
+    assert json.loads(stdout2.strip().splitlines()[-1]) == final
+
+    code, stdout, err = run_cli(capsys, "predict", "--model", str(out / "model"), "--task", "fill-mask",
+                                "the state of the [MASK] is strong", "--device", "CPU")
+    assert code == 0, err
+    line = stdout.strip().splitlines()[-1]
+    assert "[MASK]1" in line and len(line.split("\t")[-1].split("  ")) == 5  # top-5
+
+    ft = tmp_path / "ft"
+    code, stdout, err = run_cli(capsys, "finetune", "--task", "spam", "--init", str(out), "--out", str(ft),
+                                "--steps", "2", "--batch-size", "8", "--seq-len", "32", "--max-train", "32",
+                                "--no-progress", "--device", "CPU")
+    assert code == 0, err
+    res = json.loads(stdout.strip().splitlines()[-1])
+    from bert_ms.data import load_spam
+
+    assert res["task"] == "spam" and res["examples"] == len(load_spam("test")[0]) and 0 <= res["accuracy"] <= 1
+    code, stdout, err = run_cli(capsys, "evaluate", "--model", str(ft / "model"), "--task", "spam", "--split", "test",
+                                "--seq-len", "32", "--device", "CPU")
+    assert code == 0, err
+    again = json.loads(stdout.strip().splitlines()[-1])
+    assert again["accuracy"] == pytest.approx(res["accuracy"], abs=1e-4)  # the saved model is the trained one
+    code, stdout, err = run_cli(capsys, "predict", "--model", str(ft / "model"), "--task", "spam", "--seq-len", "32",
+                                "Win a FREE cruise now!!!", "Meeting moved to 3pm", "--device", "CPU")
+    assert code == 0, err
+    rows = [x.split("\t") for x in stdout.strip().splitlines()[-2:]]
+    assert all(r[0] in ("ham", "spam") and 0.5 <= float(r[1]) <= 1 for r in rows)
+    assert np.isfinite(res["loss"])
