@@ -20,6 +20,9 @@ from bert_ms.transformer import Encoder
 
 
 class BertOutput(NamedTuple):
+    """What ``BertModel`` returns when called eagerly; inside ``mindspore.jit`` it is the plain tuple
+    (index it: ``out[0]``, ``out[1]``)."""
+
     sequence_output: Tensor  # [B, T, H]: the last layer, one vector per token
     pooled_output: Tensor | None  # [B, H]: tanh(W h_[CLS] + b), None without a pooler
     hidden_states: tuple | None = None  # L + 1 tensors [B, T, H]: embeddings, then every layer
@@ -83,15 +86,22 @@ class BertModel(PretrainedMixin, nn.Cell):
         self.encoder = BertEncoder(config, self.compute_dtype)
         self.pooler = BertPooler(config, self.compute_dtype) if add_pooling_layer else None
 
+    def __call__(self, *args, **kwargs) -> BertOutput:
+        # Eager calls get the named BertOutput. Inside mindspore.jit the compiler runs ``construct``
+        # directly and gets the plain tuple: a NamedTuple built inside a compiled graph goes through
+        # MindSpore's Python fallback, which silently stops gradients. So, under jit, index the
+        # output (out[0], out[1]) instead of using the attribute names.
+        return BertOutput(*super().__call__(*args, **kwargs))
+
     def construct(self, input_ids, token_type_ids=None, attention_mask=None,
-                  output_hidden_states=False, output_attentions=False) -> BertOutput:
-        return BertOutput(*self.forward_tuple(input_ids, token_type_ids, attention_mask,
-                                              output_hidden_states, output_attentions))
+                  output_hidden_states=False, output_attentions=False) -> tuple:
+        """Returns (sequence_output, pooled_output, hidden_states, attentions); see :class:`BertOutput`."""
+        return self.forward_tuple(input_ids, token_type_ids, attention_mask, output_hidden_states,
+                                  output_attentions)
 
     def forward_tuple(self, input_ids, token_type_ids=None, attention_mask=None,
                       output_hidden_states=False, output_attentions=False) -> tuple:
-        """The same as ``construct`` but returns a plain tuple. The heads call this: inside
-        ``mindspore.jit`` a NamedTuple is built by the Python fallback, which stops gradients."""
+        """The computation, returning a plain tuple (what the heads call)."""
         if len(input_ids.shape) != 2:
             raise ValueError("input_ids must have shape [batch, seq_len]")
         x = self.embeddings(input_ids, token_type_ids)

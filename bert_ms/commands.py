@@ -133,6 +133,8 @@ def _common_train_args(p: argparse.ArgumentParser, steps: int, batch: int, seq: 
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    p.add_argument("--stop-at", type=int, default=None,
+                   help="stop after this step (the schedule still spans --steps; --resume continues later)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs still go to metrics.jsonl)")
 
 
@@ -199,7 +201,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
         print(f"[bert_ms] pretrain {args.config}: {len(train['input_ids'])} train / {len(held['input_ids'])} held-out "
               f"sequences of {args.seq_len} tokens, vocab {len(tok)}, {dev}")
     trainer = Trainer(model, PretrainingTask(), train, _trainer_config(args), dev_data=held, out_dir=out)
-    state = trainer.fit(resume=args.resume)
+    state = trainer.fit(until_step=args.stop_at, resume=args.resume)
     trainer.restore_dropout()
     metrics = evaluate(model, PretrainingTask(), held, batch_size=args.batch_size)
     if dist.is_main:
@@ -245,7 +247,7 @@ def add_finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="mini", help="preset for --init random")
     p.add_argument("--vocab", default=None, help="vocab.txt for --init random (default: bert-base-uncased)")
     p.add_argument("--patience", type=int, default=None, help="early stopping: evaluations without improvement")
-    p.add_argument("--max-train", type=int, default=None, help="use at most this many training examples")
+    p.add_argument("--max-train", type=int, default=None, help="train on a random subset of this many examples")
     _common_train_args(p, steps=300, batch=32, seq=128, lr=1e-4)
 
 
@@ -288,16 +290,17 @@ def run_finetune(args: argparse.Namespace) -> int:
     _, dist = setup(args, args.seed)
     texts, pairs, labels = load_task_data(args.task, "train")
     model, tok, vocab = build_classifier(args.init, int(labels.max()) + 1, args.config, args.vocab, args.seed)
-    if args.max_train:
-        texts, labels = texts[:args.max_train], labels[:args.max_train]
-        pairs = pairs[:args.max_train] if pairs is not None else None
+    if args.max_train:  # a seeded random subset (the split files are ordered by label)
+        keep = np.sort(np.random.default_rng(args.seed).permutation(len(texts))[:args.max_train])
+        texts, labels = [texts[i] for i in keep], labels[keep]
+        pairs = [pairs[i] for i in keep] if pairs is not None else None
     train = {**encode_texts(tok, texts, args.seq_len, pairs), "labels": labels}
     dt, dp, dl = load_task_data(args.task, "dev")
     dev = {**encode_texts(tok, dt, args.seq_len, dp), "labels": dl}
     task = SequenceClassificationTask(int(labels.max()) + 1, name=args.task)
     out = Path(args.out)
     trainer = Trainer(model, task, train, _trainer_config(args, patience=args.patience), dev_data=dev, out_dir=out)
-    state = trainer.fit(resume=args.resume)
+    state = trainer.fit(until_step=args.stop_at, resume=args.resume)
     trainer.restore_dropout()
     tt, tp, tl = load_task_data(args.task, "test")
     test = {**encode_texts(tok, tt, args.seq_len, tp), "labels": tl}

@@ -85,7 +85,9 @@ def _quiet_fds():
         for fd in (1, 2):
             saved.append((fd, os.dup(fd)))
             os.dup2(devnull, fd)
-        yield
+        # Python-level messages too (in Jupyter, sys.stderr is not file descriptor 2)
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield
     finally:
         for fd, copy in saved:
             os.dup2(copy, fd)
@@ -116,13 +118,21 @@ def is_available(target: str) -> bool:
     if target == "CPU":
         return True
     if target not in _PROBED:
-        import mindspore as ms
+        import logging
 
+        import mindspore as ms
+        from mindspore import log as ms_log
+
+        logger = ms_log._get_logger()
+        level = logger.level
+        logger.setLevel(logging.CRITICAL)  # the probe's "plugin failed to load" warnings are expected
         try:
             with _quiet_fds():
                 _PROBED[target] = bool(ms.hal.is_available(target))
         except Exception:
             _PROBED[target] = False
+        finally:
+            logger.setLevel(level)
     return _PROBED[target]
 
 
@@ -224,8 +234,36 @@ def current() -> DeviceInfo:
     return _CURRENT if _CURRENT is not None else setup(verbose=False)
 
 
+def _write_notebook_sources() -> None:
+    """Put the source of every executed notebook cell where its code object says it lives.
+
+    IPython compiles cell ``n`` under a file name like ``/tmp/ipykernel_<pid>/<hash>.py`` that does
+    not exist on disk. MindSpore's graph compiler reads the source file of every function it
+    compiles; for cell-defined functions it logs one ``GetRealPath failed`` error per graph node,
+    and in Jupyter that flood can fill the kernel's output pipe and freeze it. Writing the cells'
+    source (which IPython keeps in :mod:`linecache`) to those paths fixes both.
+    """
+    import linecache
+    import tempfile
+
+    tmp = Path(tempfile.gettempdir())
+    for filename, entry in list(linecache.cache.items()):
+        path = Path(filename)
+        if path.parent.parent != tmp or not path.parent.name.startswith("ipykernel_") or path.exists():
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(entry[2]), encoding="utf-8")
+        except (OSError, IndexError, TypeError):
+            pass
+
+
 def jit(fn):
     """Compile ``fn`` with :func:`mindspore.jit` in graph mode; return it unchanged in PyNative."""
     import mindspore as ms
 
-    return ms.jit(fn) if current().graph else fn
+    if not current().graph:
+        return fn
+    if "ipykernel" in sys.modules:
+        _write_notebook_sources()
+    return ms.jit(fn)

@@ -79,7 +79,7 @@ class BertForPreTraining(PretrainedMixin, nn.Cell):
         self.nsp = Linear(config.hidden_size, 2, init_std=config.initializer_range, compute_dtype=cd)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_positions=None):
-        out = self.bert.forward_tuple(input_ids, token_type_ids, attention_mask)
+        out = self.bert(input_ids, token_type_ids, attention_mask)
         seq, pooled = out[0], out[1]
         if masked_lm_positions is not None:
             seq = gather_positions(seq, masked_lm_positions)
@@ -99,7 +99,7 @@ class BertForMaskedLM(PretrainedMixin, nn.Cell):
         self.mlm = BertMLMHead(config, self.bert.compute_dtype)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None, masked_lm_positions=None):
-        seq = self.bert.forward_tuple(input_ids, token_type_ids, attention_mask)[0]
+        seq = self.bert(input_ids, token_type_ids, attention_mask)[0]
         if masked_lm_positions is not None:
             seq = gather_positions(seq, masked_lm_positions)
         return self.mlm(seq, self.bert.embeddings.word_embeddings.weight)
@@ -121,7 +121,7 @@ class BertForSequenceClassification(PretrainedMixin, nn.Cell):
                                  compute_dtype=self.bert.compute_dtype)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None):
-        pooled = self.bert.forward_tuple(input_ids, token_type_ids, attention_mask)[1]
+        pooled = self.bert(input_ids, token_type_ids, attention_mask)[1]
         return self.classifier(self.dropout(pooled)).astype(ms.float32)
 
 
@@ -141,7 +141,7 @@ class BertForTokenClassification(PretrainedMixin, nn.Cell):
                                  compute_dtype=self.bert.compute_dtype)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None):
-        seq = self.bert.forward_tuple(input_ids, token_type_ids, attention_mask)[0]
+        seq = self.bert(input_ids, token_type_ids, attention_mask)[0]
         return self.classifier(self.dropout(seq)).astype(ms.float32)
 
 
@@ -158,7 +158,7 @@ class BertForQuestionAnswering(PretrainedMixin, nn.Cell):
                                  compute_dtype=self.bert.compute_dtype)
 
     def construct(self, input_ids, token_type_ids=None, attention_mask=None):
-        logits = self.qa_outputs(self.bert.forward_tuple(input_ids, token_type_ids, attention_mask)[0]).astype(ms.float32)
+        logits = self.qa_outputs(self.bert(input_ids, token_type_ids, attention_mask)[0]).astype(ms.float32)
         return logits[..., 0], logits[..., 1]
 
 

@@ -354,9 +354,9 @@ train_rng = np.random.default_rng(1)
 steps = settings.pick(250, 800)
 losses = []
 model.set_train(True)
-for _ in range(steps):
+for step in range(steps):
     batch = [ms.Tensor(a) for a in make_batch(64, train_rng)]
-    losses.append(float(train_step(*batch).asnumpy()))
+    losses.append(float(train_step(*batch).asnumpy()))  # the first call compiles the graph
 model.set_train(False)
 print(f"loss: first {losses[0]:.3f}, last {np.mean(losses[-20:]):.4f} (chance: ln 10 = {math.log(10):.3f})")
 plt.figure(figsize=(5, 3))

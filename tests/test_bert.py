@@ -218,14 +218,33 @@ def test_forward_under_jit_matches_pynative(tiny):
 
     @ms.jit
     def fwd(a, b, c):
-        out = tiny.bert(a, b, c, True, True)
-        return out.sequence_output, out.pooled_output, out.attentions[1]
+        out = tiny.bert(a, b, c, True, True)  # a plain tuple inside jit
+        return out[0], out[1], out[3][1]
 
     seq, pooled, att = fwd(T(ids), T(tt), T(am))
     ref = tiny.bert(T(ids), T(tt), T(am), True, True)
     np.testing.assert_allclose(seq.asnumpy(), ref.sequence_output.asnumpy(), atol=1e-5)
     np.testing.assert_allclose(pooled.asnumpy(), ref.pooled_output.asnumpy(), atol=1e-5)
     np.testing.assert_allclose(att.asnumpy(), ref.attentions[1].asnumpy(), atol=1e-6)
+
+
+def test_gradients_through_bert_model_under_jit():
+    """Under jit BertModel returns a plain tuple, so gradients flow (a NamedTuple built in a compiled
+    graph would silently stop them); they equal the eager gradients."""
+    model = BertModel(BertConfig(**TINY))
+    model.set_train(False)
+    ids, tt, am = batch()
+    params = model.trainable_params()
+
+    def f(a, b, c):
+        out = model(a, b, c)
+        return out[0].sum() + out[1].sum()
+
+    eager = ms.grad(f, None, params)(T(ids), T(tt), T(am))
+    graph = ms.jit(ms.grad(f, None, params))(T(ids), T(tt), T(am))
+    assert sum(float(np.abs(g.asnumpy()).sum()) for g in graph) > 0
+    for a, b in zip(eager, graph):
+        np.testing.assert_allclose(b.asnumpy(), a.asnumpy(), atol=1e-5)
 
 
 def test_fp16_mixed_precision_close_to_fp32(tiny):
@@ -247,3 +266,7 @@ def test_dtype_follows_device_switch():
     info = device.current()
     assert BertModel(BertConfig(**TINY)).compute_dtype == info.compute_dtype
     assert BertModel(BertConfig(**TINY), dtype="fp16").compute_dtype == ms.float16
+    with pytest.raises(ValueError, match="bfloat16 compute is not available on CPU"):
+        BertModel(BertConfig(**TINY), dtype="bf16")
+    with pytest.raises(ValueError, match="unknown compute dtype"):
+        BertModel(BertConfig(**TINY), dtype="fp8")
