@@ -165,7 +165,7 @@ def add_pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vocab-size", type=int, default=8000, help="for --vocab train")
     p.add_argument("--max-predictions", type=int, default=None, help="masked tokens per sequence (default 15%% of seq)")
     p.add_argument("--dupe-factor", type=int, default=1, help="times the corpus is re-cut and re-masked")
-    _common_train_args(p, steps=1000, batch=32, seq=128, lr=5e-4)
+    _common_train_args(p, steps=1000, batch=32, seq=128, lr=3e-4)
 
 
 def run_pretrain(args: argparse.Namespace) -> int:

@@ -354,7 +354,7 @@ train_rng = np.random.default_rng(1)
 steps = settings.pick(250, 800)
 losses = []
 model.set_train(True)
-for step in range(steps):
+for _ in range(steps):
     batch = [ms.Tensor(a) for a in make_batch(64, train_rng)]
     losses.append(float(train_step(*batch).asnumpy()))  # the first call compiles the graph
 model.set_train(False)
