@@ -65,10 +65,9 @@ class MultiHeadAttention(nn.Cell):
     """Multi-head attention, sec. 3.2.2, with ``h`` heads of size ``d_k = d_model / h``.
 
     The projections are named ``query``, ``key``, ``value`` and ``output`` (BERT's naming).
-    ``construct(x_q, x_kv=None, mask=None)``: self-attention when ``x_kv`` is None (then the three
-    projections run as one fused [3d, d] matmul -- the same parameters, concatenated, which is
-    faster on CPU), encoder-decoder attention when ``x_kv`` is the encoder output. Returns
-    (output [B, Tq, d_model], attention probabilities [B, h, Tq, Tk]).
+    ``construct(x_q, x_kv, mask)``: self-attention when ``x_kv is x_q``, encoder-decoder
+    attention when ``x_kv`` is the encoder output. Returns (output [B, Tq, d_model],
+    attention probabilities [B, h, Tq, Tk]).
     """
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.1, init_std: float = 0.02,
@@ -88,23 +87,8 @@ class MultiHeadAttention(nn.Cell):
         b, t, _ = x.shape
         return x.reshape(b, t, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
 
-    def _fused_qkv(self, x: Tensor):
-        """Self-attention: one [3d, d] matmul instead of three (same parameters, concatenated)."""
-        b, t, d = x.shape
-        w = ops.concat((self.query.weight, self.key.weight, self.value.weight), 0)
-        bias = ops.concat((self.query.bias, self.key.bias, self.value.bias), 0)
-        x2 = x.reshape(-1, d)
-        if self.query.cast:
-            x2, w, bias = x2.astype(self.query.compute_dtype), w.astype(self.query.compute_dtype), \
-                bias.astype(self.query.compute_dtype)
-        q, k, v = ops.split(self.query.matmul(x2, w) + bias, d, axis=-1)
-        return self._split(q.reshape(b, t, d)), self._split(k.reshape(b, t, d)), self._split(v.reshape(b, t, d))
-
-    def construct(self, x_q: Tensor, x_kv: Tensor | None = None, mask: Tensor | None = None):
-        if x_kv is None:
-            q, k, v = self._fused_qkv(x_q)
-        else:
-            q, k, v = self._split(self.query(x_q)), self._split(self.key(x_kv)), self._split(self.value(x_kv))
+    def construct(self, x_q: Tensor, x_kv: Tensor, mask: Tensor | None = None):
+        q, k, v = self._split(self.query(x_q)), self._split(self.key(x_kv)), self._split(self.value(x_kv))
         ctx, probs = scaled_dot_product_attention(q, k, v, mask, self.dropout)
         b, _, t, _ = ctx.shape
         ctx = ctx.transpose(0, 2, 1, 3).reshape(b, t, self.num_heads * self.head_dim)

@@ -689,10 +689,10 @@ class Trainer:
             if bar is not None:
                 bar.close()
         s = self.state
+        if self.out_dir is not None and (s.step == stop or s.stopped_early):
+            self.save_checkpoint()  # before the final evaluation, so a failure there loses no training
         if self.dev_data is not None and not cfg.eval_every and s.step == stop and s.step > first_step:
             self._evaluate_dev()
-        if self.out_dir is not None and (s.step == stop or s.stopped_early):
-            self.save_checkpoint()
         return s
 
     def evaluate(self, data: dict[str, np.ndarray], batch_size: int | None = None) -> dict[str, float]:

@@ -54,11 +54,11 @@ class EncoderLayer(nn.Cell):
     def construct(self, x: Tensor, mask: Tensor | None = None):
         if self.pre_norm:
             h = self.attention_norm.norm(x)
-            a, probs = self.attention(h, None, mask)
+            a, probs = self.attention(h, h, mask)
             x = x + self.attention_norm.dropout(a).astype(x.dtype)
             f = self.ffn(self.ffn_norm.norm(x))
             return x + self.ffn_norm.dropout(f).astype(x.dtype), probs
-        a, probs = self.attention(x, None, mask)
+        a, probs = self.attention(x, x, mask)
         x = self.attention_norm(x, a)
         return self.ffn_norm(x, self.ffn(x)), probs
 
@@ -78,7 +78,7 @@ class DecoderLayer(nn.Cell):
         self.ffn_norm = AddNorm(d_model, dropout, eps)
 
     def construct(self, y: Tensor, memory: Tensor, self_mask: Tensor, memory_mask: Tensor | None = None):
-        a, _ = self.self_attention(y, None, self_mask)
+        a, _ = self.self_attention(y, y, self_mask)
         y = self.self_attention_norm(y, a)
         c, _ = self.cross_attention(y, memory, memory_mask)
         y = self.cross_attention_norm(y, c)
