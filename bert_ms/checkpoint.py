@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from bert_ms.data import sha256_of
+
 FORMAT = "bert_ms-checkpoint"
 VERSION = 1
 _NAME = re.compile(r"^step-(\d{8})\.json$")
@@ -99,14 +101,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _stem(step: int) -> str:
@@ -187,7 +181,7 @@ def verify(sidecar: str | os.PathLike) -> dict[str, Any]:
     if size != info["bytes"]:
         raise CheckpointError(f"checkpoint {tensor_file} is truncated or corrupt: {size} bytes, "
                               f"expected {info['bytes']}")
-    if _sha256(tensor_file) != info["sha256"]:
+    if sha256_of(tensor_file) != info["sha256"]:
         raise CheckpointError(f"checkpoint {tensor_file} is corrupt: SHA-256 does not match its sidecar")
     return state
 

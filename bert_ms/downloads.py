@@ -14,7 +14,6 @@ in :data:`REMOTE` once it is known, and then every download is verified.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tarfile
 import urllib.error
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bert_ms import settings
+from bert_ms.data import sha256_of
 
 
 class DownloadError(RuntimeError):
@@ -62,14 +62,6 @@ REMOTE: dict[str, RemoteDataset] = {
 }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _expected_sha(spec: RemoteDataset, archive: Path) -> str | None:
     if spec.sha256:
         return spec.sha256
@@ -89,7 +81,7 @@ def download(name: str | RemoteDataset, cache_dir: str | Path | None = None, tim
 
     if archive.is_file():
         expected = _expected_sha(spec, archive)
-        actual = _sha256(archive)
+        actual = sha256_of(archive)
         if expected is not None and actual != expected:
             raise DownloadError(f"checksum mismatch for {archive}: expected sha256 {expected}, got {actual}; "
                                 "delete the file to download it again")
@@ -106,7 +98,7 @@ def download(name: str | RemoteDataset, cache_dir: str | Path | None = None, tim
         raise DownloadError(
             f"could not download {spec.name} from {spec.url} ({err}). Are you offline? Download the file on "
             f"a machine with internet access and copy it to {archive}") from err
-    actual = _sha256(part)
+    actual = sha256_of(part)
     if spec.sha256 is not None and actual != spec.sha256:
         part.unlink(missing_ok=True)
         raise DownloadError(f"checksum mismatch for {spec.filename} downloaded from {spec.url}: expected sha256 "
@@ -126,7 +118,7 @@ def extract(name: str | RemoteDataset, cache_dir: str | Path | None = None, time
         target.mkdir(exist_ok=True)
         with tarfile.open(archive) as tar:
             tar.extractall(target, filter="data")
-        done.write_text(_sha256(archive))
+        done.write_text(sha256_of(archive))
     return target
 
 

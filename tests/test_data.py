@@ -195,7 +195,7 @@ def test_download_records_and_verifies_the_checksum(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     archive = downloads.download("emotect", cache_dir=cache)
     recorded = (cache / "emotect.tar.gz.sha256").read_text().split()[0]
-    assert recorded == downloads._sha256(src)
+    assert recorded == downloads.sha256_of(src)
     texts, labels = downloads.load_emotect("train", cache_dir=cache)
     assert texts == ["很 好", "太 差 了", "还行"] and labels.tolist() == [2, 0, 1]
     archive.write_bytes(archive.read_bytes() + b"tampered")
