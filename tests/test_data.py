@@ -174,7 +174,8 @@ def test_download_offline_error_is_clear(tmp_path):
     with pytest.raises(downloads.DownloadError, match=r"Are you offline\?.*fake\.tar\.gz"):
         downloads.download(spec, cache_dir=tmp_path, timeout=2)
     assert not list(tmp_path.iterdir())  # no partial file left behind
-    assert downloads.REMOTE["emotect"].sha256 is None and downloads.REMOTE["imdb"].url.endswith(".tar.gz")
+    assert downloads.REMOTE["imdb"].url.endswith(".tar.gz") and len(downloads.REMOTE["imdb"].sha256) == 64
+    assert downloads.REMOTE["emotect"].sha256 is None and len(downloads.REMOTE["emotect"].md5) == 32
 
 
 def _fake_emotect(tmp_path: Path) -> Path:
@@ -204,3 +205,17 @@ def test_download_records_and_verifies_the_checksum(tmp_path, monkeypatch):
     pinned = downloads.RemoteDataset("x", src.as_uri(), "x.tar.gz", "0" * 64, "-", "-")
     with pytest.raises(downloads.DownloadError, match="checksum mismatch for x.tar.gz"):
         downloads.download(pinned, cache_dir=tmp_path / "other")
+
+
+def test_a_published_md5_is_checked_before_the_sha256_is_recorded(tmp_path):
+    import hashlib
+
+    src = _fake_emotect(tmp_path)
+    wrong = downloads.RemoteDataset("m", src.as_uri(), "m.tar.gz", None, "-", "-", md5="0" * 32)
+    with pytest.raises(downloads.DownloadError, match="expected md5"):
+        downloads.download(wrong, cache_dir=tmp_path / "bad")
+    assert not (tmp_path / "bad" / "m.tar.gz").exists()  # nothing kept
+    right = downloads.RemoteDataset("m", src.as_uri(), "m.tar.gz", None, "-", "-",
+                                    md5=hashlib.md5(src.read_bytes()).hexdigest())
+    downloads.download(right, cache_dir=tmp_path / "good")
+    assert (tmp_path / "good" / "m.tar.gz.sha256").read_text().split()[0] == downloads.sha256_of(src)
