@@ -48,6 +48,20 @@ def hf_worker(job: dict) -> None:
         data = np.load(run["inputs"])
         kwargs = {k: torch.tensor(data[k].astype(np.int64)) for k in ("input_ids", "token_type_ids", "attention_mask")
                   if k in data}
+        if run.get("grad"):  # one loss with MLM labels (-100 = not masked) + NSP labels, and its gradients
+            # mindnlp 0.5.1's Tensor.backward() is a no-op (it returns self); its own Trainer takes gradients
+            # with mindtorch.autograd.value_and_grad, which fills p.grad, so the reference does the same.
+            from mindtorch import autograd
+
+            labels = torch.tensor(data["labels"].astype(np.int64))
+            nsp = torch.tensor(data["next_sentence_label"].astype(np.int64))
+            named = list(model.named_parameters())
+            loss = autograd.value_and_grad(lambda: model(**kwargs, labels=labels, next_sentence_label=nsp).loss,
+                                           [p for _, p in named])()
+            res = {"loss": loss.detach()[None]}
+            res.update({f"grad/{n}": p.grad for n, p in named if p.grad is not None})
+            np.savez(run["out"], **{k: v.detach().numpy() for k, v in res.items()})
+            continue
         with torch.no_grad():
             if run["cls"] == "BertModel":
                 out = model(**kwargs, output_hidden_states=True, output_attentions=True)
@@ -105,6 +119,22 @@ def make_inputs(vocab: int, seed: int = 0) -> dict[str, np.ndarray]:
     return {"input_ids": ids, "token_type_ids": tt, "attention_mask": am}
 
 
+MASKED = np.array([1, 3, 5])  # masked positions, all inside the unpadded part of every row
+
+
+def make_grad_inputs(inputs: dict[str, np.ndarray], vocab: int) -> dict[str, np.ndarray]:
+    """``inputs`` plus pretraining labels in both conventions: ours (positions, ids, weights) and
+    Hugging Face's (``labels`` [B, T] with -100 where nothing is predicted)."""
+    rng = np.random.default_rng(7)
+    b = len(inputs["input_ids"])
+    ids = rng.integers(1, vocab, (b, len(MASKED))).astype(np.int32)
+    labels = np.full(inputs["input_ids"].shape, -100, np.int32)
+    labels[:, MASKED] = ids
+    return {**inputs, "masked_lm_positions": np.tile(MASKED, (b, 1)).astype(np.int32), "masked_lm_ids": ids,
+            "masked_lm_weights": np.ones((b, len(MASKED)), np.float32), "labels": labels,
+            "next_sentence_label": np.array([0, 1, 1], np.int32)}
+
+
 def run_ours(model, inputs):
     t = {k: ms.Tensor(v, ms.int32) for k, v in inputs.items()}
     if isinstance(model, BertModel):
@@ -135,12 +165,18 @@ def parity(tmp_path_factory):
     np.savez(tmp / "inputs.npz", **inputs)
     runs = [{"dir": str(tmp / d), "cls": c, "inputs": str(tmp / "inputs.npz"), "out": str(tmp / f"{d}_{c}.npz")}
             for d in ("ours", "hf") for c in ("BertModel", "BertForPreTraining")]
+    grad_inputs = make_grad_inputs(inputs, CFG["vocab_size"])
+    np.savez(tmp / "grad_inputs.npz", **grad_inputs)
+    runs.append({"dir": str(tmp / "ours"), "cls": "BertForPreTraining", "inputs": str(tmp / "grad_inputs.npz"),
+                 "out": str(tmp / "ours_grad.npz"), "grad": True})
     runs.append({"dir": str(tmp / "ours_clf"), "cls": "BertForSequenceClassification",
                  "inputs": str(tmp / "inputs.npz"), "out": str(tmp / "ours_clf_BertForSequenceClassification.npz")})
     create = {"config": CFG, "cls": "BertForPreTraining", "dir": str(tmp / "hf"), "bin_dir": str(tmp / "hf_bin")}
     run_reference({"create": create, "runs": runs}, tmp)
-    ref = {(r["dir"].rsplit("/", 1)[1], r["cls"]): dict(np.load(r["out"])) for r in runs}
-    return {"tmp": tmp, "ours": ours, "clf": clf, "inputs": inputs, "ref": ref}
+    ref = {(r["dir"].rsplit("/", 1)[1], r["cls"]): dict(np.load(r["out"])) for r in runs if not r.get("grad")}
+    grads = dict(np.load(tmp / "ours_grad.npz"))
+    return {"tmp": tmp, "ours": ours, "clf": clf, "inputs": inputs, "ref": ref, "grad_inputs": grad_inputs,
+            "grads": grads}
 
 
 def _assert_close(got: dict, want: dict, atol: float = ATOL):
@@ -193,3 +229,31 @@ def test_padding_really_matters(parity):
     inputs["attention_mask"] = np.ones_like(inputs["attention_mask"])
     got = run_ours(parity["ours"], inputs)["mlm_logits"]
     assert np.abs(got - parity["ref"][("ours", "BertForPreTraining")]["mlm_logits"]).max() > 1e-3
+
+
+def test_training_gradients_match_transformers(parity):
+    """Training, not just inference, is the reference's: the pretraining loss (MLM over the masked
+    positions only + NSP) and the gradient of every parameter agree with transformers' loss and
+    ``loss.backward()``, given the same weights and labels (dropout off on both sides)."""
+    from bert_ms.tasks import PretrainingTask
+    from bert_ms.weights import local_to_hf
+
+    model, g = parity["ours"], parity["grad_inputs"]
+    model.set_train(False)
+    keys = ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions", "masked_lm_ids",
+            "masked_lm_weights", "next_sentence_label")
+    args = [ms.Tensor(g[k]) for k in keys]
+    params = model.trainable_params()
+    loss, grads = ms.value_and_grad(lambda *a: PretrainingTask().loss(model, *a), None, params)(*args)
+    want = parity["grads"]
+    np.testing.assert_allclose(loss.asnumpy(), want["loss"][0], atol=ATOL, rtol=0)
+    assert 6.0 < float(loss) < 8.0  # ~ln(211) + ln(2): random weights, so a real loss, not a zero
+    compared = 0
+    for p, grad in zip(params, grads):
+        name = f"grad/{local_to_hf(p.name)}"
+        assert name in want, f"no reference gradient for {p.name} ({name})"
+        ref = want[name]
+        np.testing.assert_allclose(grad.asnumpy(), ref, atol=1e-5, rtol=1e-4, err_msg=p.name)
+        compared += 1
+        assert np.abs(ref).max() > 0 or "token_type" in name or "position" in name, name
+    assert compared == len(params) == len({k for k in want if k.startswith("grad/")})
