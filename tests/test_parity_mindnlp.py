@@ -255,5 +255,7 @@ def test_training_gradients_match_transformers(parity):
         ref = want[name]
         np.testing.assert_allclose(grad.asnumpy(), ref, atol=1e-5, rtol=1e-4, err_msg=p.name)
         compared += 1
-        assert np.abs(ref).max() > 0 or "token_type" in name or "position" in name, name
+        # a gradient that is zero on both sides would prove nothing; the key bias is zero by construction
+        # (it shifts every score of a query equally, and the softmax cancels it)
+        assert np.abs(ref).max() > 1e-6 or name.endswith("key.bias"), name
     assert compared == len(params) == len({k for k in want if k.startswith("grad/")})
