@@ -234,7 +234,7 @@ def test_padding_really_matters(parity):
 def test_training_gradients_match_transformers(parity):
     """Training, not just inference, is the reference's: the pretraining loss (MLM over the masked
     positions only + NSP) and the gradient of every parameter agree with transformers' loss and
-    ``loss.backward()``, given the same weights and labels (dropout off on both sides)."""
+    gradients (through ``mindtorch.autograd.value_and_grad``), given the same weights and labels (dropout off on both sides)."""
     from bert_ms.tasks import PretrainingTask
     from bert_ms.weights import local_to_hf
 

@@ -111,6 +111,38 @@ def test_optimizer_follows_the_schedule():
     assert np.allclose(logged, [lr_at(s, 1e-2, 6, 2) for s in range(6)], rtol=1e-6)
 
 
+@pytest.mark.parametrize("bias_correction", [True, False])
+def test_adam_bias_correction(bias_correction):
+    """With ``bias_correction`` the updates are Adam's (Kingma & Ba 2015, Alg. 1: m / (1 - b1^t) over
+    sqrt(v / (1 - b2^t))); without it they are BERT's reference optimizer's raw m / sqrt(v), which in
+    the first steps are several times larger. Checked against NumPy over 5 steps of fixed gradients."""
+    from bert_ms.training import build_optimizer
+
+    class One(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.w = ms.Parameter(ms.Tensor(np.ones((2, 3), np.float32)), name="w")
+
+    cell = One()
+    cfg = TrainerConfig(total_steps=5, lr=1e-2, warmup_steps=0, decay="constant", weight_decay=0.0,
+                        bias_correction=bias_correction)
+    opt = build_optimizer(cell, cfg)
+    rng = np.random.default_rng(0)
+    w, m, v = np.ones((2, 3)), np.zeros((2, 3)), np.zeros((2, 3))
+    for t in range(1, 6):
+        g = rng.normal(0, 1, (2, 3))
+        opt((ms.Tensor(g.astype(np.float32)),))
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        if bias_correction:
+            w = w - 1e-2 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-6)
+        else:
+            w = w - 1e-2 * m / (np.sqrt(v) + 1e-6)
+        np.testing.assert_allclose(cell.w.asnumpy(), w, rtol=1e-5, atol=1e-6, err_msg=f"step {t}")
+    first = cfg.optimizer_lr()[0] / cfg.lr  # sqrt(1 - 0.999) / (1 - 0.9) = 0.316 with the correction
+    assert first == pytest.approx(0.31623 if bias_correction else 1.0, rel=1e-4)
+
+
 # --- weight decay groups ---------------------------------------------------------------------------
 
 
