@@ -165,6 +165,9 @@ def add_pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vocab-size", type=int, default=8000, help="for --vocab train")
     p.add_argument("--max-predictions", type=int, default=None, help="masked tokens per sequence (default 15%% of seq)")
     p.add_argument("--dupe-factor", type=int, default=1, help="times the corpus is re-cut and re-masked")
+    p.add_argument("--dropout", type=float, default=0.1,
+                   help="hidden and attention dropout while pretraining (BERT: 0.1; 0 learns faster on a short "
+                        "budget); config.json records it")
     _common_train_args(p, steps=1000, batch=32, seq=128, lr=3e-4)
 
 
@@ -192,7 +195,10 @@ def run_pretrain(args: argparse.Namespace) -> int:
     train = pretraining_arrays(train_docs, tok, args.seq_len, max_pred, args.seed, args.dupe_factor,
                                data_dir / f"train-{tag}.npz" if dist.is_main or dist.world_size == 1 else None)
     held = pretraining_arrays(dev_docs, tok, args.seq_len, max_pred, args.seed + 1, 1, None)
-    config = BertConfig.preset(args.config, vocab_size=len(tok), max_position_embeddings=max(args.seq_len, 128))
+    if not 0.0 <= args.dropout < 1.0:
+        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
+    config = BertConfig.preset(args.config, vocab_size=len(tok), max_position_embeddings=max(args.seq_len, 128),
+                               hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)
     import mindspore as ms
 
     ms.set_seed(args.seed)  # same initial weights on every worker
@@ -276,7 +282,9 @@ def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: st
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pretraining head's tensors are not used by a classifier
-        model = load_pretrained(folder, head="sequence_classification", num_labels=num_labels)
+        # fine-tuning dropout is BERT's 0.1 (sec. A.3), also for a model pretrained with --dropout 0
+        model = load_pretrained(folder, head="sequence_classification", num_labels=num_labels,
+                                config_overrides={"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1})
     return model, BertTokenizer(vocab_path), vocab_path
 
 

@@ -244,7 +244,8 @@ def assign_state(model: nn.Cell, state: dict[str, np.ndarray], source: str) -> d
     return {"missing": missing, "unused": [n for n in state if n not in params]}
 
 
-def load_pretrained(path: str | Path, head: str | None = None, **head_kwargs):
+def load_pretrained(path: str | Path, head: str | None = None, config_overrides: dict | None = None,
+                    **head_kwargs):
     """Build a model from a Hugging Face BERT directory (config.json + model.safetensors).
 
     ``head``: None (``BertModel``), "pretraining", "masked_lm", "sequence_classification",
@@ -252,6 +253,8 @@ def load_pretrained(path: str | Path, head: str | None = None, **head_kwargs):
     (e.g. ``num_labels=3``, ``dtype=ms.float16``; ``num_labels`` defaults to the size of the
     config's ``id2label``). Works with and without the ``bert.`` prefix. The model is returned
     in evaluation mode (``set_train(False)``), like ``transformers``' ``from_pretrained``.
+    ``config_overrides`` replaces config.json values that do not change a tensor's shape, e.g.
+    ``{"hidden_dropout_prob": 0.1}`` to fine-tune with dropout a model pretrained without it.
     """
     from bert_ms.heads import HEADS
 
@@ -263,6 +266,10 @@ def load_pretrained(path: str | Path, head: str | None = None, **head_kwargs):
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path} has no config.json")
     config = BertConfig.from_json_file(path / "config.json")
+    if config_overrides:
+        from dataclasses import replace
+
+        config = replace(config, **config_overrides)
     _check_architecture(path / "config.json")
     if head in ("sequence_classification", "token_classification") and "num_labels" not in head_kwargs:
         id2label = json.loads((path / "config.json").read_text(encoding="utf-8")).get("id2label")

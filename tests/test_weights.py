@@ -92,6 +92,15 @@ def test_vocab_copied_and_pretraining_dir_feeds_bert_model(pretraining_dir):
     np.testing.assert_array_equal(enc(IDS).sequence_output.asnumpy(), model.bert(IDS).sequence_output.asnumpy())
 
 
+def test_config_overrides_change_dropout_not_weights(pretraining_dir):
+    """Fine-tuning with BERT's dropout 0.1 a model whose config.json says otherwise (e.g. --dropout 0)."""
+    path, model = pretraining_dir
+    enc = load_pretrained(path, config_overrides={"hidden_dropout_prob": 0.25, "attention_probs_dropout_prob": 0.25})
+    assert enc.config.hidden_dropout_prob == 0.25 and enc.config.attention_probs_dropout_prob == 0.25
+    assert load_pretrained(path).config.hidden_dropout_prob == model.config.hidden_dropout_prob != 0.25
+    np.testing.assert_array_equal(enc(IDS).sequence_output.asnumpy(), model.bert(IDS).sequence_output.asnumpy())
+
+
 def test_missing_head_named_in_one_warning(pretraining_dir):
     path, model = pretraining_dir
     with pytest.warns(UserWarning) as record:
