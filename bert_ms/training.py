@@ -23,9 +23,9 @@ up to several times larger than Adam's: 3.2x at step 100, 1.6x at step 500, 1.3x
 runs that stalled a post-LN BERT-tiny at lr 1e-3 and slowed it at 3e-4. With ``bias_correction=True``
 (the default) the correction is folded into the learning rate, as the Adam paper suggests (end of
 Sec. 2) and TensorFlow's and MindSpore's own ``nn.Adam`` do: ``lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)``.
-Two small side effects of doing it through the learning rate: eps acts as ``eps * sqrt(1 - beta2^t)``,
-and the decoupled weight decay is scaled by the same factor (at most 1, and 0.97+ after 3,000 steps).
-``bias_correction=False`` reproduces the BERT reference optimizer exactly.
+The decoupled weight decay is divided by the same factor in step (a per-step weight decay), so it stays
+exactly ``lr * weight_decay * w``; the one remaining difference from textbook Adam is that eps acts as
+``eps * sqrt(1 - beta2^t)``. ``bias_correction=False`` reproduces the BERT reference optimizer exactly.
 
 Departure from the paper, on purpose: the whole step (forward + backward + update) is one
 function compiled by :func:`bert_ms.device.jit` in graph mode.
@@ -147,14 +147,16 @@ class TrainerConfig:
         return np.array([lr_at(s, self.lr, self.total_steps, self.warmup(), self.decay, self.end_lr, self.power)
                          for s in range(self.total_steps + 1)], dtype=np.float32)
 
+    def bias_correction_factors(self) -> np.ndarray:
+        """Adam's ``sqrt(1 - beta2^t) / (1 - beta1^t)`` at update ``t = step + 1`` (all 1 without it)."""
+        t = np.arange(1, self.total_steps + 2, dtype=np.float64)
+        if not self.bias_correction:
+            return np.ones_like(t)
+        return np.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
+
     def optimizer_lr(self) -> np.ndarray:
-        """What the optimizer is given: :meth:`lr_schedule`, times Adam's bias correction
-        ``sqrt(1 - beta2^t) / (1 - beta1^t)`` at update ``t = step + 1`` when ``bias_correction``."""
-        lr = self.lr_schedule().astype(np.float64)
-        if self.bias_correction:
-            t = np.arange(1, len(lr) + 1, dtype=np.float64)
-            lr = lr * np.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
-        return lr.astype(np.float32)
+        """What the optimizer is given: :meth:`lr_schedule` times :meth:`bias_correction_factors`."""
+        return (self.lr_schedule().astype(np.float64) * self.bias_correction_factors()).astype(np.float32)
 
     def signature(self) -> dict[str, Any]:
         """Settings that must not change between a run and its resume (else the result differs)."""
@@ -297,6 +299,17 @@ def step_seed(seed: int, step: int, micro: int = 0, rank: int = 0) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
+class _PerStepWeightDecay(nn.Cell):
+    """A weight decay that changes with the optimizer's step: ``table[global_step]``."""
+
+    def __init__(self, table: np.ndarray):
+        super().__init__()
+        self.table = ms.Tensor(np.asarray(table, np.float32))
+
+    def construct(self, global_step):
+        return ops.gather(self.table, global_step, 0)
+
+
 def build_optimizer(model, cfg: TrainerConfig):
     """AdamWeightDecay with two groups (decay / no decay) and the warmup-then-decay schedule."""
     import mindspore as ms
@@ -305,7 +318,10 @@ def build_optimizer(model, cfg: TrainerConfig):
     plain = [p for p in params if no_weight_decay(p.name, tuple(p.shape))]
     groups = []
     if decay:
-        groups.append({"params": decay, "weight_decay": cfg.weight_decay})
+        wd = cfg.weight_decay
+        if cfg.bias_correction and wd > 0:  # keep the decay at lr * wd * w although lr carries the correction
+            wd = _PerStepWeightDecay(cfg.weight_decay / cfg.bias_correction_factors())
+        groups.append({"params": decay, "weight_decay": wd})
     if plain:
         groups.append({"params": plain, "weight_decay": 0.0})
     groups.append({"order_params": params})
