@@ -56,8 +56,10 @@ def hf_worker(job: dict) -> None:
             labels = torch.tensor(data["labels"].astype(np.int64))
             nsp = torch.tensor(data["next_sentence_label"].astype(np.int64))
             named = list(model.named_parameters())
-            loss = autograd.value_and_grad(lambda: model(**kwargs, labels=labels, next_sentence_label=nsp).loss,
-                                           [p for _, p in named])()
+            def pretraining_loss(model=model, kwargs=kwargs, labels=labels, nsp=nsp):
+                return model(**kwargs, labels=labels, next_sentence_label=nsp).loss
+
+            loss = autograd.value_and_grad(pretraining_loss, [p for _, p in named])()
             res = {"loss": loss.detach()[None]}
             res.update({f"grad/{n}": p.grad for n, p in named if p.grad is not None})
             np.savez(run["out"], **{k: v.detach().numpy() for k, v in res.items()})
