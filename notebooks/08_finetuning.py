@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bert_ms import data, tasks
+from bert_ms.bert import count_parameters
 from bert_ms.commands import build_classifier, encode_texts
 from bert_ms.settings import REPO_ROOT
 from bert_ms.tasks import SequenceClassificationTask
@@ -69,7 +70,9 @@ steps = settings.pick(60, 300)
 
 
 def finetune(init: str):
-    model, tok, _ = build_classifier(init, num_labels=2, config="mini", vocab=str(MINI / "vocab.txt"), seed=0)
+    # random init: the pretrained model's own shape (BERT-tiny) and vocabulary, so only the start differs
+    model, tok, _ = build_classifier(init, num_labels=2, config="tiny", vocab=str(MINI / "vocab.txt"), seed=0)
+    sizes[init] = count_parameters(model)
     train = {**encode_texts(tok, train_texts, seq_len), "labels": train_labels}
     test = {**encode_texts(tok, test_texts, seq_len), "labels": test_labels}
     task = SequenceClassificationTask(2, name="spam")
@@ -80,7 +83,7 @@ def finetune(init: str):
     return trainer.losses(), evaluate(model, task, test, batch_size=32)
 
 
-curves, results = {}, {}
+curves, results, sizes = {}, {}, {}
 for init in (str(MINI), "random"):
     name = "pretrained" if init != "random" else "random init"
     curves[name], results[name] = finetune(init)
@@ -93,6 +96,7 @@ ax.set_xlabel("step")
 ax.set_ylabel("training loss")
 ax.legend()
 plt.show()
+assert len(set(sizes.values())) == 1, f"both starts must have the same architecture, got {sizes}"
 assert results["pretrained"]["accuracy"] > majority + 0.02, "fine-tuning must beat the majority class"
 
 # %% [markdown]
