@@ -250,7 +250,8 @@ def load_task_data(task: str, split: str) -> tuple[list[str], list[str] | None, 
 def add_finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="spam", choices=TASKS)
     p.add_argument("--init", required=True, help="pretrained model folder (HF format or a pretrain run), or 'random'")
-    p.add_argument("--config", default="mini", help="preset for --init random")
+    p.add_argument("--config", default="mini",
+                   help="for --init random: a preset, or a model folder whose config.json gives the shape")
     p.add_argument("--vocab", default=None, help="vocab.txt for --init random (default: bert-base-uncased)")
     p.add_argument("--patience", type=int, default=None, help="early stopping: evaluations without improvement")
     p.add_argument("--max-train", type=int, default=None, help="train on a random subset of this many examples")
@@ -258,7 +259,10 @@ def add_finetune_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: str | None = None, seed: int = 0):
-    """(model, tokenizer, vocab path): from a pretrained folder, or randomly initialised."""
+    """(model, tokenizer, vocab path): from a pretrained folder, or randomly initialised.
+
+    For ``init="random"``, ``config`` is a preset name, or a model folder: then the random model has
+    exactly that model's shape (positions included), the fair "no pretraining" control."""
     import mindspore as ms
 
     from bert_ms.config import BertConfig
@@ -270,7 +274,12 @@ def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: st
     if init == "random":
         vocab_path = resolve_vocab(vocab or "bert-base-uncased", Path("."))
         tok = BertTokenizer(vocab_path)
-        model = BertForSequenceClassification(BertConfig.preset(config, vocab_size=len(tok)), num_labels=num_labels)
+        if (Path(config) / "config.json").is_file():
+            shape = BertConfig.from_json_file(Path(config) / "config.json")
+            shape.vocab_size = len(tok)
+        else:
+            shape = BertConfig.preset(config, vocab_size=len(tok))
+        model = BertForSequenceClassification(shape, num_labels=num_labels)
         return model, tok, vocab_path
     folder = model_dir(init)
     vocab_path = folder / "vocab.txt"

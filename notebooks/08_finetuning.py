@@ -70,8 +70,8 @@ steps = settings.pick(60, 300)
 
 
 def finetune(init: str):
-    # random init: the pretrained model's own shape (BERT-tiny) and vocabulary, so only the start differs
-    model, tok, _ = build_classifier(init, num_labels=2, config="tiny", vocab=str(MINI / "vocab.txt"), seed=0)
+    # random init: the pretrained model's own shape (config.json) and vocabulary, so only the start differs
+    model, tok, _ = build_classifier(init, num_labels=2, config=str(MINI), vocab=str(MINI / "vocab.txt"), seed=0)
     sizes[init] = count_parameters(model)
     train = {**encode_texts(tok, train_texts, seq_len), "labels": train_labels}
     test = {**encode_texts(tok, test_texts, seq_len), "labels": test_labels}

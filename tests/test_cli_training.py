@@ -96,3 +96,13 @@ def test_pretrain_resume_evaluate_predict_finetune(tmp_path, capsys):
     rows = [x.split("\t") for x in stdout.strip().splitlines()[-2:]]
     assert all(r[0] in ("ham", "spam") and 0.5 <= float(r[1]) <= 1 for r in rows)
     assert np.isfinite(res["loss"])
+
+    # the "no pretraining" control: random weights in exactly the pretrained model's shape
+    from bert_ms.bert import count_parameters
+    from bert_ms.commands import build_classifier
+
+    pretrained = build_classifier(str(out / "model"), num_labels=2)[0]
+    control = build_classifier("random", num_labels=2, config=str(out / "model"), vocab=str(out / "model" / "vocab.txt"))[0]
+    assert control.config == pretrained.config and count_parameters(control) == count_parameters(pretrained)
+    assert not np.array_equal(control.bert.embeddings.word_embeddings.weight.asnumpy(),
+                              pretrained.bert.embeddings.word_embeddings.weight.asnumpy())
