@@ -1,0 +1,81 @@
+"""Where does a bert_ms training step spend its time? MindSpore's profiler on the step of bench_model.py.
+
+Usage::
+
+    .venv/bin/python bench/profile_step.py                  # mini, vocab 8000, table of op types
+    .venv/bin/python bench/profile_step.py --vocab 30522 --out runs/profile
+
+Prints milliseconds per step for each kernel type (sum over the profiled steps / steps), largest first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--vocab", type=int, default=8000)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--out", default="runs/profile", help="profiler output folder")
+    args = ap.parse_args()
+
+    import bench_model
+    import mindspore as ms
+    from mindspore import nn
+
+    from bert_ms import device
+    from bert_ms.config import BertConfig
+    from bert_ms.heads import BertForPreTraining
+    from bert_ms.losses import pretraining_loss
+
+    device.setup("CPU", mode="graph", seed=0, verbose=False)
+    model = BertForPreTraining(BertConfig.preset("mini", vocab_size=args.vocab))
+    model.set_train(True)
+    batch = {k: ms.Tensor(v) for k, v in bench_model.make_batch(args.vocab).items()}
+    opt = nn.AdamWeightDecay(model.trainable_params(), learning_rate=1e-4, weight_decay=0.01)
+
+    def loss_fn(ids, tt, am, pos, lab, w, nsp):
+        mlm, nsp_logits = model(ids, tt, am, pos)
+        return pretraining_loss(mlm, nsp_logits, lab, w, nsp)
+
+    grad_fn = ms.value_and_grad(loss_fn, None, opt.parameters)
+
+    def step(*xs):
+        loss, grads = grad_fn(*xs)
+        opt(grads)
+        return loss
+
+    step = device.jit(step)
+    xs = [batch[k] for k in ("input_ids", "token_type_ids", "attention_mask", "positions", "labels", "weights", "nsp")]
+    step(*xs).asnumpy()  # compile outside the profile
+    out = Path(args.out)
+    profiler = ms.Profiler(output_path=str(out))
+    times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        step(*xs).asnumpy()
+        times.append(time.perf_counter() - t0)
+    profiler.analyse()
+    print(f"step: median {1e3 * np.median(times):.0f} ms over {args.steps} profiled steps")
+    table = sorted(out.rglob("cpu_op_type_info_*.csv"), key=lambda p: p.stat().st_mtime)[-1]
+    rows = sorted(csv.DictReader(table.open()), key=lambda r: -float(r["total_compute_time"]))
+    total = sum(float(r["total_compute_time"]) for r in rows) / args.steps
+    print(f"kernels: {total:.0f} ms per step")
+    for r in rows[:25]:
+        print(f"  {r['op_type']:24s} {float(r['total_compute_time']) / args.steps:7.1f} ms  "
+              f"({r['execution_frequency(per-step)']} calls)")
+
+
+if __name__ == "__main__":
+    main()
