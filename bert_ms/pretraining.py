@@ -469,6 +469,48 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------------------
 # mindspore.dataset pipeline
 # --------------------------------------------------------------------------------------
+def original_ids(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The unmasked token ids of pretraining arrays: ``masked_lm_ids`` put back at their positions."""
+    ids = arrays["input_ids"].copy()
+    rows, cols = np.nonzero(arrays["masked_lm_weights"] > 0)
+    ids[rows, arrays["masked_lm_positions"][rows, cols]] = arrays["masked_lm_ids"][rows, cols]
+    return ids
+
+
+def masked_token_baselines(train: dict[str, np.ndarray], held: dict[str, np.ndarray]) -> dict[str, float]:
+    """Two yardsticks for masked-token accuracy that use no neural network, scored on ``held``.
+
+    * ``unigram``: always the most frequent token of the training text (what an MLM learns first);
+    * ``neighbours``: the token seen most often between the same left and right neighbours in the
+      training text (else after the same left neighbour, else the unigram). It sees one token on each
+      side, and those can themselves be ``[MASK]`` or random, exactly as the model sees them.
+
+    A BERT below ``neighbours`` has not yet learned to use more than the adjacent tokens.
+    """
+    from collections import Counter, defaultdict
+
+    text = original_ids(train)
+    left, mid, right = text[:, :-2].ravel().tolist(), text[:, 1:-1].ravel().tolist(), text[:, 2:].ravel().tolist()
+    unigram = int(np.bincount(mid).argmax())
+    both: dict[tuple[int, int], Counter] = defaultdict(Counter)
+    after: dict[int, Counter] = defaultdict(Counter)
+    for a, b, c in zip(left, mid, right):
+        both[(a, c)][b] += 1
+        after[a][b] += 1
+    ids, t = held["input_ids"], held["input_ids"].shape[1]
+    rows, cols = np.nonzero(held["masked_lm_weights"] > 0)
+    hits_unigram = hits_neighbours = 0
+    for r, c in zip(rows.tolist(), cols.tolist()):
+        pos, target = int(held["masked_lm_positions"][r, c]), int(held["masked_lm_ids"][r, c])
+        a = int(ids[r, pos - 1]) if pos > 0 else -1
+        b = int(ids[r, pos + 1]) if pos + 1 < t else -1
+        counts = both.get((a, b)) or after.get(a)
+        hits_unigram += target == unigram
+        hits_neighbours += target == (counts.most_common(1)[0][0] if counts else unigram)
+    n = max(len(rows), 1)
+    return {"unigram": hits_unigram / n, "neighbours": hits_neighbours / n, "unigram_id": unigram, "masked": len(rows)}
+
+
 class PretrainingSource:
     """Random-access source for ``mindspore.dataset.GeneratorDataset``: one example per index.
 

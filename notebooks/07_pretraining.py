@@ -232,17 +232,18 @@ from bert_ms.weights import load_pretrained
 mini_dir = REPO_ROOT / "models" / "mini-bert-sotu"
 mini = load_pretrained(mini_dir, head="pretraining")
 mini_tok = BertTokenizer(mini_dir / "vocab.txt")
-held_out = pretraining.make_pretraining_arrays(data.load_sotu("test"), mini_tok, max_seq_length=64, seed=1,
+held_out = pretraining.make_pretraining_arrays(data.load_sotu("test"), mini_tok, max_seq_length=128, seed=1,
                                                max_examples=settings.pick(256, None))
 metrics = evaluate(mini, PretrainingTask(), held_out, batch_size=32)
 print({k: round(float(v), 3) for k, v in metrics.items()})
 
-train_arrays = pretraining.make_pretraining_arrays(data.load_sotu("train")[:30], mini_tok, max_seq_length=64, seed=2)
-train_labels = train_arrays["masked_lm_ids"][train_arrays["masked_lm_weights"] > 0]
-most_frequent = np.bincount(train_labels).argmax()
-held_labels = held_out["masked_lm_ids"][held_out["masked_lm_weights"] > 0]
-unigram_acc = float((held_labels == most_frequent).mean())
-print(f"baseline: always {mini_tok.convert_ids_to_tokens(int(most_frequent))!r} -> accuracy {unigram_acc:.3f}")
+# two yardsticks without a neural network, counted on the training speeches
+train_arrays = pretraining.make_pretraining_arrays(data.load_sotu("train")[: settings.pick(30, None)], mini_tok,
+                                                   max_seq_length=128, seed=2)
+base = pretraining.masked_token_baselines(train_arrays, held_out)
+unigram_acc = base["unigram"]
+print(f"unigram baseline: always {mini_tok.convert_ids_to_tokens(base['unigram_id'])!r} -> accuracy {unigram_acc:.3f}")
+print(f"neighbours baseline: the most frequent token between the same two neighbours -> {base['neighbours']:.3f}")
 print(f"the model: masked-token accuracy {metrics['mlm_accuracy']:.3f} (target 0.3), "
       f"NSP accuracy {metrics['nsp_accuracy']:.3f} (target 0.75, chance 0.5)")
 assert metrics["mlm_accuracy"] > 1.5 * unigram_acc, "the model must have learned more than token frequencies"
@@ -250,7 +251,7 @@ assert metrics["perplexity"] < len(mini_tok) / 4
 assert metrics["nsp_accuracy"] > 0.6, "NSP must be clearly above chance (0.5)"
 
 for text in ["the congress of the united [MASK] must act.", "we will [MASK] taxes for working families."]:
-    top = fill_mask(mini, mini_tok, text, top_k=5, seq_len=64)[0]
+    top = fill_mask(mini, mini_tok, text, top_k=5, seq_len=128)[0]
     print(f"{text:55s} -> {[t for t, _ in top]}")
 
 # %% [markdown]

@@ -252,3 +252,30 @@ def test_dataset_batches_shards_and_dynamic_masking(arrays, tok, tmp_path):
     np.testing.assert_array_equal(epochs[0]["input_ids"], epochs[1]["input_ids"])  # same seed, same masks
     with pytest.raises(ValueError, match="needs tokenizer"):
         pt.pretraining_dataset(plain, batch_size=8, dynamic_masking=True)
+
+
+def test_masked_token_baselines_on_a_text_with_a_rule():
+    """A toy text "a, 100 + a, a + 1, 50, 50" in which every masked token follows from its neighbours: counting them must
+    find every masked token, and the unigram guess only the most frequent one."""
+    from bert_ms.pretraining import masked_token_baselines, original_ids
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(1, 20, (400, 1))
+    rows = np.concatenate([a, 100 + a, a + 1, np.full((400, 1), 50), np.full((400, 1), 50)], axis=1)  # [400, 5]
+
+    def masked(ids, seed):
+        r = np.random.default_rng(seed)
+        pos = np.full((len(ids), 2), 0)
+        pos[:, 0] = 1  # always the rule-determined token
+        pos[:, 1] = r.choice([3, 4], len(ids))  # and one of the two 50s
+        arrays = {"input_ids": ids.copy(), "masked_lm_positions": pos, "masked_lm_ids": np.take_along_axis(ids, pos, 1),
+                  "masked_lm_weights": np.ones(pos.shape, np.float32)}
+        np.put_along_axis(arrays["input_ids"], pos, 3, 1)  # 3 = [MASK]
+        return arrays
+
+    train, held = masked(rows[:300], 1), masked(rows[300:], 2)
+    np.testing.assert_array_equal(original_ids(train), rows[:300])
+    res = masked_token_baselines(train, held)
+    assert res["masked"] == 200 and res["unigram_id"] == 50
+    assert res["unigram"] == pytest.approx(0.5)  # right for every masked 50, wrong for every 100 + a
+    assert res["neighbours"] == pytest.approx(1.0)  # (a, a+1) -> 100 + a; (a+1 or 50, ...) -> 50
