@@ -225,11 +225,15 @@ assert 3.3 < np.mean(span_lengths) < 4.3
 # ## 6. The course's pretrained BERT, and how far it got
 #
 # `models/mini-bert-sotu/` holds a BERT pretrained by this project with `python -m bert_ms pretrain`
-# on the SOTU training speeches (the exact command and its log are in that folder's README). It is a
-# **short CPU run** (BERT-tiny, 6,000 steps, about half an hour) and it is under-trained: the project's
-# targets for it, masked-token accuracy 0.3 and NSP accuracy 0.75 on held-out speeches, are **not
-# reached yet** (it scores about 0.15 and 0.69). We measure where it stands on speeches it never saw, against the simplest baseline:
-# always predicting the most frequent masked token of the training data.
+# on the SOTU training speeches. The exact command and its log are in that folder's README. It is a
+# CPU run: BERT-tiny, 10,000 steps of 32 × 128 tokens, about an hour on 2 cores. The project set two
+# targets for it on held-out speeches:
+# * NSP accuracy 0.75: **reached** (0.79);
+# * masked-token accuracy 0.3: **not reached** (0.16).
+#
+# We measure it on speeches it never saw, against two yardsticks that use no neural network:
+# * always predicting the most frequent token (the *unigram* stage every MLM passes through);
+# * predicting the token seen most often between the same two *neighbours* in the training text.
 
 # %%
 from bert_ms.commands import fill_mask
@@ -255,17 +259,21 @@ print(f"the model: masked-token accuracy {metrics['mlm_accuracy']:.3f} (target 0
       f"NSP accuracy {metrics['nsp_accuracy']:.3f} (target 0.75, chance 0.5)")
 assert metrics["mlm_accuracy"] > 1.5 * unigram_acc, "the model must have learned more than token frequencies"
 assert metrics["perplexity"] < len(mini_tok) / 4
-assert metrics["nsp_accuracy"] > 0.6, "NSP must be clearly above chance (0.5)"
+assert metrics["nsp_accuracy"] > 0.7, "NSP must be well above chance (0.5); the full test split gives 0.79"
 
 for text in ["the congress of the united [MASK] must act.", "we will [MASK] taxes for working families."]:
     top = fill_mask(mini, mini_tok, text, top_k=5, seq_len=128)[0]
     print(f"{text:55s} -> {[t for t, _ in top]}")
 
 # %% [markdown]
-# The top answers are still mostly frequent tokens ("the", "of", ","): this is the *unigram stage* every
-# BERT passes through before it learns to use the context. NSP is clearly above chance, but far from
-# what BERT reaches. Both improve with more steps: the folder's README gives the command for a longer run
-# (hours on a laptop CPU, minutes on an accelerator). The model already beats the frequency baseline.
+# The model beats the unigram baseline but **not** the neighbour count. Its top answers are still the
+# frequent tokens ("the", "of", ","), yet its NSP accuracy is well above chance. These fit together. The
+# model's README shows that its attention is still uniform over the sequence: every head puts about
+# 1/70 of its weight on each position, and no more on the word next to a `[MASK]` than on any other.
+# So it is a *bag of words*. It can tell the era and topic of two segments (NSP), but it cannot use word
+# order (MLM). Positional attention has to grow out of the learned position embeddings, and 10,000
+# small CPU steps were not enough. This is where more steps, or a bigger model on an accelerator, pay
+# off. Exercise 5 lets you look at it yourself.
 
 # %% [markdown]
 # ## Exercises
@@ -276,3 +284,6 @@ for text in ["the congress of the united [MASK] must act.", "we will [MASK] taxe
 #    with Ctrl-C halfway; run it again with `--resume`. Compare its log with an uninterrupted run.
 # 4. In section 4, add `bias_correction=False` to the `TrainerConfig` (BERT's original optimizer) and train
 #    again. Compare the loss curves, then try lr 5e-4 without the correction.
+# 5. Run `mini.bert(ids, tt, am, False, True)` on a few held-out sequences (the last argument asks for the
+#    attention maps). For each layer and head, average the attention on the diagonal at offset +1
+#    (`np.diagonal(a, offset=1)`). Is it larger than 1 / (number of tokens)?
