@@ -84,7 +84,9 @@ def worker_matmul(args) -> dict:
     return {"matmul_gflops": 2 * 2048 * 256 * 8000 / sec / 1e9}
 
 
-def worker_bert_ms(args) -> dict:
+def build_train_step(preset: str, vocab: int, what: str = "step"):
+    """bert_ms's compiled pretraining step on the benchmark batch: (step, inputs). ``what="step"`` is
+    forward + backward + AdamW; ``"fwdbwd"`` stops before the optimizer. Call after ``device.setup``."""
     import mindspore as ms
     from mindspore import nn
 
@@ -93,10 +95,9 @@ def worker_bert_ms(args) -> dict:
     from bert_ms.heads import BertForPreTraining
     from bert_ms.losses import pretraining_loss
 
-    device.setup("CPU", mode=args.mode, precision="fp32", seed=0, verbose=False)
-    model = BertForPreTraining(BertConfig.preset(args.preset, vocab_size=args.vocab))
+    model = BertForPreTraining(BertConfig.preset(preset, vocab_size=vocab))
     model.set_train(True)
-    d = {k: ms.Tensor(v) for k, v in make_batch(args.vocab).items()}
+    d = {k: ms.Tensor(v) for k, v in make_batch(vocab).items()}
     opt = nn.AdamWeightDecay(model.trainable_params(), learning_rate=1e-4, weight_decay=0.01)
 
     def loss_fn(ids, tt, am, pos, lab, w, nsp):
@@ -107,13 +108,21 @@ def worker_bert_ms(args) -> dict:
 
     def step(*xs):
         loss, grads = grad_fn(*xs)
-        if args.what == "step":
+        if what == "step":
             opt(grads)
             return loss
         return loss, grads  # return the gradients, or the compiler drops the backward pass as dead code
 
-    step = device.jit(step)
     xs = [d[k] for k in ("input_ids", "token_type_ids", "attention_mask", "positions", "labels", "weights", "nsp")]
+    return device.jit(step), xs
+
+
+def worker_bert_ms(args) -> dict:
+    from bert_ms import device
+
+    device.setup("CPU", mode=args.mode, precision="fp32", seed=0, verbose=False)
+    step, xs = build_train_step(args.preset, args.vocab, args.what)
+
     def run():
         out = step(*xs)
         return (out[0] if isinstance(out, tuple) else out).asnumpy()

@@ -32,32 +32,11 @@ def main() -> None:
 
     import bench_model
     import mindspore as ms
-    from mindspore import nn
 
     from bert_ms import device
-    from bert_ms.config import BertConfig
-    from bert_ms.heads import BertForPreTraining
-    from bert_ms.losses import pretraining_loss
 
     device.setup("CPU", mode="graph", seed=0, verbose=False)
-    model = BertForPreTraining(BertConfig.preset("mini", vocab_size=args.vocab))
-    model.set_train(True)
-    batch = {k: ms.Tensor(v) for k, v in bench_model.make_batch(args.vocab).items()}
-    opt = nn.AdamWeightDecay(model.trainable_params(), learning_rate=1e-4, weight_decay=0.01)
-
-    def loss_fn(ids, tt, am, pos, lab, w, nsp):
-        mlm, nsp_logits = model(ids, tt, am, pos)
-        return pretraining_loss(mlm, nsp_logits, lab, w, nsp)
-
-    grad_fn = ms.value_and_grad(loss_fn, None, opt.parameters)
-
-    def step(*xs):
-        loss, grads = grad_fn(*xs)
-        opt(grads)
-        return loss
-
-    step = device.jit(step)
-    xs = [batch[k] for k in ("input_ids", "token_type_ids", "attention_mask", "positions", "labels", "weights", "nsp")]
+    step, xs = bench_model.build_train_step("mini", args.vocab, "step")
     step(*xs).asnumpy()  # compile outside the profile
     out = Path(args.out)
     profiler = ms.Profiler(output_path=str(out))
