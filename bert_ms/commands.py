@@ -168,6 +168,10 @@ def add_pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=0.1,
                    help="hidden and attention dropout while pretraining (BERT: 0.1; 0 learns faster on a short "
                         "budget); config.json records it")
+    p.add_argument("--init", default=None,
+                   help="continue from a pretrained model folder (config.json + model.safetensors), e.g. phase 1 "
+                        "of BERT's two-phase recipe (short sequences first, then long; sec. A.2). Its shape, vocab "
+                        "size and init range are kept; --config/--init-range are then ignored")
     p.add_argument("--init-range", type=float, default=None,
                    help="std of the initial weights (config.initializer_range). Default: BERT's 0.02 scaled by "
                         "sqrt(768 / hidden), the signal gain of BERT-base (0.049 for tiny, 0.035 for mini)")
@@ -198,6 +202,11 @@ def run_pretrain(args: argparse.Namespace) -> int:
     dev, dist = setup(args, args.seed)
     out.mkdir(parents=True, exist_ok=True)
     # under msrun every worker trains the (identical) vocabulary; only rank 0 writes it into --out
+    if args.init is not None and args.vocab == "train":  # phase 2 keeps phase 1's vocabulary
+        init_vocab = model_dir(args.init) / "vocab.txt"
+        if not init_vocab.is_file():
+            raise FileNotFoundError(f"--init {args.init} has no vocab.txt; pass --vocab PATH")
+        args.vocab = str(init_vocab)
     vocab = resolve_vocab(args.vocab, out if dist.is_main else out / f".rank{dist.rank}", train_docs,
                           args.vocab_size)
     tok = BertTokenizer(vocab)
@@ -220,7 +229,19 @@ def run_pretrain(args: argparse.Namespace) -> int:
     import mindspore as ms
 
     ms.set_seed(args.seed)  # same initial weights on every worker
-    model = BertForPreTraining(config)
+    if args.init is not None:
+        model = weights.load_pretrained(model_dir(args.init), head="pretraining", config_overrides={
+            "hidden_dropout_prob": args.dropout, "attention_probs_dropout_prob": args.dropout})
+        config = model.config
+        if config.vocab_size != len(tok):
+            raise ValueError(f"--init {args.init} has a vocabulary of {config.vocab_size} tokens but --vocab has "
+                             f"{len(tok)}; pass the vocab.txt the model was trained with")
+        if config.max_position_embeddings < args.seq_len:
+            raise ValueError(f"--seq-len {args.seq_len} exceeds the max_position_embeddings="
+                             f"{config.max_position_embeddings} of --init {args.init}")
+        model.set_train(True)
+    else:
+        model = BertForPreTraining(config)
     if dist.is_main:
         print(f"[bert_ms] pretrain {args.config}: {len(train['input_ids'])} train / {len(held['input_ids'])} held-out "
               f"sequences of {args.seq_len} tokens, vocab {len(tok)}, {dev}")

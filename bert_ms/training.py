@@ -276,7 +276,9 @@ def install_seeded_dropout(model) -> tuple[Any, list[tuple[Any, str, Any]]]:
     for layer_id, (parent_name, parent) in enumerate(list(model.cells_and_names())):
         for child_name, child in list(parent._cells.items()):  # noqa: SLF001 - Cell children
             if isinstance(child, nn.Dropout):
-                p = float(getattr(child, "p", None) or (1.0 - child.keep_prob))
+                # MindSpore's nn.Dropout(p=...) keeps a stale keep_prob=0.5, so read p when it exists
+                # (``p or 1 - keep_prob`` once turned dropout 0 into 0.5).
+                p = float(child.p) if getattr(child, "p", None) is not None else 1.0 - float(child.keep_prob)
                 new = cls(p, seed, layer_id * 64 + len(replaced))
                 parent._cells[child_name] = new
                 replaced.append((parent, child_name, child))

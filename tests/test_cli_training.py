@@ -70,6 +70,26 @@ def test_pretrain_resume_evaluate_predict_finetune(tmp_path, capsys):
     assert code == 0, err
     assert json.loads(stdout2.strip().splitlines()[-1]) == final
 
+    # BERT-tiny starts from BERT's 0.02 scaled to its width (the same signal gain as BERT-base)
+    config1 = json.loads((out / "model" / "config.json").read_text())
+    assert config1["initializer_range"] == pytest.approx(0.02 * (768 / 128) ** 0.5)
+
+    # phase 2 of the two-phase recipe: longer sequences, starting from phase 1's weights and vocabulary.
+    # With lr 0 nothing may change, so the saved weights must be phase 1's exactly.
+    from safetensors.numpy import load_file
+
+    out2 = tmp_path / "pre2"
+    code, _, err = run_cli(capsys, "pretrain", "--init", str(out), "--corpus", str(corpus), "--out", str(out2),
+                           "--steps", "2", "--batch-size", "8", "--seq-len", "64", "--lr", "0", "--no-progress",
+                           "--device", "CPU")
+    assert code == 0, err
+    w1, w2 = load_file(out / "model" / "model.safetensors"), load_file(out2 / "model" / "model.safetensors")
+    assert w1.keys() == w2.keys() and all(np.array_equal(w1[k], w2[k]) for k in w1)
+    assert (out2 / "model" / "vocab.txt").read_text() == (out / "model" / "vocab.txt").read_text()
+    code, _, err = run_cli(capsys, "pretrain", "--init", str(out), "--corpus", str(corpus), "--out", str(out2 / "x"),
+                           "--seq-len", "256", "--device", "CPU")
+    assert code == 2 and "max_position_embeddings" in err
+
     code, stdout, err = run_cli(capsys, "predict", "--model", str(out / "model"), "--task", "fill-mask",
                                 "the state of the [MASK] is strong", "--device", "CPU")
     assert code == 0, err

@@ -29,6 +29,7 @@ from bert_ms.training import (
     TrainerConfig,
     evaluate,
     install_seeded_dropout,
+    to_inputs,
     lr_at,
     no_weight_decay,
     read_log,
@@ -256,6 +257,53 @@ def test_seeded_dropout_is_a_pure_function_of_the_seed():
     assert abs((a == c).mean() - 0.5) < 0.03  # another seed: an independent mask
     drop.set_train(False)
     np.testing.assert_array_equal(drop(x).asnumpy(), 1.0)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.1, 0.3])
+def test_seeded_dropout_keeps_the_configured_rate(rate):
+    """MindSpore's ``nn.Dropout(p=...)`` also carries a stale ``keep_prob=0.5``; the replacement must
+    use ``p``. (It once read ``p or 1 - keep_prob``, which turned dropout 0 into dropout 0.5.)"""
+
+    class Holder(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.drop = nn.Dropout(p=rate)
+
+        def construct(self, x):
+            return self.drop(x)
+
+    model = Holder()
+    seed, replaced = install_seeded_dropout(model)
+    assert len(replaced) == 1 and model.drop.p == pytest.approx(rate)
+    model.set_train(True)
+    seed.set_data(ms.Tensor(3, ms.int64))
+    out = model(ms.Tensor(np.ones((128, 128), np.float32))).asnumpy()
+    assert abs((out == 0).mean() - rate) < 0.01
+
+
+def test_trainer_with_dropout_zero_trains_the_plain_model():
+    """With dropout 0 the Trainer's first loss is the model's own loss on that batch (nothing dropped)."""
+    from bert_ms.config import BertConfig
+    from bert_ms.heads import BertForPreTraining
+    from bert_ms.tasks import PretrainingTask
+
+    rng = np.random.default_rng(0)
+    n, t, p = 8, 16, 3
+    data = {"input_ids": rng.integers(5, 60, (n, t)).astype(np.int32), "token_type_ids": np.zeros((n, t), np.int32),
+            "attention_mask": np.ones((n, t), np.int32),
+            "masked_lm_positions": np.tile(np.arange(1, 1 + p, dtype=np.int32), (n, 1)),
+            "masked_lm_ids": rng.integers(5, 60, (n, p)).astype(np.int32),
+            "masked_lm_weights": np.ones((n, p), np.float32), "next_sentence_label": rng.integers(0, 2, n).astype(np.int32)}
+    ms.set_seed(0)
+    model = BertForPreTraining(BertConfig.preset("tiny", vocab_size=64, max_position_embeddings=16,
+                                                 hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
+    task = PretrainingTask()
+    model.set_train(True)
+    plain = float(task.loss(model, *to_inputs(task, data)).asnumpy())
+    trainer = Trainer(model, task, data, TrainerConfig(total_steps=1, batch_size=n, shuffle=False, log_every=1,
+                                                       progress=False))
+    trainer.fit()
+    assert trainer.losses()[0][1] == pytest.approx(plain, abs=1e-5)
 
 
 def test_resume_continues_exactly_with_dropout(tmp_path):
