@@ -91,8 +91,12 @@ def local_to_hf(name: str) -> str:
 
 def _params(model: nn.Cell) -> dict[str, ms.Parameter]:
     """name -> Parameter, each shared Parameter once (under its first name)."""
+    from bert_ms.training import SEED_PARAM  # the Trainer's dropout seed: training state, not a weight
+
     out, seen = {}, set()
     for name, p in model.parameters_and_names():
+        if p.name == SEED_PARAM:
+            continue
         if id(p) not in seen:
             seen.add(id(p))
             out[name] = p

@@ -281,7 +281,7 @@ def test_seeded_dropout_keeps_the_configured_rate(rate):
     assert abs((out == 0).mean() - rate) < 0.01
 
 
-def test_trainer_with_dropout_zero_trains_the_plain_model():
+def test_trainer_with_dropout_zero_trains_the_plain_model(tmp_path):
     """With dropout 0 the Trainer's first loss is the model's own loss on that batch (nothing dropped)."""
     from bert_ms.config import BertConfig
     from bert_ms.heads import BertForPreTraining
@@ -304,6 +304,12 @@ def test_trainer_with_dropout_zero_trains_the_plain_model():
                                                        progress=False))
     trainer.fit()
     assert trainer.losses()[0][1] == pytest.approx(plain, abs=1e-5)
+    # the Trainer's dropout seed is training state, not a weight: saving right after fit() works
+    from bert_ms.weights import load_pretrained, save_pretrained
+
+    save_pretrained(model, tmp_path / "m")
+    again = load_pretrained(tmp_path / "m", head="pretraining")
+    np.testing.assert_array_equal(again.mlm.bias.asnumpy(), model.mlm.bias.asnumpy())
 
 
 def test_resume_continues_exactly_with_dropout(tmp_path):
