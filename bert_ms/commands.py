@@ -178,19 +178,9 @@ def add_pretrain_args(p: argparse.ArgumentParser) -> None:
     _common_train_args(p, steps=1000, batch=32, seq=128, lr=3e-4)
 
 
-def scaled_init_range(hidden_size: int, base: float = 0.02) -> float:
-    """BERT's ``initializer_range`` 0.02 was set for H = 768. Scaled by ``sqrt(768 / H)`` it gives a
-    narrower model the same per-layer signal gain (``std * sqrt(H)``); BERT itself keeps 0.02 for all sizes.
-
-    Measured here: with 0.02, BERT-tiny (H = 128) sat on a bag-of-words plateau (uniform attention) for
-    10,000 steps; see ``models/mini-bert-sotu/README.md``.
-    """
-    return base * (768 / hidden_size) ** 0.5
-
-
 def run_pretrain(args: argparse.Namespace) -> int:
     from bert_ms import weights
-    from bert_ms.config import BertConfig
+    from bert_ms.config import BertConfig, scaled_init_range
     from bert_ms.heads import BertForPreTraining
     from bert_ms.tasks import PretrainingTask
     from bert_ms.tokenization import BertTokenizer

@@ -29,10 +29,10 @@ from bert_ms.training import (
     TrainerConfig,
     evaluate,
     install_seeded_dropout,
-    to_inputs,
     lr_at,
     no_weight_decay,
     read_log,
+    to_inputs,
 )
 
 
