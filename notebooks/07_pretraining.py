@@ -236,11 +236,12 @@ assert 3.3 < np.mean(span_lengths) < 4.3
 # ## 6. The course's pretrained BERT, and how far it got
 #
 # `models/mini-bert-sotu/` holds a BERT pretrained by this project with `python -m bert_ms pretrain`
-# on the SOTU training speeches. The exact command and its log are in that folder's README. It is a
-# CPU run: BERT-tiny, 10,000 steps of 32 × 128 tokens, about an hour on 2 cores. The project set two
-# targets for it on held-out speeches:
-# * NSP accuracy 0.75: **reached** (0.79);
-# * masked-token accuracy 0.3: **not reached** (0.16).
+# on the SOTU training speeches. The exact commands and logs are in that folder's README. It is a CPU
+# run: BERT-tiny in BERT's two phases, 4,000 steps of 32 × 32 tokens, then 4,000 steps of 32 × 128
+# tokens (`pretrain --init` continues from phase 1), about 35 minutes on 2 cores, with the init scale
+# of section 4 and no dropout. The project set two targets for it on held-out speeches:
+# * masked-token accuracy 0.3: **reached** (0.327 on the test split);
+# * NSP accuracy 0.75: **reached**, narrowly (0.751).
 #
 # We measure it on speeches it never saw, against two yardsticks that use no neural network:
 # * always predicting the most frequent token (the *unigram* stage every MLM passes through);
@@ -268,23 +269,38 @@ print(f"unigram baseline: always {mini_tok.convert_ids_to_tokens(base['unigram_i
 print(f"neighbours baseline: the most frequent token between the same two neighbours -> {base['neighbours']:.3f}")
 print(f"the model: masked-token accuracy {metrics['mlm_accuracy']:.3f} (target 0.3), "
       f"NSP accuracy {metrics['nsp_accuracy']:.3f} (target 0.75, chance 0.5)")
-assert metrics["mlm_accuracy"] > 1.5 * unigram_acc, "the model must have learned more than token frequencies"
-assert metrics["perplexity"] < len(mini_tok) / 4
-assert metrics["nsp_accuracy"] > 0.7, "NSP must be well above chance (0.5); the full test split gives 0.79"
+assert metrics["mlm_accuracy"] > base["neighbours"], "the model must beat counting the two neighbours"
+assert metrics["mlm_accuracy"] > settings.pick(0.27, 0.3), "the full test split gives 0.327"
+assert metrics["nsp_accuracy"] > settings.pick(0.65, 0.74), "NSP must be well above chance (0.5); the full test split gives 0.751"
 
 for text in ["the congress of the united [MASK] must act.", "we will [MASK] taxes for working families."]:
     top = fill_mask(mini, mini_tok, text, top_k=5, seq_len=128)[0]
     print(f"{text:55s} -> {[t for t, _ in top]}")
 
+# where does each head look? average attention at offsets -2..+2 from every position
+cols = [ms.Tensor(held_out[c][:16]) for c in ("input_ids", "token_type_ids", "attention_mask")]
+maps = mini.bert(*cols, False, True)[3]  # output_attentions=True: one [B, heads, T, T] map per layer
+offsets = (-2, -1, 0, 1, 2)
+for layer, a in enumerate(maps):
+    a = a.asnumpy()
+    for head in range(a.shape[1]):
+        row = [np.mean([np.diagonal(a[b, head], k).mean() for b in range(len(a))]) for k in offsets]
+        print(f"layer {layer} head {head}: " + "  ".join(f"{k:+d}: {v:.3f}" for k, v in zip(offsets, row)))
+layer0 = maps[0].asnumpy()
+left = max(np.mean([np.diagonal(layer0[b, h], -1).mean() for b in range(len(layer0))]) for h in range(layer0.shape[1]))
+right = max(np.mean([np.diagonal(layer0[b, h], 1).mean() for b in range(len(layer0))]) for h in range(layer0.shape[1]))
+assert left > 0.5 and right > 0.5, "layer 0 should have a previous-token head and a next-token head"
+
 # %% [markdown]
-# The model beats the unigram baseline but **not** the neighbour count. Its top answers are still the
-# frequent tokens ("the", "of", ","), yet its NSP accuracy is well above chance. These fit together. The
-# model's README shows that its attention is still uniform over the sequence: every head puts about
-# 1/70 of its weight on each position, and no more on the word next to a `[MASK]` than on any other.
-# So it is a *bag of words*. It can tell the era and topic of two segments (NSP), but it cannot use word
-# order (MLM). Positional attention has to grow out of the learned position embeddings, and 10,000
-# small CPU steps were not enough. This is where more steps, or a bigger model on an accelerator, pay
-# off. Exercise 5 lets you look at it yourself.
+# The model beats both yardsticks, and its fill-mask answers fit the slot. How does it use word order?
+# The attention printout above shows it: in layer 0, one head puts ~0.79 of its weight on the
+# **previous** token and the other ~0.74 on the **next** one, so every position sees its two neighbours
+# (uniform attention would give each position ~1/120). Layer 1 mixes in the wider context, which is what
+# lets it tell the era and topic of two segments (NSP).
+#
+# The previous version of this model, trained at BERT's init std 0.02 for 10,000 steps, never grew these
+# heads: its attention stayed uniform, it was a bag of words, and it stopped at 0.157. Exercise 5 lets you
+# watch a model start at 0.02 instead.
 
 # %% [markdown]
 # ## Exercises
@@ -295,6 +311,6 @@ for text in ["the congress of the united [MASK] must act.", "we will [MASK] taxe
 #    with Ctrl-C halfway; run it again with `--resume`. Compare its log with an uninterrupted run.
 # 4. In section 4, add `bias_correction=False` to the `TrainerConfig` (BERT's original optimizer) and train
 #    again. Compare the loss curves, then try lr 5e-4 without the correction.
-# 5. Run `mini.bert(ids, tt, am, False, True)` on a few held-out sequences (the last argument asks for the
-#    attention maps). For each layer and head, average the attention on the diagonal at offset +1
-#    (`np.diagonal(a, offset=1)`). Is it larger than 1 / (number of tokens)?
+# 5. In section 4, build the model with `initializer_range=0.02` (BERT's value) and train it again. Then
+#    print its heads as in section 6 (`model.bert(ids, tt, am, False, True)` returns the attention maps).
+#    Does a previous-token head appear? Try 0.1 too.
