@@ -9,7 +9,6 @@ that looks numeric but has no check below also fails, so new numeric questions c
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import math
 import re
 import sys
