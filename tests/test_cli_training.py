@@ -41,6 +41,14 @@ def test_bad_input_gives_one_line_error(tmp_path, capsys, argv, message):
     assert len(lines) == 1 and lines[0].startswith("bert-ms: error:") and message in lines[0], err
 
 
+def test_named_vocabularies_resolve(tmp_path):
+    from bert_ms.commands import resolve_vocab
+
+    zh = resolve_vocab("bert-base-chinese", tmp_path)
+    en = resolve_vocab("bert-base-uncased", tmp_path)
+    assert sum(1 for _ in zh.open(encoding="utf-8")) == 21128 and sum(1 for _ in en.open(encoding="utf-8")) == 30522
+
+
 def test_commands_are_registered():
     assert {"pretrain", "finetune", "evaluate", "predict"} <= set(cli.COMMANDS)
     args = cli.build_parser().parse_args(["pretrain", "--out", "x", "--steps", "7", "--resume"])
