@@ -192,7 +192,10 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     train_docs, dev_docs = read_corpus(args.corpus)  # errors before the slow device setup
-    BertConfig.preset(args.config)  # unknown preset -> ValueError now
+    shape = BertConfig.preset(args.config)  # unknown preset -> ValueError now
+    init_range = args.init_range if args.init_range is not None else scaled_init_range(shape.hidden_size)
+    if not init_range > 0:
+        raise ValueError(f"--init-range must be > 0, got {args.init_range}")
     dev, dist = setup(args, args.seed)
     out.mkdir(parents=True, exist_ok=True)
     # under msrun every worker trains the (identical) vocabulary; only rank 0 writes it into --out
@@ -213,13 +216,6 @@ def run_pretrain(args: argparse.Namespace) -> int:
     held = pretraining_arrays(dev_docs, tok, args.seq_len, max_pred, args.seed + 1, 1, None)
     if not 0.0 <= args.dropout < 1.0:
         raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
-    shape = BertConfig.preset(args.config)
-    init_range = args.init_range if args.init_range is not None else scaled_init_range(shape.hidden_size)
-    if not init_range > 0:
-        raise ValueError(f"--init-range must be > 0, got {args.init_range}")
-    config = BertConfig.preset(args.config, vocab_size=len(tok), max_position_embeddings=max(args.seq_len, 128),
-                               hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout,
-                               initializer_range=init_range)
     import mindspore as ms
 
     ms.set_seed(args.seed)  # same initial weights on every worker
@@ -235,7 +231,9 @@ def run_pretrain(args: argparse.Namespace) -> int:
                              f"{config.max_position_embeddings} of --init {args.init}")
         model.set_train(True)
     else:
-        model = BertForPreTraining(config)
+        model = BertForPreTraining(BertConfig.preset(
+            args.config, vocab_size=len(tok), max_position_embeddings=max(args.seq_len, 128),
+            hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout, initializer_range=init_range))
     if dist.is_main:
         print(f"[bert_ms] pretrain {args.config}: {len(train['input_ids'])} train / {len(held['input_ids'])} held-out "
               f"sequences of {args.seq_len} tokens, vocab {len(tok)}, {dev}")

@@ -281,15 +281,16 @@ for text in ["the congress of the united [MASK] must act.", "we will [MASK] taxe
 cols = [ms.Tensor(held_out[c][:16]) for c in ("input_ids", "token_type_ids", "attention_mask")]
 maps = mini.bert(*cols, False, True)[3]  # output_attentions=True: one [B, heads, T, T] map per layer
 offsets = (-2, -1, 0, 1, 2)
+at_offset = {}  # (layer, head) -> {offset: mean attention}
 for layer, a in enumerate(maps):
     a = a.asnumpy()
     for head in range(a.shape[1]):
-        row = [np.mean([np.diagonal(a[b, head], k).mean() for b in range(len(a))]) for k in offsets]
-        print(f"layer {layer} head {head}: " + "  ".join(f"{k:+d}: {v:.3f}" for k, v in zip(offsets, row)))
-layer0 = maps[0].asnumpy()
-left = max(np.mean([np.diagonal(layer0[b, h], -1).mean() for b in range(len(layer0))]) for h in range(layer0.shape[1]))
-right = max(np.mean([np.diagonal(layer0[b, h], 1).mean() for b in range(len(layer0))]) for h in range(layer0.shape[1]))
-assert left > 0.5 and right > 0.5, "layer 0 should have a previous-token head and a next-token head"
+        at_offset[layer, head] = {k: np.mean([np.diagonal(a[b, head], k).mean() for b in range(len(a))])
+                                  for k in offsets}
+        print(f"layer {layer} head {head}: " + "  ".join(f"{k:+d}: {v:.3f}" for k, v in at_offset[layer, head].items()))
+layer0 = [row for (layer, _), row in at_offset.items() if layer == 0]
+assert max(r[-1] for r in layer0) > 0.5 and max(r[1] for r in layer0) > 0.5, \
+    "layer 0 should have a previous-token head and a next-token head"
 
 # %% [markdown]
 # The model beats both yardsticks, and its fill-mask answers fit the slot. How does it use word order?
