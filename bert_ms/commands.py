@@ -42,15 +42,20 @@ def setup(args: argparse.Namespace, seed: int = 0):
 
 
 def read_corpus(corpus: str) -> tuple[list[list[str]], list[list[str]]]:
-    """``sotu`` -> (train, dev) SOTU documents; a PATH -> documents of a text file (one sentence per
+    """``sotu`` -> (train, dev) SOTU documents; ``spam`` -> the train/dev emails as unlabelled documents
+    (:func:`bert_ms.data.load_spam_documents`); a PATH -> documents of a text file (one sentence per
     line, documents separated by blank lines, as in google-research/bert), the last 5 % (at least 2) held out."""
     if corpus == "sotu":
         from bert_ms.data import load_sotu
 
         return load_sotu("train"), load_sotu("dev")
+    if corpus == "spam":  # the training emails' text, labels unused (further pretraining in the task's domain)
+        from bert_ms.data import load_spam_documents
+
+        return load_spam_documents("train"), load_spam_documents("dev")
     path = Path(corpus)
     if not path.is_file():
-        raise FileNotFoundError(f"corpus not found: {corpus!r} (use 'sotu' or a text file path)")
+        raise FileNotFoundError(f"corpus not found: {corpus!r} (use 'sotu', 'spam' or a text file path)")
     docs, cur = [], []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -164,7 +169,7 @@ def _write_json(path: Path, obj) -> None:
 
 def add_pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="mini", help="BERT preset: tiny, mini, small, base, large")
-    p.add_argument("--corpus", default="sotu", help="sotu or a text file (one sentence per line, blank line = new doc)")
+    p.add_argument("--corpus", default="sotu", help="sotu, spam (the training emails, labels unused) or a text file (one sentence per line, blank line = new doc)")
     p.add_argument("--vocab", default="train", help="bert-base-uncased, bert-base-chinese, train (WordPiece on the corpus) or a vocab.txt")
     p.add_argument("--vocab-size", type=int, default=8000, help="for --vocab train")
     p.add_argument("--max-predictions", type=int, default=None, help="masked tokens per sequence (default 15%% of seq)")
@@ -235,7 +240,8 @@ def run_pretrain(args: argparse.Namespace) -> int:
             args.config, vocab_size=len(tok), max_position_embeddings=max(args.seq_len, 128),
             hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout, initializer_range=init_range))
     if dist.is_main:
-        print(f"[bert_ms] pretrain {args.config}: {len(train['input_ids'])} train / {len(held['input_ids'])} held-out "
+        what = args.config if args.init is None else f"from {args.init}"  # --init keeps that model's shape
+        print(f"[bert_ms] pretrain {what}: {len(train['input_ids'])} train / {len(held['input_ids'])} held-out "
               f"sequences of {args.seq_len} tokens, vocab {len(tok)}, {dev}")
     trainer = Trainer(model, PretrainingTask(), train, _trainer_config(args), dev_data=held, out_dir=out)
     state = trainer.fit(until_step=args.stop_at, resume=args.resume)
@@ -252,11 +258,12 @@ def run_pretrain(args: argparse.Namespace) -> int:
 # finetune / evaluate / predict
 # ----------------------------------------------------------------------------------------------
 
-TASKS = ("spam", "sentiment", "same_speech")
+TASKS = ("spam", "sentiment", "same_speech", "pos")
+TOKEN_TASKS = ("pos",)  # one label per word; the others have one label per text (or text pair)
 
 
 def load_task_data(task: str, split: str) -> tuple[list[str], list[str] | None, np.ndarray]:
-    """(texts, text pairs or None, labels) of a fine-tuning task's split."""
+    """(texts, text pairs or None, labels) of a sequence-classification task's split."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if task == "spam":
@@ -278,6 +285,41 @@ def load_task_data(task: str, split: str) -> tuple[list[str], list[str] | None, 
     raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
 
 
+def task_label_names(task: str) -> list[str]:
+    """The label names of a fine-tuning task, in label-id order (``pos``: People's Daily's 44 tags)."""
+    if task == "pos":
+        from bert_ms.tasks import pos_split
+
+        return pos_split("dev")[1]
+    if task not in LABEL_NAMES:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return list(LABEL_NAMES[task])
+
+
+def task_arrays(task: str, split: str, tokenizer, seq_len: int) -> dict[str, np.ndarray]:
+    """A task's split as the Trainer's arrays: encoded texts (+ pairs) and ``labels`` ([N], or [N, T]
+    with -100 on ignored positions for ``pos``, see :func:`bert_ms.tasks.token_tag_arrays`)."""
+    if task == "pos":
+        from bert_ms.tasks import pos_split, token_tag_arrays
+
+        tagged, tags = pos_split(split)
+        return token_tag_arrays(tagged, tokenizer, tags, seq_len)
+    texts, pairs, labels = load_task_data(task, split)
+    return {**encode_texts(tokenizer, texts, seq_len, pairs), "labels": labels}
+
+
+def build_task(task: str):
+    """The :class:`~bert_ms.tasks.Task` (loss and metrics) of a fine-tuning task."""
+    from bert_ms.tasks import SequenceClassificationTask, TokenClassificationTask
+
+    n = len(task_label_names(task))
+    return TokenClassificationTask(n, name=task) if task in TOKEN_TASKS else SequenceClassificationTask(n, name=task)
+
+
+def task_head(task: str) -> str:
+    return "token_classification" if task in TOKEN_TASKS else "sequence_classification"
+
+
 def add_finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="spam", choices=TASKS)
     p.add_argument("--init", required=True, help="pretrained model folder (HF format or a pretrain run), or 'random'")
@@ -289,15 +331,17 @@ def add_finetune_args(p: argparse.ArgumentParser) -> None:
     _common_train_args(p, steps=300, batch=32, seq=128, lr=1e-4)
 
 
-def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: str | None = None, seed: int = 0):
+def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: str | None = None, seed: int = 0,
+                     head: str = "sequence_classification"):
     """(model, tokenizer, vocab path): from a pretrained folder, or randomly initialised.
 
     For ``init="random"``, ``config`` is a preset name, or a model folder: then the random model has
-    exactly that model's shape (positions included), the fair "no pretraining" control."""
+    exactly that model's shape (positions included), the fair "no pretraining" control. ``head`` is
+    ``sequence_classification`` (one label per text, on [CLS]) or ``token_classification``."""
     import mindspore as ms
 
     from bert_ms.config import BertConfig
-    from bert_ms.heads import BertForSequenceClassification
+    from bert_ms.heads import HEADS
     from bert_ms.tokenization import BertTokenizer
     from bert_ms.weights import load_pretrained
 
@@ -310,8 +354,7 @@ def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: st
             shape.vocab_size = len(tok)
         else:
             shape = BertConfig.preset(config, vocab_size=len(tok))
-        model = BertForSequenceClassification(shape, num_labels=num_labels)
-        return model, tok, vocab_path
+        return HEADS[head](shape, num_labels=num_labels), tok, vocab_path
     folder = model_dir(init)
     vocab_path = folder / "vocab.txt"
     if vocab is not None:
@@ -323,38 +366,34 @@ def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: st
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pretraining head's tensors are not used by a classifier
         # fine-tuning dropout is BERT's 0.1 (sec. A.3), also for a model pretrained with --dropout 0
-        model = load_pretrained(folder, head="sequence_classification", num_labels=num_labels,
+        model = load_pretrained(folder, head=head, num_labels=num_labels,
                                 config_overrides={"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1})
     return model, BertTokenizer(vocab_path), vocab_path
 
 
 def run_finetune(args: argparse.Namespace) -> int:
     from bert_ms import weights
-    from bert_ms.tasks import SequenceClassificationTask
     from bert_ms.training import Trainer, evaluate
 
     if args.init != "random":
         model_dir(args.init)
     _, dist = setup(args, args.seed)
-    texts, pairs, labels = load_task_data(args.task, "train")
-    model, tok, vocab = build_classifier(args.init, int(labels.max()) + 1, args.config, args.vocab, args.seed)
+    names = task_label_names(args.task)
+    model, tok, vocab = build_classifier(args.init, len(names), args.config, args.vocab, args.seed,
+                                         head=task_head(args.task))
+    train = task_arrays(args.task, "train", tok, args.seq_len)
     if args.max_train:  # a seeded random subset (the split files are ordered by label)
-        keep = np.sort(np.random.default_rng(args.seed).permutation(len(texts))[:args.max_train])
-        texts, labels = [texts[i] for i in keep], labels[keep]
-        pairs = [pairs[i] for i in keep] if pairs is not None else None
-    train = {**encode_texts(tok, texts, args.seq_len, pairs), "labels": labels}
-    dt, dp, dl = load_task_data(args.task, "dev")
-    dev = {**encode_texts(tok, dt, args.seq_len, dp), "labels": dl}
-    task = SequenceClassificationTask(int(labels.max()) + 1, name=args.task)
+        keep = np.sort(np.random.default_rng(args.seed).permutation(len(train["labels"]))[:args.max_train])
+        train = {k: v[keep] for k, v in train.items()}
+    dev = task_arrays(args.task, "dev", tok, args.seq_len)
+    task = build_task(args.task)
     out = Path(args.out)
     trainer = Trainer(model, task, train, _trainer_config(args, patience=args.patience), dev_data=dev, out_dir=out)
     state = trainer.fit(until_step=args.stop_at, resume=args.resume)
     trainer.restore_dropout()
-    tt, tp, tl = load_task_data(args.task, "test")
-    test = {**encode_texts(tok, tt, args.seq_len, tp), "labels": tl}
-    metrics = evaluate(model, task, test, batch_size=args.batch_size)
+    metrics = evaluate(model, task, task_arrays(args.task, "test", tok, args.seq_len), batch_size=args.batch_size)
     if dist.is_main:
-        weights.save_pretrained(model, out / "model", vocab_file=vocab)
+        weights.save_pretrained(model, out / "model", vocab_file=vocab, label_names=names)
         _write_json(out / "test.json", {"step": state.step, "init": args.init, "split": "test", **metrics})
         print(json.dumps({"task": args.task, "init": args.init, "step": state.step,
                           **{k: round(v, 4) for k, v in metrics.items()}}))
@@ -372,7 +411,7 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from bert_ms.tasks import PretrainingTask, SequenceClassificationTask
+    from bert_ms.tasks import PretrainingTask
     from bert_ms.tokenization import BertTokenizer
     from bert_ms.training import evaluate
     from bert_ms.weights import load_pretrained
@@ -390,10 +429,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         model = load_pretrained(folder, head="pretraining")
         metrics = evaluate(model, PretrainingTask(), arrays, args.batch_size)
     else:
-        texts, pairs, labels = load_task_data(args.task, args.split)
-        model = load_pretrained(folder, head="sequence_classification", num_labels=int(labels.max()) + 1)
-        data = {**encode_texts(tok, texts, args.seq_len, pairs), "labels": labels}
-        metrics = evaluate(model, SequenceClassificationTask(int(labels.max()) + 1, name=args.task), data,
+        model = load_pretrained(folder, head=task_head(args.task), num_labels=len(task_label_names(args.task)))
+        metrics = evaluate(model, build_task(args.task), task_arrays(args.task, args.split, tok, args.seq_len),
                            args.batch_size)
     print(json.dumps({"model": str(folder), "task": args.task, "split": args.split,
                       **{k: round(v, 4) for k, v in metrics.items()}}))
@@ -456,9 +493,9 @@ def run_predict(args: argparse.Namespace) -> int:
             for i, preds in enumerate(fill_mask(model, tok, t, args.top_k, args.seq_len)):
                 print(f"{t}\t[MASK]{i + 1}\t" + "  ".join(f"{w} {p:.3f}" for w, p in preds))
         return 0
-    import json as _json
-
-    cfg = _json.loads((folder / "config.json").read_text())
+    if args.task in TOKEN_TASKS:
+        return _predict_tags(folder, tok, texts, args.seq_len)
+    cfg = json.loads((folder / "config.json").read_text())
     n = len(cfg.get("id2label", {})) or 2
     names = args.labels.split(",") if args.labels else list(LABEL_NAMES.get(args.task, [str(i) for i in range(n)]))
     model = load_pretrained(folder, head="sequence_classification", num_labels=len(names))
@@ -470,5 +507,29 @@ def run_predict(args: argparse.Namespace) -> int:
         k = int(p.argmax())
         short = t if len(t) <= 60 else t[:57] + "..."
         print(f"{names[k]}\t{p[k]:.3f}\t{short}")
+    sys.stdout.flush()
+    return 0
+
+
+def _predict_tags(folder: Path, tokenizer, texts: list[str], seq_len: int) -> int:
+    """``word/TAG`` for each whitespace-separated word (People's Daily is segmented into words: give
+    ``迈向 充满 希望 的 新 世纪``). Tag names come from the model's config.json ``id2label``."""
+    import mindspore as ms
+
+    from bert_ms.tasks import token_tag_arrays
+    from bert_ms.weights import load_pretrained
+
+    id2label = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("id2label") or {}
+    names = [id2label[str(i)] for i in range(len(id2label))]
+    if not names:
+        raise ValueError(f"{folder}/config.json has no id2label: is it a token classifier saved by finetune?")
+    model = load_pretrained(folder, head="token_classification", num_labels=len(names))
+    for text in texts:
+        words = text.split()
+        enc = token_tag_arrays([[(w, names[0]) for w in words]], tokenizer, names[:1], seq_len)
+        logits = model(*(ms.Tensor(enc[k]) for k in ("input_ids", "token_type_ids", "attention_mask"))).asnumpy()[0]
+        first = np.where(enc["labels"][0] >= 0)[0]  # each word's first piece carries its tag
+        tagged = [f"{w}/{names[int(logits[i].argmax())]}" for w, i in zip(words, first)]
+        print(" ".join(tagged + words[len(first):]))  # words past seq_len are printed untagged
     sys.stdout.flush()
     return 0

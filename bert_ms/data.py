@@ -184,6 +184,22 @@ def load_spam(split: str = "train") -> tuple[list[str], np.ndarray]:
     return [r["text"] for r in recs], np.array([r["label"] for r in recs], dtype=np.int32)
 
 
+def load_spam_documents(split: str = "train", min_chars: int = 2) -> list[list[str]]:
+    """The emails of a spam split as a pretraining corpus, **without their labels**: one document per
+    email, its sentences from :func:`split_sentences` applied to each paragraph (the subject line is
+    the first; the hard-wrapped lines of a paragraph are joined first). Emails with fewer than two sentences are dropped (NSP needs a pair).
+
+    This is the unlabelled in-domain text of "further pretraining" (Sun et al. 2019, sec. 4.2;
+    Gururangan et al. 2020, "Don't Stop Pretraining"): every company has far more emails than labels.
+    """
+    docs = []
+    for text in load_spam(split)[0]:
+        sentences = [s for para in re.split(r"\n\s*\n", text) for s in split_sentences(para) if len(s) >= min_chars]
+        if len(sentences) >= 2:
+            docs.append(sentences)
+    return docs
+
+
 # --------------------------------------------------------------------------------------
 # read-in-place extras
 # --------------------------------------------------------------------------------------

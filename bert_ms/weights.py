@@ -313,17 +313,23 @@ def _hf_state(model: nn.Cell) -> dict[str, np.ndarray]:
     return out
 
 
-def save_pretrained(model: nn.Cell, path: str | Path, vocab_file: str | Path | None = None) -> Path:
+def save_pretrained(model: nn.Cell, path: str | Path, vocab_file: str | Path | None = None,
+                    label_names: list[str] | None = None) -> Path:
     """Write ``config.json`` + ``model.safetensors`` with Hugging Face names (+ ``vocab.txt``), so the
-    directory loads with :func:`load_pretrained` and with ``transformers``' ``from_pretrained``."""
+    directory loads with :func:`load_pretrained` and with ``transformers``' ``from_pretrained``.
+    ``label_names`` (one per class of a classifier) go into config.json's ``id2label``/``label2id``;
+    without them the labels are ``LABEL_0``, ``LABEL_1``, ... as in ``transformers``."""
     from safetensors.numpy import save_file
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     extra = {}
     if hasattr(model, "num_labels"):  # so transformers builds a classifier of the right size
-        extra["id2label"] = {str(i): f"LABEL_{i}" for i in range(model.num_labels)}
-        extra["label2id"] = {f"LABEL_{i}": i for i in range(model.num_labels)}
+        names = list(label_names) if label_names is not None else [f"LABEL_{i}" for i in range(model.num_labels)]
+        if len(names) != model.num_labels or len(set(names)) != len(names):
+            raise ValueError(f"label_names must be {model.num_labels} distinct names, got {names}")
+        extra["id2label"] = {str(i): n for i, n in enumerate(names)}
+        extra["label2id"] = {n: i for i, n in enumerate(names)}
     model.config.to_json_file(path / "config.json", architectures=[type(model).__name__], **extra)
     save_file(_hf_state(model), str(path / "model.safetensors"), metadata={"format": "pt"})
     if vocab_file is not None:

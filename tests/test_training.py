@@ -567,8 +567,22 @@ def test_pos_and_sentiment_builders():
     assert arrays["labels"].shape == (20, 48) and len(tags) > 5
     labelled = arrays["labels"] >= 0
     assert labelled.any() and (arrays["attention_mask"][labelled] == 1).all()
-    from bert_ms.data import load_chinese_sentiment
+    from bert_ms.data import load_chinese_sentiment, load_peoples_daily
+    from bert_ms.tasks import pos_split
+
+    (tr, tags), (dv, _), (te, _) = (pos_split(s) for s in ("train", "dev", "test"))
+    assert len(tr) + len(dv) + len(te) == sum(1 for s in load_peoples_daily(keep_tags=True) if s)
+    assert len(tags) == 44 and {"n", "v", "w"} <= set(tags) and tags == sorted(tags)
 
     train, dev, test = (sentiment_split(s) for s in ("train", "dev", "test"))
     assert len(train[0]) + len(dev[0]) + len(test[0]) == len(load_chinese_sentiment()[0])  # a partition
     assert 0.2 < train[1].mean() < 0.8 and len(train[0]) > 4 * len(dev[0])
+
+
+def test_most_frequent_tag_baseline():
+    from bert_ms.tasks import most_frequent_tag_accuracy
+
+    train = [[("the", "DT"), ("run", "NN")], [("run", "VB"), ("run", "VB"), ("fast", "RB")]]
+    # "run" -> VB (2 of 3), "the" -> DT, unseen "dog" -> VB (the most frequent tag overall)
+    test = [[("the", "DT"), ("run", "VB"), ("dog", "NN"), ("run", "NN")]]
+    assert most_frequent_tag_accuracy(train, test) == pytest.approx(2 / 4)
