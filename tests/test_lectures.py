@@ -323,6 +323,16 @@ def _new_head_params(head: str) -> int:
 
 
 # (lecture, question) -> (what the code computes, relative tolerance)
+def _labelled_tokens_of(word: str) -> int:
+    from bert_ms.tasks import token_tag_arrays
+    from bert_ms.tokenization import BertTokenizer
+
+    tok = BertTokenizer.bert_base_chinese()
+    arrays = token_tag_arrays([[(word, "t")]], tok, ["t"], 16)
+    assert int(arrays["attention_mask"].sum()) == len(word) + 2  # [CLS] + one token per character + [SEP]
+    return int((arrays["labels"] >= 0).sum())
+
+
 CHECKS: dict[tuple[str, int], Callable] = {
     ("00_setup", 1): lambda mp, tmp: (_pick_in_smoke(mp), 0),
     ("00_setup", 2): lambda mp, tmp: (2 * 2048 * 256 * 8000, 0),
@@ -359,6 +369,7 @@ CHECKS: dict[tuple[str, int], Callable] = {
     ("08_finetuning", 1): lambda mp, tmp: (_new_head_params("classifier"), 0),
     ("08_finetuning", 2): lambda mp, tmp: (_new_head_params("qa"), 0),
     ("08_finetuning", 3): lambda mp, tmp: (4 * _base().hidden_size, 0),
+    ("08_finetuning", 7): lambda mp, tmp: (_labelled_tokens_of("一九九八年"), 0),
 }
 
 
