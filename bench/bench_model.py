@@ -118,9 +118,10 @@ def build_train_step(preset: str, vocab: int, what: str = "step"):
 
 
 def worker_bert_ms(args) -> dict:
-    from bert_ms import device
+    from bert_ms import device, fused
 
-    device.setup("CPU", mode=args.mode, precision="fp32", seed=0, verbose=False)
+    device.setup("CPU", mode=args.mode, precision="fp32", seed=0, verbose=False,
+                 fused=getattr(args, "fused", True))
     step, xs = build_train_step(args.preset, args.vocab, args.what)
 
     def run():
@@ -131,7 +132,7 @@ def worker_bert_ms(args) -> dict:
     run()
     compile_s = time.perf_counter() - t0
     sec = _timed(run, 1, args.steps)
-    return {"step_s": sec, "first_step_s": compile_s}
+    return {"step_s": sec, "first_step_s": compile_s, "fused_kernels": fused.wanted()}
 
 
 def worker_mindnlp(args) -> dict:
@@ -253,6 +254,9 @@ def main() -> None:
     ap.add_argument("--out", help="also write the JSON lines to this file")
     ap.add_argument("--vocabs", default="8000,30522")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per framework; the best counts")
+    ap.add_argument("--ab-fused", type=int, metavar="N", default=0,
+                    help="only A/B bert_ms's jit step with and without the fused CPU kernels (bert_ms.fused), "
+                         "N interleaved pairs per vocabulary; prints the medians")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -265,6 +269,8 @@ def main() -> None:
         return
 
     steps = 3 if args.quick else 8
+    if args.ab_fused:
+        return ab_fused(args, steps)
     repeats = 1 if args.quick else args.repeats
     lines = []
     peaks = [run_worker(kind="matmul", quick=args.quick)]
@@ -323,6 +329,30 @@ def main() -> None:
     print(json.dumps(line), flush=True)
     if args.out:
         Path(args.out).write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def ab_fused(args, steps: int) -> None:
+    """Interleaved A/B of the jit training step, fused CPU kernels on vs off, in alternating order."""
+    for vocab in (int(v) for v in args.vocabs.split(",")):
+        common = dict(kind="bert_ms", what="step", mode="graph", preset="mini", vocab=vocab, steps=steps,
+                      quick=args.quick)
+        on, off = [], []
+        for i in range(args.ab_fused):
+            for flag in ((True, False) if i % 2 == 0 else (False, True)):  # ABBA: drift hits both alike
+                r = run_worker(fused=flag, **common)
+                if "step_s" not in r:
+                    print(json.dumps({"vocab": vocab, "fused": flag, "error": r.get("error")}), flush=True)
+                    continue
+                (on if flag else off).append(r["step_s"])
+                if flag and not r.get("fused_kernels"):
+                    print(json.dumps({"warning": "fused kernels requested but not used"}), flush=True)
+        line = {"config": f"mini L4 H256 A4 I1024 vocab {vocab}", "ab": "bert_ms jit step (AdamW), fused on/off",
+                "fused_median_ms": 1e3 * float(np.median(on)) if on else None,
+                "ops_median_ms": 1e3 * float(np.median(off)) if off else None,
+                "fused_samples_ms": [round(1e3 * t, 1) for t in on],
+                "ops_samples_ms": [round(1e3 * t, 1) for t in off],
+                "pairs_fused_faster": sum(a < b for a, b in zip(on, off)), "pairs": min(len(on), len(off))}
+        print(json.dumps(line), flush=True)
 
 
 def _cpu_model() -> str:

@@ -8,6 +8,7 @@
 | ``BERT_MS_DEVICE``  | ``auto`` / ``CPU`` / ``GPU`` / ``Ascend`` (see :mod:`bert_ms.device`) | ``auto``      |
 | ``BERT_MS_MODE``    | ``graph`` / ``pynative``                                        | as the code asks   |
 | ``BERT_MS_PRECISION`` | ``fp32`` / ``fp16`` / ``bf16``                                | as the code asks   |
+| ``BERT_MS_FUSED``   | ``0``: never use the fused C++ CPU kernels of :mod:`bert_ms.fused` | as the code asks (on) |
 
 Notebooks never read these variables themselves: they call :func:`smoke` or
 :func:`bert_ms.device.setup`, so a whole course is switched without editing a notebook.
@@ -19,6 +20,7 @@ import os
 from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +37,14 @@ def pick(smoke_value, full_value):
     two modes differ only in sizes, never in code path.
     """
     return smoke_value if smoke() else full_value
+
+
+def fused(default: bool = True) -> bool:
+    """Whether the fused CPU kernels of :mod:`bert_ms.fused` may be used: ``BERT_MS_FUSED`` if set
+    (``0``/``false``/``no``/``off`` turn them off, ``1``/``true``/``yes``/``on`` on), else ``default``.
+    :func:`bert_ms.device.setup` reads it; everything else asks ``bert_ms.device.current().fused``."""
+    env = os.environ.get("BERT_MS_FUSED", "").strip().lower()
+    return False if env in _FALSE else True if env in _TRUE else default
 
 
 def data_dir() -> Path:

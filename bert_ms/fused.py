@@ -1,0 +1,208 @@
+"""Fused CPU kernels (融合算子): a speed option for training on CPU, off everywhere else.
+
+The course's reference maths stays where the lessons explain it: exact GELU in
+:func:`bert_ms.feedforward.activation` (``ops.gelu(x, approximate="none")``) and LayerNorm in
+:class:`bert_ms.precision.LayerNorm` (``ops.LayerNorm``). This module only provides *the same
+functions, computed faster on CPU*, as MindSpore AOT custom operators (``ops.Custom(func_type="aot")``)
+written in C++ (``bert_ms/csrc/fused_ops.cc``):
+
+* **GELU** (exact, erf form) and its gradient ``dx = dout * (Phi(x) + x * phi(x))``. MindSpore's CPU
+  backend runs ``0.5 * x * (1 + erf(x / sqrt(2)))`` as five kernels and its autodiff gradient as about
+  ten (Div, Erf, Add, Mul, Exp, Square, Neg, ...), each a full pass over the [batch, seq, 4H] tensor;
+  here each direction is one vectorised pass.
+* **LayerNorm** forward and a one-pass backward (dx, dgamma, dbeta), which replaces MindSpore's CPU
+  ``LayerNormGrad``, the costliest element-wise kernel of a BERT training step.
+
+Results equal the reference ops to ~1e-6 in float32 (``tests/test_fused_kernels.py``).
+
+When it is used: only on the CPU target, only for float32 tensors, only if the C++ source compiled,
+and only while the switch is on -- ``bert_ms.device.setup(fused=...)`` or the environment variable
+``BERT_MS_FUSED=0`` (see :mod:`bert_ms.settings`); ``bert_ms.device.current().fused`` is the choice.
+Cells decide when they are built (:func:`gelu` / :func:`layer_norm` return ``None`` when the reference
+ops should run), and use the kernels **in training mode only** (``cell.training``), which is where the
+time goes. Inference graphs keep the reference ops because of a MindSpore 2.7 limitation: a
+``mindspore.jit`` graph whose outputs include ``None`` (e.g. ``jit(model.forward_tuple)`` with no
+pooler) is compiled again at run time by an "AnyType" actor that cannot infer a ``Custom`` op
+("RuntimeError: The prim is not a PrimitivePy. Prim name: Custom"). A training step that returns a
+``None`` would hit the same error; ``BERT_MS_FUSED=0`` is the way out. The library is compiled on first use with ``g++ -O3 -march=native -fopenmp`` into
+``<BERT_MS_CACHE>/kernels/``, named by a hash of the source, compiler and CPU, written atomically
+(temp file + rename). If no compiler is found or the build or a self-test fails, one warning is
+printed and the reference ops are used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+SOURCE = Path(__file__).resolve().parent / "csrc" / "fused_ops.cc"
+CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fopenmp")
+SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward")
+
+_LOCK = threading.Lock()
+_STATE: dict = {}  # "lib": Path | None, "why": str, "ops": {...}
+
+
+def _cpu_signature() -> str:
+    """The CPU's feature flags (``-march=native`` code must not run on another CPU sharing the cache)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _compiler() -> str | None:
+    return shutil.which(os.environ.get("CXX", "g++"))
+
+
+def _build(cxx: str) -> Path:
+    """Compile SOURCE once into the cache (keyed by source, flags, compiler and CPU); return the .so."""
+    from bert_ms import settings
+
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
+    key = hashlib.sha256(
+        "\0".join([SOURCE.read_text(), " ".join(CXX_FLAGS), version, _cpu_signature()]).encode()
+    ).hexdigest()[:16]
+    out_dir = settings.cache_dir() / "kernels"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lib = out_dir / f"fused_ops-{key}.so"
+    if not lib.exists():
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".fused_ops-", suffix=".so")
+        os.close(fd)
+        try:
+            res = subprocess.run([cxx, *CXX_FLAGS, str(SOURCE), "-o", tmp], capture_output=True, text=True,
+                                 timeout=300)
+            if res.returncode != 0:
+                raise RuntimeError(f"{Path(cxx).name} failed: {res.stderr.strip().splitlines()[-1:]}")
+            os.replace(tmp, lib)  # atomic: concurrent builders never see a half-written library
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    handle = ctypes.CDLL(str(lib))
+    missing = [s for s in SYMBOLS if not hasattr(handle, s)]
+    if missing:
+        raise RuntimeError(f"{lib} lacks {missing}")
+    return lib
+
+
+def library() -> Path | None:
+    """Path of the compiled kernel library, building it on first call; None (after one warning) if
+    it cannot be built or fails its self-test."""
+    with _LOCK:
+        if "lib" not in _STATE:
+            lib, why = None, ""
+            cxx = _compiler()
+            if cxx is None:
+                why = f"no C++ compiler ({os.environ.get('CXX', 'g++')}) on PATH"
+            else:
+                try:
+                    lib = _build(cxx)
+                    _STATE["lib"] = lib
+                    _self_test()
+                except Exception as exc:  # noqa: BLE001 - any failure means: use the reference ops
+                    lib, why = None, f"{type(exc).__name__}: {exc}"
+                    _STATE.pop("ops", None)
+            _STATE["lib"], _STATE["why"] = lib, why
+            if lib is None:
+                warnings.warn(f"bert_ms fused CPU kernels are off ({why}); using MindSpore's ops",
+                              RuntimeWarning, stacklevel=3)
+        return _STATE["lib"]
+
+
+def wanted(dtype=None) -> bool:
+    """Whether the fused kernels should be used for tensors of ``dtype`` (float32 only) on this device:
+    the switch is on, the target is CPU, and the library builds."""
+    import mindspore as ms
+
+    from bert_ms import device
+
+    if not device.current().fused:
+        return False
+    if dtype is not None and dtype != ms.float32:
+        return False
+    return library() is not None
+
+
+def _ops() -> dict:
+    """The Custom primitives (made once; they need the library)."""
+    if "ops" in _STATE:
+        return _STATE["ops"]
+    import mindspore as ms
+    from mindspore import ops
+
+    lib = _STATE["lib"]
+    f32 = ms.float32
+
+    def custom(name, out_shape, out_dtype, bprop=None):
+        return ops.Custom(f"{lib}:{name}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot",
+                          bprop=bprop)
+
+    gelu_bwd = custom("GeluBackward", lambda x, dy: x, lambda x, dy: f32)
+
+    def gelu_bprop(x, out, dout):
+        return (gelu_bwd(x, dout),)
+
+    gelu_fwd = custom("GeluForward", lambda x: x, lambda x: f32, gelu_bprop)
+
+    ln_bwd = custom("LayerNormBackward", lambda x, g, dy, e: (x, g, g), lambda x, g, dy, e: (f32, f32, f32))
+
+    def ln_bprop(x, gamma, beta, eps, out, dout):
+        dx, dgamma, dbeta = ln_bwd(x, gamma, dout, eps)
+        return dx, dgamma, dbeta, ops.zeros_like(eps)
+
+    ln_fwd = custom("LayerNormForward", lambda x, g, b, e: x, lambda x, g, b, e: f32, ln_bprop)
+    _STATE["ops"] = {"gelu": gelu_fwd, "gelu_grad": gelu_bwd, "layer_norm": ln_fwd, "layer_norm_grad": ln_bwd}
+    return _STATE["ops"]
+
+
+def _self_test() -> None:
+    """Run each kernel once on a small tensor against the reference ops (catches a library that
+    compiles but does not load or compute correctly in this MindSpore)."""
+    import mindspore as ms
+    import numpy as np
+    from mindspore import Tensor, ops
+
+    o = _ops()
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((4, 32)).astype(np.float32))
+    g = Tensor(rng.standard_normal(32).astype(np.float32))
+    b = Tensor(rng.standard_normal(32).astype(np.float32))
+    eps = Tensor(np.array([1e-12], np.float32))
+    checks = [
+        (o["gelu"](x), ops.gelu(x, approximate="none")),
+        (o["layer_norm"](x, g, b, eps), ops.LayerNorm(-1, -1, 1e-12)(x, g, b)[0]),
+        (o["gelu_grad"](x, g.broadcast_to(x.shape)),
+         ms.grad(lambda t: ops.gelu(t, approximate="none") * g)(x)),
+    ]
+    for got, ref in checks:
+        if not np.allclose(got.asnumpy(), ref.asnumpy(), rtol=1e-5, atol=1e-5):
+            raise RuntimeError("self-test: fused kernel and MindSpore op disagree")
+
+
+def gelu():
+    """The fused exact-GELU primitive (``y = gelu(x)``, with its fused gradient), or None when the
+    reference ``ops.gelu`` should be used (switch off, not CPU, or no library)."""
+    return _ops()["gelu"] if wanted() else None
+
+
+def layer_norm():
+    """The fused LayerNorm primitive ``y = ln(x, gamma, beta, eps)`` (``eps`` a float32 tensor of
+    shape [1]), with its one-pass gradient, or None when ``ops.LayerNorm`` should be used."""
+    return _ops()["layer_norm"] if wanted() else None
+
+
+def reset() -> None:
+    """Forget the build result (tests use it to simulate a missing compiler)."""
+    with _LOCK:
+        _STATE.clear()

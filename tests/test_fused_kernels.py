@@ -1,0 +1,252 @@
+"""The fused CPU kernels of bert_ms.fused (GELU, LayerNorm) against the reference MindSpore ops.
+
+Element-wise results (GELU and its derivative, LayerNorm's output and dx) must equal the reference ops
+within 1e-6 (``rtol=atol=1e-6``), in PyNative and under ``mindspore.jit``; a gradient times a random
+``dout`` within 1e-6 of ``|dout|``. LayerNorm's dgamma/dbeta are
+sums over all rows: two float32 summation orders differ by more than 1e-6 there, so they are checked
+against a float64 NumPy truth (the fused kernel accumulates in double and must be at least as close as
+MindSpore's ``LayerNormGrad``) and against the reference at 1e-6 of the summed magnitudes.
+Also: a whole BERT's loss and all parameter gradients within 1e-6 with the switch on and off, and every fallback (switch off, fp16, no
+compiler, a compile error), plus the atomic, source-keyed cache.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import Tensor, ops
+
+from bert_ms import device, fused, settings
+from bert_ms.bert import BertModel
+from bert_ms.config import BertConfig
+from bert_ms.feedforward import PositionwiseFeedForward
+from bert_ms.heads import BertForPreTraining
+from bert_ms.losses import pretraining_loss
+from bert_ms.precision import LayerNorm
+
+TOL = dict(rtol=1e-6, atol=1e-6)
+pytestmark = pytest.mark.skipif(not fused.wanted(), reason="fused CPU kernels unavailable (no g++?)")
+
+
+@pytest.fixture
+def restore_device():
+    """Tests that call device.setup() put the session's choice (CPU, PyNative, fp32, fused) back."""
+    before = device.current()
+    yield
+    device.setup(before.target, mode=before.mode, precision=before.precision, verbose=False, fused=before.fused)
+
+
+def run(fn, mode):
+    return ms.jit(fn) if mode == "graph" else fn
+
+
+def rand(*shape, seed=0, scale=1.0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------ kernels
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+def test_gelu_and_its_gradient_equal_the_reference_ops(mode):
+    op = fused.gelu()
+    x = np.concatenate([rand(16, 128, 64, scale=2.0).ravel(), np.linspace(-12, 12, 40001, dtype=np.float32)])
+    xt = Tensor(x)
+    y_ref, y_fus = ops.gelu(xt, approximate="none").asnumpy(), run(op, mode)(xt).asnumpy()
+    np.testing.assert_allclose(y_fus, y_ref, **TOL)
+
+    def grads(dy):
+        dyt = Tensor(dy)
+
+        def ref(t):
+            return (ops.gelu(t, approximate="none") * dyt).sum()
+
+        def fus(t):
+            return (op(t) * dyt).sum()
+
+        return run(ms.grad(ref), mode)(xt).asnumpy(), run(ms.grad(fus), mode)(xt).asnumpy()
+
+    # the derivative itself (dout = 1): GELU'(x) = Phi(x) + x phi(x)
+    g_ref, g_fus = grads(np.ones_like(x))
+    np.testing.assert_allclose(g_fus, g_ref, **TOL)
+    # a random dout: the same, scaled by |dout|
+    dy = rand(*x.shape, seed=1)
+    gd_ref, gd_fus = grads(dy)
+    assert (np.abs(gd_fus - gd_ref) <= 1e-6 * np.maximum(np.abs(dy), 1) + 1e-6 * np.abs(gd_ref)).all()
+
+    # both against the exact function in float64: x Phi(x) and Phi(x) + x phi(x). The fused gradient
+    # is the closer one (MindSpore's autodiff chain rounds each of its ~10 steps; near x = -0.8, where
+    # Phi and x phi nearly cancel, that is ~8e-7).
+    xd = x.astype(np.float64)
+    cdf = 0.5 * (1 + np.vectorize(math.erf)(xd / math.sqrt(2)))
+    grad = cdf + xd * np.exp(-0.5 * xd * xd) / math.sqrt(2 * math.pi)
+    assert np.abs(y_fus - xd * cdf).max() < 1e-6
+    assert np.abs(g_fus - grad).max() <= np.abs(g_ref - grad).max()
+    assert np.abs(gd_fus - dy * grad).max() <= np.abs(gd_ref - dy * grad).max()
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+def test_layer_norm_and_its_gradients_equal_the_reference_ops(mode):
+    op, eps = fused.layer_norm(), 1e-12
+    x = rand(8, 64, 256, scale=3.0) + 0.5
+    gamma, beta, dy = rand(256, seed=1) * 0.2 + 1.0, rand(256, seed=2) * 0.1, rand(8, 64, 256, seed=3)
+    xt, gt, bt, dyt, et = Tensor(x), Tensor(gamma), Tensor(beta), Tensor(dy), Tensor([eps], ms.float32)
+    ln = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
+
+    def ref(a, g, b):
+        return (ln(a, g, b)[0] * dyt).sum()
+
+    def fus(a, g, b):
+        return (op(a, g, b, et) * dyt).sum()
+
+    def fwd(a, g, b):
+        return op(a, g, b, et)
+
+    y_ref, y_fus = ln(xt, gt, bt)[0].asnumpy(), run(fwd, mode)(xt, gt, bt).asnumpy()
+    np.testing.assert_allclose(y_fus, y_ref, **TOL)
+    grads_ref = [t.asnumpy() for t in run(ms.grad(ref, grad_position=(0, 1, 2)), mode)(xt, gt, bt)]
+    grads_fus = [t.asnumpy() for t in run(ms.grad(fus, grad_position=(0, 1, 2)), mode)(xt, gt, bt)]
+    np.testing.assert_allclose(grads_fus[0], grads_ref[0], **TOL)  # dx, element-wise
+
+    # dgamma, dbeta: sums over the 512 rows, compared with float64 truth
+    xd = x.reshape(-1, 256).astype(np.float64)
+    xhat = (xd - xd.mean(-1, keepdims=True)) / np.sqrt(xd.var(-1, keepdims=True) + eps)
+    d2 = dy.reshape(-1, 256).astype(np.float64)
+    for name, k, terms in (("dgamma", 1, d2 * xhat), ("dbeta", 2, d2)):
+        truth, scale = terms.sum(0), np.abs(terms).sum(0)
+        err_fus, err_ref = np.abs(grads_fus[k] - truth), np.abs(grads_ref[k] - truth)
+        assert err_fus.max() <= err_ref.max() + 1e-6, name
+        assert (np.abs(grads_fus[k] - grads_ref[k]) <= 1e-6 * scale + 1e-6).all(), name
+
+
+# ---------------------------------------------------------------------------------------- the model
+TINY = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+            max_position_embeddings=32, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+
+def _model_loss_and_grads(mode):
+    ms.set_seed(0)
+    model = BertForPreTraining(BertConfig(**TINY))
+    model.set_train(True)  # the fused kernels run in training mode (dropout is 0 here)
+    rng = np.random.default_rng(0)
+    ids = Tensor(rng.integers(1, 97, (3, 16)).astype(np.int32))
+    tt = Tensor(np.repeat([[0] * 8 + [1] * 8], 3, 0).astype(np.int32))
+    am = Tensor(np.ones((3, 16), np.int32))
+    pos = Tensor(np.array([[1, 4, 7], [2, 3, 9], [5, 6, 11]], np.int32))
+    lab = Tensor(rng.integers(1, 97, (3, 3)).astype(np.int32))
+    w = Tensor(np.ones((3, 3), np.float32))
+    nsp = Tensor(np.array([0, 1, 0], np.int32))
+
+    def loss_fn(*xs):
+        mlm, nsp_logits = model(*xs[:4])
+        return pretraining_loss(mlm, nsp_logits, *xs[4:])
+
+    grad_fn = run(ms.value_and_grad(loss_fn, None, model.trainable_params()), mode)
+    loss, grads = grad_fn(ids, tt, am, pos, lab, w, nsp)
+    return model, float(loss.asnumpy()), [g.asnumpy() for g in grads]
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+def test_model_with_fused_kernels_equals_the_op_based_model(mode, restore_device):
+    device.setup("CPU", mode=mode, verbose=False, fused=True)
+    m_on, loss_on, g_on = _model_loss_and_grads(mode)
+    device.setup("CPU", mode=mode, verbose=False, fused=False)
+    m_off, loss_off, g_off = _model_loss_and_grads(mode)
+    ffn_on, ffn_off = m_on.bert.encoder.layers[0].ffn, m_off.bert.encoder.layers[0].ffn
+    assert ffn_on.fused_gelu is not None and ffn_off.fused_gelu is None
+    assert m_on.bert.embeddings.norm.fused_norm is not None and m_off.bert.embeddings.norm.fused_norm is None
+    assert abs(loss_on - loss_off) <= 1e-6 * abs(loss_off)
+    for a, b in zip(g_on, g_off):
+        np.testing.assert_allclose(a, b, **TOL)
+
+
+def test_inference_graphs_use_the_reference_ops(restore_device):
+    """In inference mode the ops run, so a jit graph with a None output (no pooler) still compiles."""
+    device.setup("CPU", mode="graph", verbose=False, fused=True)
+    model = BertModel(BertConfig(**TINY), add_pooling_layer=False)
+    model.set_train(False)
+    ids = Tensor(np.random.default_rng(0).integers(1, 97, (2, 16)).astype(np.int32))
+    seq, pooled = ms.jit(model.forward_tuple)(ids)[:2]
+    assert seq.shape == (2, 16, 32) and pooled is None
+    model.set_train(True)  # the same cells, now with the fused kernels: equal outputs (dropout is 0)
+
+    def sequence_output(t):
+        return model.forward_tuple(t)[0]
+
+    np.testing.assert_allclose(ms.jit(sequence_output)(ids).asnumpy(), seq.asnumpy(), **TOL)
+
+
+# ------------------------------------------------------------------------------------------ fallback
+def test_the_switch_off_means_the_reference_ops(restore_device, monkeypatch):
+    device.setup("CPU", verbose=False, fused=False)
+    assert not device.current().fused and not fused.wanted()
+    assert fused.gelu() is None and fused.layer_norm() is None
+    assert PositionwiseFeedForward(8, 16, act="gelu").fused_gelu is None
+    assert LayerNorm(8).fused_norm is None
+
+    monkeypatch.setenv("BERT_MS_FUSED", "0")  # the environment wins over the argument
+    assert not settings.fused() and not device.setup("CPU", verbose=False, fused=True).fused
+    monkeypatch.setenv("BERT_MS_FUSED", "1")
+    assert settings.fused() and device.setup("CPU", verbose=False, fused=False).fused
+    monkeypatch.setenv("BERT_MS_FUSED", "auto")  # anything else: the argument decides
+    assert settings.fused(True) and not settings.fused(False)
+    monkeypatch.delenv("BERT_MS_FUSED")
+    assert device.setup("CPU", verbose=False).fused  # on by default, on CPU
+
+
+def test_fused_only_on_cpu_and_in_float32():
+    assert device.fused_choice("CPU", True) and not device.fused_choice("CPU", False)
+    assert not device.fused_choice("GPU", True) and not device.fused_choice("Ascend", True)
+    assert fused.wanted(ms.float32) and not fused.wanted(ms.float16) and not fused.wanted(ms.bfloat16)
+    assert PositionwiseFeedForward(8, 16, act="gelu", compute_dtype=ms.float16).fused_gelu is None
+    assert PositionwiseFeedForward(8, 16, act="gelu_new").fused_gelu is None
+    assert PositionwiseFeedForward(8, 16, act="gelu").fused_gelu is not None
+
+
+@pytest.fixture
+def fresh_build(tmp_path, monkeypatch):
+    """An empty kernel cache and no remembered build; the real build is restored afterwards."""
+    monkeypatch.setenv("BERT_MS_CACHE", str(tmp_path))
+    fused.reset()
+    yield tmp_path
+    monkeypatch.undo()
+    fused.reset()
+    assert fused.library() is not None
+
+
+def _warnings_of(fn):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn()
+    return result, [w for w in caught if "fused CPU kernels are off" in str(w.message)]
+
+
+def test_no_compiler_warns_once_and_uses_the_ops(fresh_build, monkeypatch):
+    monkeypatch.setenv("CXX", "no-such-compiler-bert-ms")
+    lib, first = _warnings_of(fused.library)
+    assert lib is None and len(first) == 1 and "no C++ compiler" in str(first[0].message)
+    ffn, again = _warnings_of(lambda: PositionwiseFeedForward(8, 16, act="gelu"))
+    assert ffn.fused_gelu is None and LayerNorm(8).fused_norm is None and not again  # warned once only
+    x = Tensor(rand(2, 8))
+    np.testing.assert_array_equal(ffn(x).asnumpy(), ffn.output(ops.gelu(ffn.intermediate(x))).asnumpy())
+
+
+def test_a_compile_error_warns_and_uses_the_ops(fresh_build, monkeypatch):
+    broken = fresh_build / "broken.cc"
+    broken.write_text("this is not C++\n")
+    monkeypatch.setattr(fused, "SOURCE", broken)
+    lib, caught = _warnings_of(fused.library)
+    assert lib is None and len(caught) == 1 and fused.gelu() is None
+    assert not [p for p in (fresh_build / "kernels").iterdir() if p.suffix == ".so"]  # no partial library
+
+
+def test_the_library_is_cached_by_source_hash(fresh_build):
+    lib = fused.library()
+    assert lib is not None and lib.parent == fresh_build / "kernels" and lib.name.startswith("fused_ops-")
+    assert [p.name for p in lib.parent.iterdir()] == [lib.name]  # the temp file was renamed, not left
+    mtime = os.stat(lib).st_mtime_ns
+    fused.reset()
+    assert fused.library() == lib and os.stat(lib).st_mtime_ns == mtime  # reused, not rebuilt
