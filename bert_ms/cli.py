@@ -66,6 +66,11 @@ def info_lines() -> list[str]:
     lines.append(f"mode        {os.environ.get('BERT_MS_MODE', 'graph')} (BERT_MS_MODE; one of {', '.join(MODES)})")
     lines.append(f"precision   {os.environ.get('BERT_MS_PRECISION', 'fp32')} "
                  f"(BERT_MS_PRECISION; one of {', '.join(PRECISIONS)})")
+    import shutil
+
+    compiler = shutil.which(os.environ.get("CXX", "g++"))
+    lines.append(f"fused       {'on' if settings.fused() else 'off'} (BERT_MS_FUSED; CPU training only: exact GELU and "
+                 f"LayerNorm as C++ kernels, bert_ms.fused; compiler: {compiler or 'none found, so the ops run'})")
     lines.append(f"smoke mode  {'on' if settings.smoke() else 'off'} (BERT_MS_SMOKE)")
     lines.append(f"data        {settings.data_dir()} (BERT_MS_DATA)")
     lines.append(f"cache       {settings.cache_dir()} (BERT_MS_CACHE)")

@@ -71,7 +71,8 @@ class DeviceInfo:
         return self.mode == "graph"
 
     def __str__(self) -> str:
-        return f"device={self.target} mode={self.mode} precision={self.precision} ({self.reason})"
+        fused = " fused=on" if self.fused else ""
+        return f"device={self.target} mode={self.mode} precision={self.precision}{fused} ({self.reason})"
 
 
 _CURRENT: DeviceInfo | None = None
