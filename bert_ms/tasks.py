@@ -17,6 +17,7 @@ the bottom of this file.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import mindspore as ms
@@ -304,20 +305,27 @@ def pos_data(tokenizer, max_lines: int = 2000, seq_len: int = 64) -> tuple[dict[
     return token_tag_arrays(tagged, tokenizer, tags, seq_len), tags
 
 
+@lru_cache(maxsize=1)
+def _tagged_peoples_daily() -> tuple[tuple, list[str]]:
+    """All tagged People's Daily sentences and the sorted tag set, read once per process (a fine-tuning
+    run asks for the tag names and three splits)."""
+    from bert_ms.data import load_peoples_daily
+
+    tagged = tuple(s for s in load_peoples_daily(keep_tags=True) if s)
+    return tagged, sorted({t for s in tagged for _, t in s})
+
+
 def pos_split(split: str, seed: int = 0) -> tuple[list[list[tuple[str, str]]], list[str]]:
     """People's Daily POS tagging (词性标注), its 19,484 lines split 80/10/10 with a fixed seed:
     ``(tagged sentences of the split, tag names)``. The tag list (44 tags, e.g. ``n`` noun, ``v``
     verb, ``w`` punctuation) comes from the whole corpus, so every split uses the same label ids."""
-    from bert_ms.data import load_peoples_daily
-
-    tagged = [s for s in load_peoples_daily(keep_tags=True) if s]
-    tags = sorted({t for s in tagged for _, t in s})
+    tagged, tags = _tagged_peoples_daily()
     order = np.random.default_rng(seed).permutation(len(tagged))
     n = len(order)
     cut = {"train": order[: int(0.8 * n)], "dev": order[int(0.8 * n): int(0.9 * n)], "test": order[int(0.9 * n):]}
     if split not in cut:
         raise ValueError(f"split must be train, dev or test, got {split!r}")
-    return [tagged[i] for i in cut[split]], tags
+    return [tagged[i] for i in cut[split]], list(tags)
 
 
 def most_frequent_tag_accuracy(train: list[list[tuple[str, str]]], test: list[list[tuple[str, str]]]) -> float:
