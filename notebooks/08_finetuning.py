@@ -302,7 +302,7 @@ assert pos_result["accuracy"] > always_n + settings.pick(0.15, 0.5), "the tagger
 
 # %% [markdown]
 # In full mode this cell is `python -m bert_ms finetune --task pos --init random --config tiny --vocab
-# bert-base-chinese --steps 1500 --batch-size 32 --seq-len 128 --lr 1e-3` (about 8 minutes on 2 cores). Our
+# bert-base-chinese --steps 1500 --batch-size 32 --seq-len 128 --lr 1e-3` (about 10 minutes on 2 cores). Our
 # run: **0.800** word accuracy on the 83,949 test words that fit in 128 tokens, against 0.209 for always `n`
 # and **0.913** for each word's most frequent tag. So a small BERT trained from scratch on 15,587 sentences
 # does *not* beat the lookup table: it has to learn from characters what the table is given as whole words,
