@@ -12,8 +12,14 @@ written in C++ (``bert_ms/csrc/fused_ops.cc``):
   here each direction is one vectorised pass.
 * **LayerNorm** forward and a one-pass backward (dx, dgamma, dbeta), which replaces MindSpore's CPU
   ``LayerNormGrad``, the costliest element-wise kernel of a BERT training step.
+* **Seeded dropout**: the Trainer's reproducible dropout mask (:class:`bert_ms.training.SeededDropout`,
+  an integer hash of the element index and a key) bit for bit, in one pass instead of ~15 int64 kernels;
+  the backward pass regenerates the mask instead of storing it.
+* **Sum of squares** of all gradients in one call, for the global norm of gradient clipping (instead of a
+  Square and a ReduceSum per parameter tensor).
 
-Results equal the reference ops to ~1e-6 in float32 (``tests/test_fused_kernels.py``).
+Results equal the reference ops to ~1e-6 in float32, the dropout mask exactly
+(``tests/test_fused_kernels.py``).
 
 When it is used: only on the CPU target, only for float32 tensors, only if the C++ source compiled,
 and only while the switch is on -- ``bert_ms.device.setup(fused=...)`` or the environment variable
@@ -45,7 +51,7 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent / "csrc" / "fused_ops.cc"
 CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fopenmp")
-SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward")
+SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward", "SeededDropout", "SumOfSquares")
 
 _LOCK = threading.Lock()
 _STATE: dict = {}  # "lib": Path | None, "why": str, "ops": {...}
@@ -162,7 +168,17 @@ def _ops() -> dict:
         return dx, dgamma, dbeta, ops.zeros_like(eps)
 
     ln_fwd = custom("LayerNormForward", lambda x, g, b, e: x, lambda x, g, b, e: f32, ln_bprop)
-    _STATE["ops"] = {"gelu": gelu_fwd, "gelu_grad": gelu_bwd, "layer_norm": ln_fwd, "layer_norm_grad": ln_bwd}
+
+    # dropout's backward is the same masking applied to dout (the mask is regenerated from the key)
+    drop_grad = custom("SeededDropout", lambda x, k, r: x, lambda x, k, r: f32)
+
+    def drop_bprop(x, key, rate, out, dout):
+        return drop_grad(dout, key, rate), ops.zeros_like(key), ops.zeros_like(rate)
+
+    drop = custom("SeededDropout", lambda x, k, r: x, lambda x, k, r: f32, drop_bprop)
+    sum_sq = custom("SumOfSquares", lambda *shapes: [1], lambda *dtypes: f32)
+    _STATE["ops"] = {"gelu": gelu_fwd, "gelu_grad": gelu_bwd, "layer_norm": ln_fwd, "layer_norm_grad": ln_bwd,
+                     "dropout": drop, "sum_of_squares": sum_sq}
     return _STATE["ops"]
 
 
@@ -200,6 +216,19 @@ def layer_norm():
     """The fused LayerNorm primitive ``y = ln(x, gamma, beta, eps)`` (``eps`` a float32 tensor of
     shape [1]), with its one-pass gradient, or None when ``ops.LayerNorm`` should be used."""
     return _ops()["layer_norm"] if wanted() else None
+
+
+def dropout():
+    """The fused seeded-dropout primitive ``y = drop(x, key, rate)`` (``key`` int64 [1], ``rate`` float32
+    [2] = (p, 1 / (1 - p))): the mask of :class:`bert_ms.training.SeededDropout` bit for bit, one pass
+    forward and one backward; or None when the reference ops should run."""
+    return _ops()["dropout"] if wanted() else None
+
+
+def sum_of_squares():
+    """The fused ``sum(t ** 2 for every tensor t)`` primitive (float32 inputs, output [1]) used for the
+    global gradient norm, or None when ``ops.square`` + ``ops.sum`` should be used."""
+    return _ops()["sum_of_squares"] if wanted() else None
 
 
 def reset() -> None:

@@ -56,7 +56,7 @@ from mindspore import Parameter, ParameterTuple, nn, ops
 from mindspore.amp import DynamicLossScaler, all_finite
 
 from bert_ms import checkpoint as ckpt
-from bert_ms import device
+from bert_ms import device, fused
 from bert_ms import distributed as dist_mod
 
 # ----------------------------------------------------------------------------------------------
@@ -255,11 +255,16 @@ def _seeded_dropout_cell():
             self.scale = 1.0 / (1.0 - self.p)
             self.seed = seed
             self.layer_id = int(layer_id)
+            # on CPU the same mask, bit for bit, as one C++ kernel (bert_ms.fused); None: the ops below
+            self.fused_dropout = fused.dropout() if fused.wanted(ms.float32) else None
+            self.rate = ms.Tensor([self.p, self.scale], ms.float32)
 
         def construct(self, x):
             if not self.training or self.p == 0.0:
                 return x
             key = _mix(ops.bitwise_and(self.seed * 131 + self.layer_id, ms.Tensor(_M31, ms.int64)))
+            if self.fused_dropout is not None and x.dtype == ms.float32:
+                return self.fused_dropout(x, key.reshape((1,)), self.rate)
             idx = ops.arange(0, x.size, dtype=ms.int64).reshape(x.shape)
             u = _mix(ops.bitwise_xor(_mix(idx), key)).astype(ms.float32) * (1.0 / 2147483648.0)
             return ops.select(u >= self.p, x * self.scale, ops.zeros_like(x))
@@ -357,6 +362,7 @@ class TrainStep:
         inv_accum = 1.0 / self.accum
         clip = float(cfg.clip_norm)
         clip_t = ms.Tensor(clip, ms.float32)  # gradients are float32: parameters are fp32 master weights
+        sum_sq = fused.sum_of_squares() if fused.wanted(ms.float32) else None
 
         def forward(*inputs):
             loss = task.loss(model, *inputs)
@@ -375,7 +381,10 @@ class TrainStep:
                 finite = all_finite(grads)
             else:
                 finite = ms.Tensor(True)
-            norm = ops.sqrt(ops.addn([ops.sum(ops.square(g)) for g in grads]))
+            if sum_sq is not None:  # one fused C++ call on CPU (bert_ms.fused), the same sum
+                norm = ops.sqrt(sum_sq(*grads)).reshape(())
+            else:
+                norm = ops.sqrt(ops.addn([ops.sum(ops.square(g)) for g in grads]))
             if clip > 0:
                 factor = clip_t / ops.maximum(norm, clip_t)
                 grads = tuple(g * factor for g in grads)

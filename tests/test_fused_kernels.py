@@ -250,3 +250,96 @@ def test_the_library_is_cached_by_source_hash(fresh_build):
     mtime = os.stat(lib).st_mtime_ns
     fused.reset()
     assert fused.library() == lib and os.stat(lib).st_mtime_ns == mtime  # reused, not rebuilt
+
+
+# ------------------------------------------------------------------- seeded dropout and gradient norm
+def _seeded_dropout(p, use_fused, seed_value):
+    """The Trainer's SeededDropout cell, with its fused kernel or forced onto the reference ops."""
+    from bert_ms.training import _seeded_dropout_cell
+
+    seed = ms.Parameter(Tensor(seed_value, ms.int64), name="dropout_seed", requires_grad=False)
+    cell = _seeded_dropout_cell()(p, seed, 77)
+    if not use_fused:
+        cell.fused_dropout = None
+    assert (cell.fused_dropout is not None) == use_fused
+    cell.set_train(True)
+    return cell
+
+
+def _weighted_sum(cell, dy):
+    def weighted(t):
+        return (cell(t) * dy).sum()
+
+    return weighted
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+@pytest.mark.parametrize("p,seed_value", [(0.1, 0), (0.5, 12345), (0.9, 2 ** 40 + 3)])
+def test_fused_dropout_is_the_reference_mask_bit_for_bit(mode, p, seed_value):
+    """Forward output and gradient of the fused kernel equal the int64-op reference exactly: same kept
+    elements, same scale (the hash is integer arithmetic; nothing may differ, not even by rounding)."""
+    x = Tensor(rand(8, 4, 64, 33, seed=2))  # 67,584 elements: not a multiple of any vector width
+    dy = Tensor(rand(8, 4, 64, 33, seed=3))
+    outs, grads = [], []
+    for use_fused in (True, False):
+        cell = _seeded_dropout(p, use_fused, seed_value)
+        outs.append(run(cell, mode)(x).asnumpy())
+
+        grads.append(run(ms.grad(_weighted_sum(cell, dy)), mode)(x).asnumpy())
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(grads[0], grads[1])
+    kept = outs[0] != 0
+    assert abs(1 - kept.mean() - p) < 0.01  # the configured rate
+    np.testing.assert_allclose(outs[0][kept], x.asnumpy()[kept] / (1 - p), rtol=1e-6)
+    np.testing.assert_array_equal(grads[0] != 0, kept)  # the backward pass regenerates the same mask
+
+
+def test_fused_sum_of_squares_is_the_float64_sum():
+    op = fused.sum_of_squares()
+    tensors = [rand(3, 5, seed=1), rand(1, seed=2), rand(30522, 64, seed=3, scale=1e-3), rand(4099, seed=4)]
+    got = float(op(*[Tensor(t) for t in tensors]).asnumpy()[0])
+    want = sum(float((t.astype(np.float64) ** 2).sum()) for t in tensors)
+    assert got == pytest.approx(want, rel=1e-6)
+
+    def in_graph(a, b, c, d):
+        return op(a, b, c, d)
+
+    assert float(ms.jit(in_graph)(*[Tensor(t) for t in tensors]).asnumpy()[0]) == got
+
+
+def _train_three_steps(fused_on):
+    from bert_ms.tasks import PretrainingTask
+    from bert_ms.training import Trainer, TrainerConfig
+
+    device.setup("CPU", mode="graph", verbose=False, fused=fused_on)
+    rng = np.random.default_rng(0)
+    n, t, k = 16, 16, 3
+    data = {"input_ids": rng.integers(5, 97, (n, t)).astype(np.int32),
+            "token_type_ids": (np.arange(t) >= t // 2).astype(np.int32)[None].repeat(n, 0),
+            "attention_mask": np.ones((n, t), np.int32),
+            "masked_lm_positions": np.sort(rng.choice(np.arange(1, t), (n, k)), 1).astype(np.int32),
+            "masked_lm_ids": rng.integers(5, 97, (n, k)).astype(np.int32),
+            "masked_lm_weights": np.ones((n, k), np.float32),
+            "next_sentence_label": rng.integers(0, 2, n).astype(np.int32)}
+    ms.set_seed(0)
+    model = BertForPreTraining(BertConfig(**{**TINY, "hidden_dropout_prob": 0.3, "attention_probs_dropout_prob": 0.3}))
+    trainer = Trainer(model, PretrainingTask(), data, TrainerConfig(total_steps=3, batch_size=8, lr=1e-2, log_every=1,
+                                                                    clip_norm=0.5, progress=False))
+    used = (trainer.step_fn is not None, any(getattr(c, "fused_dropout", None) is not None
+                                             for _, c in model.cells_and_names()))
+    trainer.fit()
+    norms = [r["grad_norm"] for r in trainer.state.history if "grad_norm" in r]
+    return used, [loss for _, loss in trainer.losses()], norms, {p.name: p.asnumpy() for p in model.trainable_params()}
+
+
+def test_trainer_with_fused_dropout_and_norm_follows_the_reference(restore_device):
+    """Three Trainer steps with dropout 0.3 and clipping (norm > 0.5, so the clip is active): the fused
+    dropout, gradient-norm, GELU and LayerNorm kernels against the op-based Trainer, same masks."""
+    used_on, loss_on, norm_on, w_on = _train_three_steps(True)
+    used_off, loss_off, norm_off, w_off = _train_three_steps(False)
+    assert used_on[1] and not used_off[1]
+    assert len(loss_on) == 3 and min(norm_off) > 0.5
+    np.testing.assert_allclose(loss_on, loss_off, rtol=1e-5)
+    np.testing.assert_allclose(norm_on, norm_off, rtol=1e-5)
+    for name in w_off:
+        np.testing.assert_allclose(w_on[name], w_off[name], rtol=1e-5, atol=1e-6, err_msg=name)

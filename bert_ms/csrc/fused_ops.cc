@@ -240,3 +240,93 @@ extern "C" int LayerNormBackward(int nparam, void **params, int *ndims, int64_t 
   delete[] part;
   return 0;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Seeded dropout (Srivastava et al. 2014, inverted): the mask of bert_ms.training.SeededDropout, bit for
+// bit, in one pass. SeededDropout keeps element i when u_i >= p, where
+//   u_i = float32(mix(mix(i) xor key)) / 2^31,   mix(h) = xor-shift-multiply (murmur3's finalizer shape):
+//   h ^= h >> 16; h = (h * 0x45D9F3B) & (2^31 - 1); h ^= h >> 16; h = (h * 0x45D9F3B) & (2^31 - 1); h ^= h >> 16
+// and key = mix((seed * 131 + layer) & (2^31 - 1)) is computed in the graph. MindSpore computes mix on int64
+// tensors with ~15 kernels per dropout; here every h is below 2^31, so (h * c) & (2^31 - 1) equals the same
+// in uint32 arithmetic (the low 31 bits of a product depend only on the low 32 bits of its factors), which
+// the compiler vectorises. The mask is never stored: the backward pass is this same function applied to
+// dout (d/dx of x * keep * scale), regenerating the mask from the key.
+//
+// params: x [any shape, < 2^31 elements], key int64 [1], rate float32 [2] = (p, 1 / (1 - p)), y [x's shape].
+
+namespace {
+
+inline uint32_t mix31(uint32_t h) {
+  h ^= h >> 16;
+  h = (h * 0x45D9F3Bu) & 0x7FFFFFFFu;
+  h ^= h >> 16;
+  h = (h * 0x45D9F3Bu) & 0x7FFFFFFFu;
+  h ^= h >> 16;
+  return h;
+}
+
+}  // namespace
+
+extern "C" int SeededDropout(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                             void *stream, void *extra) {
+  (void)stream; (void)extra;
+  if (nparam != 4) return 1;
+  if (std::strcmp(dtypes[0], "float32") != 0 && std::strcmp(dtypes[0], "float") != 0) return 1;
+  if (std::strcmp(dtypes[1], "int64") != 0) return 1;
+  const int64_t n = numel(ndims[0], shapes[0]);
+  if (n >= (int64_t{1} << 31)) return 1;  // the index hash is defined on 31-bit indices
+  const float *x = static_cast<const float *>(params[0]);
+  const uint32_t key = static_cast<uint32_t>(*static_cast<const int64_t *>(params[1]) & 0x7FFFFFFF);
+  const float *rate = static_cast<const float *>(params[2]);
+  const float p = rate[0], scale = rate[1];
+  float *y = static_cast<float *>(params[3]);
+#pragma omp parallel for simd num_threads(kThreads) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t h = mix31(mix31(static_cast<uint32_t>(i)) ^ key);
+    // int -> float rounds to nearest, as MindSpore's Cast does; * 2^-31 is exact
+    const float u = static_cast<float>(static_cast<int32_t>(h)) * 4.656612873077392578125e-10f;
+    y[i] = u >= p ? x[i] * scale : 0.0f;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sum of squares of many tensors, for the global gradient norm of gradient clipping (Pascanu et al. 2013):
+// ||g||^2 = sum over every tensor of sum(g^2). MindSpore runs Square + ReduceSum per tensor (two kernels
+// and a temporary each, ~160 launches for BERT-mini) and an AddN; here it is one call. Accumulated in
+// double over a fixed split of each tensor, added in a fixed order, so the result does not depend on
+// thread scheduling.
+// params: t_1 .. t_k (float32, any shapes), out float32 [1].
+
+extern "C" int SumOfSquares(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                            void *stream, void *extra) {
+  (void)stream; (void)extra;
+  if (nparam < 2 || !all_f32(nparam, dtypes)) return 1;
+  const int k = nparam - 1;
+  double part[kThreads] = {};
+#pragma omp parallel num_threads(kThreads)
+  {
+#pragma omp for schedule(static, 1)
+    for (int t = 0; t < kThreads; ++t) {
+      double acc = 0.0;
+      for (int j = 0; j < k; ++j) {
+        const float *g = static_cast<const float *>(params[j]);
+        const int64_t n = numel(ndims[j], shapes[j]);
+        const int64_t a = n * t / kThreads, b = n * (t + 1) / kThreads;
+        // blocks of float sums (vectorised), each added to the double total
+        for (int64_t s = a; s < b; s += 4096) {
+          const int64_t e = s + 4096 < b ? s + 4096 : b;
+          float blk = 0.0f;
+#pragma omp simd reduction(+ : blk)
+          for (int64_t i = s; i < e; ++i) blk += g[i] * g[i];
+          acc += blk;
+        }
+      }
+      part[t] = acc;
+    }
+  }
+  double total = 0.0;
+  for (int t = 0; t < kThreads; ++t) total += part[t];
+  *static_cast<float *>(params[k]) = static_cast<float>(total);
+  return 0;
+}
