@@ -114,8 +114,12 @@ def build_train_step(preset: str, vocab: int, what: str = "step"):
     from bert_ms.config import BertConfig
     from bert_ms.heads import BertForPreTraining
     from bert_ms.losses import pretraining_loss
+    from bert_ms.training import install_seeded_dropout
 
     model = BertForPreTraining(BertConfig.preset(preset, vocab_size=vocab))
+    # the dropout the Trainer trains with: reproducible seeded masks (one fused kernel on CPU)
+    seed, _ = install_seeded_dropout(model)
+    seed.set_data(ms.Tensor(1, ms.int64))
     model.set_train(True)
     d = {k: ms.Tensor(v) for k, v in make_batch(vocab).items()}
     opt = nn.AdamWeightDecay(model.trainable_params(), learning_rate=1e-4, weight_decay=0.01)
@@ -153,6 +157,18 @@ def worker_bert_ms(args) -> dict:
     compile_s = time.perf_counter() - t0
     sec = _timed(run, 1, args.steps)
     return {"step_s": sec, "first_step_s": compile_s, "fused_kernels": fused.wanted()}
+
+
+def worker_trainer(args) -> dict:
+    """The step a learner's ``bert-ms pretrain`` runs: ``Trainer.fit`` (batches from NumPy, forward,
+    backward, global-norm clipping, AdamW with the lr schedule), via bench_train.py."""
+    from bench_train import bench
+
+    from bert_ms import device
+
+    device.setup("CPU", mode="graph", precision="fp32", seed=0, verbose=False, fused=getattr(args, "fused", True))
+    r = bench(args.preset, args.steps, BATCH, SEQ, args.vocab)
+    return {"step_s": r["step_s"], "first_step_s": r["first_step_s"]}
 
 
 def worker_mindnlp(args) -> dict:
@@ -244,7 +260,8 @@ def _hf_sizes(preset: str) -> dict:
     return p
 
 
-WORKERS = {"matmul": worker_matmul, "bert_ms": worker_bert_ms, "mindnlp": worker_mindnlp, "latency": worker_latency}
+WORKERS = {"matmul": worker_matmul, "bert_ms": worker_bert_ms, "trainer": worker_trainer, "mindnlp": worker_mindnlp,
+           "latency": worker_latency}
 
 
 def run_worker(**kw) -> dict:
@@ -283,6 +300,7 @@ def main() -> None:
         spec = json.loads(args.worker)
         ns = argparse.Namespace(**{"quick": False, **spec})
         sys.path.insert(0, str(ROOT))
+        sys.path.insert(0, str(ROOT / "bench"))
         result = WORKERS[spec["kind"]](ns)
         result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
@@ -305,6 +323,7 @@ def main() -> None:
             runs["fb"].append(run_worker(kind="bert_ms", what="fwdbwd", mode="graph", **common))
             peaks.append(run_worker(kind="matmul", quick=args.quick))
         runs["eager"].append(run_worker(kind="bert_ms", what="step", mode="pynative", **common))
+        trainer = run_worker(kind="trainer", **common)
         ours_step, ours_fb, ours_eager, theirs = (best_of(runs[k]) for k in ("step", "fb", "eager", "theirs"))
         best_peak = max(peaks, key=lambda p: p.get("matmul_gflops", float("-inf")))
         gflops = best_peak.get("matmul_gflops", float("nan"))
@@ -324,6 +343,7 @@ def main() -> None:
             "config": f"mini L4 H256 A4 I1024 vocab {vocab}", "batch": f"{BATCH}x{SEQ}", "masked": N_PRED,
             "bert_ms_step_tokens_per_s": tps(ours_step), "bert_ms_step_ms": ours_step.get("step_s", 0) * 1e3,
             "bert_ms_step_pynative_ms": ours_eager.get("step_s", 0) * 1e3,
+            "bert_ms_trainer_step_ms": trainer.get("step_s", 0) * 1e3,
             "bert_ms_step_samples_s": ours_step.get("samples"), "mindnlp_samples_s": theirs.get("samples"),
             "bert_ms_fwd_bwd_ms": ours_fb.get("step_s", 0) * 1e3,
             "mindnlp_step": theirs_kind, "mindnlp_ms": theirs.get("step_s", 0) * 1e3,
