@@ -261,7 +261,7 @@ def _seeded_dropout_cell():
             self.seed = seed
             self.layer_id = int(layer_id)
             # on CPU the same mask, bit for bit, as one C++ kernel (bert_ms.fused); None: the ops below
-            self.fused_dropout = fused.dropout() if fused.wanted(ms.float32) else None
+            self.fused_dropout = fused.dropout()
             self.rate = ms.Tensor([self.p, self.scale], ms.float32)
 
         def construct(self, x):
@@ -367,7 +367,7 @@ class TrainStep:
         inv_accum = 1.0 / self.accum
         clip = float(cfg.clip_norm)
         clip_t = ms.Tensor(clip, ms.float32)  # gradients are float32: parameters are fp32 master weights
-        sum_sq = fused.sum_of_squares() if fused.wanted(ms.float32) else None
+        sum_sq = fused.sum_of_squares()  # None: the ops below
 
         def forward(*inputs):
             loss = task.loss(model, *inputs)
