@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bert_ms import data  # noqa: E402
-from bert_ms import pretraining as pt  # noqa: E402
-from bert_ms.tokenization import BertTokenizer  # noqa: E402
+from bert_ms.bert import pretraining as pt  # noqa: E402
+from bert_ms.bert.tokenization import BertTokenizer  # noqa: E402
 
 
 def emit(**row) -> None:
@@ -35,7 +35,7 @@ def bench_tokenizer(tok: BertTokenizer, sentences: list[str]) -> None:
     try:
         from tokenizers import BertWordPieceTokenizer
 
-        from bert_ms.vocab import bert_base_uncased_vocab
+        from bert_ms.bert.tokenization import bert_base_uncased_vocab
     except ImportError:
         return
     hf = BertWordPieceTokenizer(str(bert_base_uncased_vocab()), lowercase=True)

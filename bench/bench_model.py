@@ -85,7 +85,7 @@ def worker_matmul(args) -> dict:
     import mindspore as ms
     from mindspore import ops
 
-    from bert_ms import device
+    from bert_ms.runtime import device
 
     device.setup("CPU", verbose=False)
     mm = ops.MatMul(transpose_b=True)
@@ -110,11 +110,11 @@ def build_train_step(preset: str, vocab: int, what: str = "step"):
     import mindspore as ms
     from mindspore import nn
 
-    from bert_ms import device
-    from bert_ms.config import BertConfig
-    from bert_ms.heads import BertForPreTraining
-    from bert_ms.losses import pretraining_loss
-    from bert_ms.training import install_seeded_dropout
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.losses import pretraining_loss
+    from bert_ms.bert.model import BertForPreTraining
+    from bert_ms.runtime import device
+    from bert_ms.train.trainer import install_seeded_dropout
 
     model = BertForPreTraining(BertConfig.preset(preset, vocab_size=vocab))
     # the dropout the Trainer trains with: reproducible seeded masks (one fused kernel on CPU)
@@ -142,7 +142,8 @@ def build_train_step(preset: str, vocab: int, what: str = "step"):
 
 
 def worker_bert_ms(args) -> dict:
-    from bert_ms import device, fused
+    from bert_ms.accel import fused
+    from bert_ms.runtime import device
 
     device.setup("CPU", mode=args.mode, precision="fp32", seed=0, verbose=False,
                  fused=getattr(args, "fused", True))
@@ -164,7 +165,7 @@ def worker_trainer(args) -> dict:
     backward, global-norm clipping, AdamW with the lr schedule), via bench_train.py."""
     from bench_train import bench
 
-    from bert_ms import device
+    from bert_ms.runtime import device
 
     device.setup("CPU", mode="graph", precision="fp32", seed=0, verbose=False, fused=getattr(args, "fused", True))
     r = bench(args.preset, args.steps, BATCH, SEQ, args.vocab)
@@ -237,9 +238,9 @@ def worker_latency(args) -> dict:
     """bert-base (BertModel) inference latency for one 128-token sequence, eager and compiled."""
     import mindspore as ms
 
-    from bert_ms import device
-    from bert_ms.bert import BertModel
-    from bert_ms.config import BertConfig
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.model import BertModel
+    from bert_ms.runtime import device
 
     device.setup("CPU", mode="graph", seed=0, verbose=False)
     model = BertModel(BertConfig.preset("base"))
@@ -253,7 +254,7 @@ def worker_latency(args) -> dict:
 
 
 def _hf_sizes(preset: str) -> dict:
-    from bert_ms.config import PRESETS
+    from bert_ms.bert.config import PRESETS
 
     p = {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 3072,
          **PRESETS[preset]}

@@ -32,12 +32,11 @@ def synthetic_batch(n: int, seq_len: int, vocab: int, seed: int = 0) -> dict[str
 def bench(config: str, steps: int, batch_size: int, seq_len: int, vocab: int) -> dict:
     import mindspore as ms
 
-    from bert_ms import device
-    from bert_ms.bert import count_parameters
-    from bert_ms.config import BertConfig
-    from bert_ms.heads import BertForPreTraining
-    from bert_ms.tasks import PretrainingTask
-    from bert_ms.training import Trainer, TrainerConfig
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.model import BertForPreTraining, count_parameters
+    from bert_ms.runtime import device
+    from bert_ms.train.tasks import PretrainingTask
+    from bert_ms.train.trainer import Trainer, TrainerConfig
 
     ms.set_seed(0)
     model = BertForPreTraining(BertConfig.preset(config, vocab_size=vocab))
@@ -69,7 +68,7 @@ def main() -> None:
     p.add_argument("--mode", default="graph")
     p.add_argument("--precision", default="fp32")
     args = p.parse_args()
-    from bert_ms import device
+    from bert_ms.runtime import device
 
     device.setup(args.device, mode=args.mode, precision=args.precision, seed=0, verbose=False)
     for config in args.configs.split(","):

@@ -35,7 +35,7 @@ def main() -> None:
     import bench_model
     import mindspore as ms
 
-    from bert_ms import device
+    from bert_ms.runtime import device
 
     device.setup("CPU", mode="graph", seed=0, verbose=False, fused=not args.no_fused)
     step, xs = bench_model.build_train_step("mini", args.vocab, "step")

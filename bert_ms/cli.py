@@ -13,8 +13,9 @@ import platform
 import sys
 from importlib import metadata
 
-from bert_ms import __version__, settings
-from bert_ms.device import MODES, PRECISIONS, DeviceError
+from bert_ms import __version__
+from bert_ms.runtime import settings
+from bert_ms.runtime.device import MODES, PRECISIONS, DeviceError
 
 # name -> "module:function" taking (argparse.Namespace) -> int, and "module:function" adding arguments
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -41,7 +42,7 @@ def info_lines() -> list[str]:
     """What ``bert-ms info`` prints: versions, devices, mode/precision, folders."""
     import os
 
-    from bert_ms import device
+    from bert_ms.runtime import device
 
     available = device.available_targets()
     lines = [
@@ -80,7 +81,7 @@ def info_lines() -> list[str]:
 def _run_info(args: argparse.Namespace) -> int:
     print("\n".join(info_lines()))
     if args.device:
-        from bert_ms import device
+        from bert_ms.runtime import device
 
         device.setup(target=args.device, verbose=True)
     return 0

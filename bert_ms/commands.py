@@ -34,7 +34,7 @@ SPLITS = ("train", "dev", "test")
 
 def setup(args: argparse.Namespace, seed: int = 0):
     """Device switch + (under msrun) data parallelism; returns (DeviceInfo, DistInfo)."""
-    from bert_ms import device, distributed
+    from bert_ms.runtime import device, distributed
 
     dev = device.setup(target=args.device, mode=args.mode, precision=args.precision, seed=seed,
                        verbose=distributed.launched_by_msrun() is False)
@@ -76,11 +76,11 @@ def resolve_vocab(vocab: str, out_dir: Path, train_docs: list[list[str]] | None 
     """``bert-base-uncased`` -> the shipped vocabulary; ``train`` -> WordPiece trained on the corpus
     (saved as ``OUT/vocab.txt``, reused on resume); a PATH -> that vocab.txt."""
     if vocab == "bert-base-uncased":
-        from bert_ms.vocab import bert_base_uncased_vocab
+        from bert_ms.bert.tokenization import bert_base_uncased_vocab
 
         return Path(bert_base_uncased_vocab())
     if vocab == "bert-base-chinese":
-        from bert_ms.vocab import bert_base_chinese_vocab
+        from bert_ms.bert.tokenization import bert_base_chinese_vocab
 
         return Path(bert_base_chinese_vocab())
     if vocab == "train":
@@ -89,7 +89,7 @@ def resolve_vocab(vocab: str, out_dir: Path, train_docs: list[list[str]] | None 
             return target
         if train_docs is None:
             raise ValueError("--vocab train needs a corpus")
-        from bert_ms.vocab import train_wordpiece_vocab
+        from bert_ms.bert.tokenization import train_wordpiece_vocab
 
         return Path(train_wordpiece_vocab([" ".join(d) for d in train_docs], vocab_size, target))
     path = Path(vocab)
@@ -117,7 +117,7 @@ def encode_texts(tokenizer, texts: list[str], seq_len: int, pairs: list[str] | N
 def pretraining_arrays(docs, tokenizer, seq_len: int, max_pred: int, seed: int, dupe_factor: int,
                        cache: Path | None = None) -> dict[str, np.ndarray]:
     """make_pretraining_arrays, cached as .npz (so a resumed run reads the very same examples)."""
-    from bert_ms.pretraining import load_arrays, make_pretraining_arrays, save_arrays
+    from bert_ms.bert.pretraining import load_arrays, make_pretraining_arrays, save_arrays
 
     if cache is not None and cache.exists():
         return load_arrays(cache)
@@ -148,7 +148,7 @@ def _common_train_args(p: argparse.ArgumentParser, steps: int, batch: int, seq: 
 
 
 def _trainer_config(args, **kw):
-    from bert_ms.training import TrainerConfig
+    from bert_ms.train.trainer import TrainerConfig
 
     warm = {"warmup_ratio": args.warmup} if args.warmup < 1 else {"warmup_steps": int(args.warmup)}
     return TrainerConfig(total_steps=args.steps, batch_size=args.batch_size, grad_accum_steps=args.accum,
@@ -157,7 +157,7 @@ def _trainer_config(args, **kw):
 
 
 def _write_json(path: Path, obj) -> None:
-    from bert_ms.checkpoint import atomic_write_bytes
+    from bert_ms.train.checkpoint import atomic_write_bytes
 
     atomic_write_bytes(path, json.dumps(obj, indent=1).encode())
 
@@ -188,12 +188,12 @@ def add_pretrain_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
-    from bert_ms import weights
-    from bert_ms.config import BertConfig, scaled_init_range
-    from bert_ms.heads import BertForPreTraining
-    from bert_ms.tasks import PretrainingTask
-    from bert_ms.tokenization import BertTokenizer
-    from bert_ms.training import Trainer, evaluate
+    from bert_ms.bert import weights
+    from bert_ms.bert.config import BertConfig, scaled_init_range
+    from bert_ms.bert.model import BertForPreTraining, load_pretrained
+    from bert_ms.bert.tokenization import BertTokenizer
+    from bert_ms.train.tasks import PretrainingTask
+    from bert_ms.train.trainer import Trainer, evaluate
 
     out = Path(args.out)
     train_docs, dev_docs = read_corpus(args.corpus)  # errors before the slow device setup
@@ -225,7 +225,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
     ms.set_seed(args.seed)  # same initial weights on every worker
     if args.init is not None:
-        model = weights.load_pretrained(model_dir(args.init), head="pretraining", config_overrides={
+        model = load_pretrained(model_dir(args.init), head="pretraining", config_overrides={
             "hidden_dropout_prob": args.dropout, "attention_probs_dropout_prob": args.dropout})
         config = model.config
         if config.vocab_size != len(tok):
@@ -245,7 +245,6 @@ def run_pretrain(args: argparse.Namespace) -> int:
               f"sequences of {args.seq_len} tokens, vocab {len(tok)}, {dev}")
     trainer = Trainer(model, PretrainingTask(), train, _trainer_config(args), dev_data=held, out_dir=out)
     state = trainer.fit(until_step=args.stop_at, resume=args.resume)
-    trainer.restore_dropout()
     metrics = evaluate(model, PretrainingTask(), held, batch_size=args.batch_size)
     if dist.is_main:
         weights.save_pretrained(model, out / "model", vocab_file=vocab)
@@ -273,12 +272,12 @@ def load_task_data(task: str, split: str) -> tuple[list[str], list[str] | None, 
         return texts, None, labels
     if task == "same_speech":
         from bert_ms.data import load_sotu
-        from bert_ms.tasks import same_speech_pairs
+        from bert_ms.train.tasks import same_speech_pairs
 
         a, b, y = same_speech_pairs(load_sotu(split), seed={"train": 0, "dev": 1, "test": 2}[split])
         return a, b, y
     if task == "sentiment":
-        from bert_ms.tasks import sentiment_split
+        from bert_ms.train.tasks import sentiment_split
 
         texts, labels = sentiment_split(split)
         return texts, None, labels
@@ -288,7 +287,7 @@ def load_task_data(task: str, split: str) -> tuple[list[str], list[str] | None, 
 def task_label_names(task: str) -> list[str]:
     """The label names of a fine-tuning task, in label-id order (``pos``: People's Daily's 44 tags)."""
     if task == "pos":
-        from bert_ms.tasks import pos_split
+        from bert_ms.train.tasks import pos_split
 
         return pos_split("dev")[1]
     if task not in LABEL_NAMES:
@@ -300,7 +299,7 @@ def task_arrays(task: str, split: str, tokenizer, seq_len: int) -> dict[str, np.
     """A task's split as the Trainer's arrays: encoded texts (+ pairs) and ``labels`` ([N], or [N, T]
     with -100 on ignored positions for ``pos``, see :func:`bert_ms.tasks.token_tag_arrays`)."""
     if task == "pos":
-        from bert_ms.tasks import pos_split, token_tag_arrays
+        from bert_ms.train.tasks import pos_split, token_tag_arrays
 
         tagged, tags = pos_split(split)
         return token_tag_arrays(tagged, tokenizer, tags, seq_len)
@@ -310,7 +309,7 @@ def task_arrays(task: str, split: str, tokenizer, seq_len: int) -> dict[str, np.
 
 def build_task(task: str):
     """The :class:`~bert_ms.tasks.Task` (loss and metrics) of a fine-tuning task."""
-    from bert_ms.tasks import SequenceClassificationTask, TokenClassificationTask
+    from bert_ms.train.tasks import SequenceClassificationTask, TokenClassificationTask
 
     n = len(task_label_names(task))
     return TokenClassificationTask(n, name=task) if task in TOKEN_TASKS else SequenceClassificationTask(n, name=task)
@@ -340,10 +339,9 @@ def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: st
     ``sequence_classification`` (one label per text, on [CLS]) or ``token_classification``."""
     import mindspore as ms
 
-    from bert_ms.config import BertConfig
-    from bert_ms.heads import HEADS
-    from bert_ms.tokenization import BertTokenizer
-    from bert_ms.weights import load_pretrained
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.model import HEADS, load_pretrained
+    from bert_ms.bert.tokenization import BertTokenizer
 
     ms.set_seed(seed)
     if init == "random":
@@ -372,8 +370,8 @@ def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: st
 
 
 def run_finetune(args: argparse.Namespace) -> int:
-    from bert_ms import weights
-    from bert_ms.training import Trainer, evaluate
+    from bert_ms.bert import weights
+    from bert_ms.train.trainer import Trainer, evaluate
 
     if args.init != "random":
         model_dir(args.init)
@@ -390,7 +388,6 @@ def run_finetune(args: argparse.Namespace) -> int:
     out = Path(args.out)
     trainer = Trainer(model, task, train, _trainer_config(args, patience=args.patience), dev_data=dev, out_dir=out)
     state = trainer.fit(until_step=args.stop_at, resume=args.resume)
-    trainer.restore_dropout()
     metrics = evaluate(model, task, task_arrays(args.task, "test", tok, args.seq_len), batch_size=args.batch_size)
     if dist.is_main:
         weights.save_pretrained(model, out / "model", vocab_file=vocab, label_names=names)
@@ -411,10 +408,10 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from bert_ms.tasks import PretrainingTask
-    from bert_ms.tokenization import BertTokenizer
-    from bert_ms.training import evaluate
-    from bert_ms.weights import load_pretrained
+    from bert_ms.bert.model import load_pretrained
+    from bert_ms.bert.tokenization import BertTokenizer
+    from bert_ms.train.tasks import PretrainingTask
+    from bert_ms.train.trainer import evaluate
 
     folder = model_dir(args.model)
     setup(args, args.seed)
@@ -473,8 +470,8 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5, seq_len: int = 128) -
 def run_predict(args: argparse.Namespace) -> int:
     import mindspore as ms
 
-    from bert_ms.tokenization import BertTokenizer
-    from bert_ms.weights import load_pretrained
+    from bert_ms.bert.model import load_pretrained
+    from bert_ms.bert.tokenization import BertTokenizer
 
     folder = model_dir(args.model)
     texts = list(args.texts)
@@ -516,8 +513,8 @@ def _predict_tags(folder: Path, tokenizer, texts: list[str], seq_len: int) -> in
     ``迈向 充满 希望 的 新 世纪``). Tag names come from the model's config.json ``id2label``."""
     import mindspore as ms
 
-    from bert_ms.tasks import token_tag_arrays
-    from bert_ms.weights import load_pretrained
+    from bert_ms.bert.model import load_pretrained
+    from bert_ms.train.tasks import token_tag_arrays
 
     id2label = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("id2label") or {}
     names = [id2label[str(i)] for i in range(len(id2label))]

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bert_ms import settings
-from bert_ms.vocab import MissingPackageError, package_dir
+from bert_ms.runtime import settings
+from bert_ms.runtime.settings import MissingPackageError, package_dir
 
 SPLITS = ("train", "dev", "test")
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bert_ms import settings
 from bert_ms.data import sha256_of
+from bert_ms.runtime import settings
 
 
 class DownloadError(RuntimeError):

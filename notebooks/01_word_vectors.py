@@ -32,7 +32,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import spearmanr
 
-from bert_ms import data, word2vec
+from bert_ms import data
+from bert_ms.classic import word2vec
 
 # %% [markdown]
 # ## 1. One-hot vectors

@@ -35,8 +35,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bert_ms import data
-from bert_ms import language_model as lm
-from bert_ms.word2vec import Vocab
+from bert_ms.classic import language_model as lm
+from bert_ms.classic.word2vec import Vocab
 
 train_words = [w for line in data.load_ptb("train") for w in line + ["<eos>"]]
 dev_words = [w for line in data.load_ptb("dev") for w in line + ["<eos>"]]

@@ -35,9 +35,10 @@ import matplotlib.pyplot as plt
 import mindspore as ms
 import numpy as np
 
-from bert_ms import data, elmo
-from bert_ms import language_model as lm
-from bert_ms.word2vec import Vocab
+from bert_ms import data
+from bert_ms.classic import elmo
+from bert_ms.classic import language_model as lm
+from bert_ms.classic.word2vec import Vocab
 
 words = [w for line in data.load_ptb("train") for w in line + ["<eos>"]]
 words = words[: settings.pick(30_000, len(words))]

@@ -39,7 +39,9 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from bert_ms import attention, positional, transformer
+from bert_ms.transformer import attention
+from bert_ms.transformer import positional
+from bert_ms.transformer import model as transformer
 
 rng = np.random.default_rng(0)
 

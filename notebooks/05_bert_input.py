@@ -37,8 +37,9 @@ dev = device.setup(seed=0)
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bert_ms import data, pretraining
-from bert_ms.tokenization import BasicTokenizer, BertTokenizer, WordpieceTokenizer
+from bert_ms import data
+from bert_ms.bert import pretraining
+from bert_ms.bert.tokenization import BasicTokenizer, BertTokenizer, WordpieceTokenizer
 
 # %% [markdown]
 # ## 1. Step one: the basic tokenizer (基础分词)
@@ -160,7 +161,7 @@ print(zh.tokenize("我用MindSpore训练BERT"))
 # %%
 from tokenizers import BertWordPieceTokenizer
 
-from bert_ms import vocab
+from bert_ms.bert import tokenization as vocab
 
 n_check = settings.pick(100, 2000)
 sents = [s for d in data.load_sotu("dev") for s in d][:n_check]

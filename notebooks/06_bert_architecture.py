@@ -39,10 +39,10 @@ import mindspore as ms
 import numpy as np
 from mindspore.nn.utils import no_init_parameters
 
-from bert_ms.bert import BertModel, count_parameters
-from bert_ms.config import PRESETS, BertConfig
-from bert_ms.tokenization import BertTokenizer
-from bert_ms.weights import load_pretrained
+from bert_ms.bert.model import BertModel, count_parameters
+from bert_ms.bert.config import PRESETS, BertConfig
+from bert_ms.bert.tokenization import BertTokenizer
+from bert_ms.bert.model import load_pretrained
 
 # %% [markdown]
 # ## 1. The configurations (模型配置)

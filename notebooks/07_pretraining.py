@@ -39,13 +39,15 @@ import matplotlib.pyplot as plt
 import mindspore as ms
 import numpy as np
 
-from bert_ms import data, losses, pretraining
-from bert_ms.config import BertConfig, scaled_init_range
-from bert_ms.heads import BertForPreTraining
-from bert_ms.tasks import PretrainingTask
-from bert_ms.tokenization import BertTokenizer
-from bert_ms.training import Trainer, TrainerConfig, evaluate
-from bert_ms.vocab import train_wordpiece_vocab
+from bert_ms import data
+from bert_ms.bert import losses
+from bert_ms.bert import pretraining
+from bert_ms.bert.config import BertConfig, scaled_init_range
+from bert_ms.bert.model import BertForPreTraining
+from bert_ms.train.tasks import PretrainingTask
+from bert_ms.bert.tokenization import BertTokenizer
+from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate
+from bert_ms.bert.tokenization import train_wordpiece_vocab
 
 train_docs = data.load_sotu("train")[: settings.pick(20, None)]
 print(f"{len(train_docs)} speeches, {sum(len(d) for d in train_docs):,} sentences")
@@ -249,8 +251,8 @@ assert 3.3 < np.mean(span_lengths) < 4.3
 
 # %%
 from bert_ms.commands import fill_mask
-from bert_ms.settings import REPO_ROOT
-from bert_ms.weights import load_pretrained
+from bert_ms.runtime.settings import REPO_ROOT
+from bert_ms.bert.model import load_pretrained
 
 mini_dir = REPO_ROOT / "models" / "mini-bert-sotu"
 mini = load_pretrained(mini_dir, head="pretraining")

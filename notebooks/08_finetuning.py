@@ -35,12 +35,13 @@ dev = device.setup(seed=0)
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bert_ms import data, tasks
-from bert_ms.bert import count_parameters
+from bert_ms import data
+from bert_ms.train import tasks
+from bert_ms.bert.model import count_parameters
 from bert_ms.commands import build_classifier, encode_texts
-from bert_ms.settings import REPO_ROOT
-from bert_ms.tasks import SequenceClassificationTask
-from bert_ms.training import Trainer, TrainerConfig, evaluate
+from bert_ms.runtime.settings import REPO_ROOT
+from bert_ms.train.tasks import SequenceClassificationTask
+from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate
 
 MINI = REPO_ROOT / "models" / "mini-bert-sotu"
 MINI_EMAIL = REPO_ROOT / "models" / "mini-bert-sotu-email"
@@ -147,7 +148,7 @@ assert results["speeches + emails"]["accuracy"] > results["random init"]["accura
 # neighbours, so the model has to use topic and era.
 
 # %%
-from bert_ms.tokenization import BertTokenizer
+from bert_ms.bert.tokenization import BertTokenizer
 
 tok = BertTokenizer(MINI / "vocab.txt")
 a, b, y = tasks.same_speech_pairs(data.load_sotu("dev"), n_pairs=settings.pick(64, 2000), seed=1)
@@ -172,7 +173,7 @@ assert abs(y.mean() - 0.5) < 0.15
 import mindspore as ms
 from mindspore import nn, ops
 
-from bert_ms.weights import load_pretrained
+from bert_ms.bert.model import load_pretrained
 
 bert = load_pretrained(MINI_EMAIL)  # the bare encoder, with every layer's hidden states on request
 train_x = encode_texts(tok, train_texts, seq_len)
@@ -258,7 +259,7 @@ assert all(len(t) == 1 or t.startswith("##") or t.isascii() for t in zh_tok.toke
 # [SEP] and padding get the label -100 and are left out of the loss and the accuracy.
 
 # %%
-from bert_ms.tasks import TokenClassificationTask, most_frequent_tag_accuracy, pos_split, token_tag_arrays
+from bert_ms.train.tasks import TokenClassificationTask, most_frequent_tag_accuracy, pos_split, token_tag_arrays
 
 pos_train, tags = pos_split("train")
 pos_test, _ = pos_split("test")
@@ -291,7 +292,6 @@ pos_cfg = TrainerConfig(total_steps=settings.pick(80, 1500), batch_size=32, lr=1
                         log_every=10, progress=not settings.smoke())
 pos_trainer = Trainer(pos_model, pos_task, pos_tr, pos_cfg)
 pos_trainer.fit()
-pos_trainer.restore_dropout()
 pos_result = evaluate(pos_model, pos_task, pos_te, batch_size=64)
 test_tags = [t for sentence in pos_test for _, t in sentence]
 always_n = test_tags.count("n") / len(test_tags)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from bert_ms.bert.pretraining import masked_token_baselines
+from bert_ms.bert.tokenization import BertTokenizer
 from bert_ms.commands import pretraining_arrays
 from bert_ms.data import load_sotu
-from bert_ms.pretraining import masked_token_baselines
-from bert_ms.tokenization import BertTokenizer
 
 
 def main() -> None:

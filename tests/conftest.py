@@ -9,6 +9,6 @@ os.environ.setdefault("GLOG_v", "3")  # keep MindSpore's C++ logging quiet in te
 
 @pytest.fixture(scope="session", autouse=True)
 def _device():
-    from bert_ms import device
+    from bert_ms.runtime import device
 
     return device.setup(target="CPU", mode="pynative", precision="fp32", seed=0, verbose=False)

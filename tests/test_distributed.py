@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bert_ms import distributed
+from bert_ms.runtime import distributed
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,9 +24,10 @@ SCRIPT = textwrap.dedent('''
     import numpy as np
     import mindspore as ms
     from mindspore import nn, ops
-    from bert_ms import device, distributed
-    from bert_ms.tasks import SequenceClassificationTask
-    from bert_ms.training import Trainer, TrainerConfig
+    from bert_ms.runtime import device
+    from bert_ms.runtime import distributed
+    from bert_ms.train.tasks import SequenceClassificationTask
+    from bert_ms.train.trainer import Trainer, TrainerConfig
 
     out = sys.argv[1]
     device.setup("CPU", mode="graph", verbose=False)

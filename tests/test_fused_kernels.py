@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 from mindspore import Tensor, ops
 
-from bert_ms import device, fused, settings
-from bert_ms.bert import BertModel
-from bert_ms.config import BertConfig
-from bert_ms.feedforward import PositionwiseFeedForward
-from bert_ms.heads import BertForPreTraining
-from bert_ms.losses import pretraining_loss
-from bert_ms.precision import LayerNorm
+from bert_ms import device, settings
+from bert_ms.accel import fused
+from bert_ms.bert.config import BertConfig
+from bert_ms.bert.losses import pretraining_loss
+from bert_ms.bert.model import BertForPreTraining, BertModel
+from bert_ms.transformer.feedforward import PositionwiseFeedForward
+from bert_ms.transformer.layers import LayerNorm
 
 TOL = dict(rtol=1e-6, atol=1e-6)
 pytestmark = pytest.mark.skipif(not fused.wanted(), reason="fused CPU kernels unavailable (no g++?)")
@@ -255,7 +255,7 @@ def test_the_library_is_cached_by_source_hash(fresh_build):
 # ------------------------------------------------------------------- seeded dropout and gradient norm
 def _seeded_dropout(p, use_fused, seed_value):
     """The Trainer's SeededDropout cell, with its fused kernel or forced onto the reference ops."""
-    from bert_ms.training import _seeded_dropout_cell
+    from bert_ms.train.trainer import _seeded_dropout_cell
 
     seed = ms.Parameter(Tensor(seed_value, ms.int64), name="dropout_seed", requires_grad=False)
     cell = _seeded_dropout_cell()(p, seed, 77)
@@ -307,8 +307,8 @@ def test_fused_sum_of_squares_is_the_float64_sum():
 
 
 def _train_three_steps(fused_on):
-    from bert_ms.tasks import PretrainingTask
-    from bert_ms.training import Trainer, TrainerConfig
+    from bert_ms.train.tasks import PretrainingTask
+    from bert_ms.train.trainer import Trainer, TrainerConfig
 
     device.setup("CPU", mode="graph", verbose=False, fused=fused_on)
     rng = np.random.default_rng(0)
@@ -324,7 +324,7 @@ def _train_three_steps(fused_on):
     model = BertForPreTraining(BertConfig(**{**TINY, "hidden_dropout_prob": 0.3, "attention_probs_dropout_prob": 0.3}))
     trainer = Trainer(model, PretrainingTask(), data, TrainerConfig(total_steps=3, batch_size=8, lr=1e-2, log_every=1,
                                                                     clip_norm=0.5, progress=False))
-    used = any(getattr(c, "fused_dropout", None) is not None for _, c in model.cells_and_names())
+    used = any(getattr(c, "fused_dropout", None) is not None for _, _, c in trainer._seeded)
     trainer.fit()
     norms = [r["grad_norm"] for r in trainer.state.history if "grad_norm" in r]
     return used, [loss for _, loss in trainer.losses()], norms, {p.name: p.asnumpy() for p in model.trainable_params()}

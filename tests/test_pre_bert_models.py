@@ -6,8 +6,8 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from bert_ms import elmo, word2vec
-from bert_ms import language_model as lm
+from bert_ms.classic import elmo, word2vec
+from bert_ms.classic import language_model as lm
 
 
 def test_vocab_puts_rare_words_into_unk_and_counts_them():

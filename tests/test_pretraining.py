@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bert_ms import data
-from bert_ms import pretraining as pt
-from bert_ms.tokenization import BertTokenizer
+from bert_ms.bert import pretraining as pt
+from bert_ms.bert.tokenization import BertTokenizer
 
 SPECIALS = {"[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]"}
 
@@ -257,7 +257,7 @@ def test_dataset_batches_shards_and_dynamic_masking(arrays, tok, tmp_path):
 def test_masked_token_baselines_on_a_text_with_a_rule():
     """A toy text "a, 100 + a, a + 1, 50, 50" in which every masked token follows from its neighbours: counting them must
     find every masked token, and the unigram guess only the most frequent one."""
-    from bert_ms.pretraining import masked_token_baselines, original_ids
+    from bert_ms.bert.pretraining import masked_token_baselines, original_ids
 
     rng = np.random.default_rng(0)
     a = rng.integers(1, 20, (400, 1))

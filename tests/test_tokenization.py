@@ -7,8 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from bert_ms import data, vocab
-from bert_ms.tokenization import (
+from bert_ms import data
+from bert_ms.bert import tokenization as vocab
+from bert_ms.bert.tokenization import (
     SPECIAL_TOKENS,
     BasicTokenizer,
     BertTokenizer,

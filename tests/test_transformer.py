@@ -10,11 +10,16 @@ import pytest
 from mindspore.nn.utils import no_init_parameters
 
 from bert_ms import device
-from bert_ms.attention import MultiHeadAttention, causal_mask, padding_mask, scaled_dot_product_attention
-from bert_ms.bert import count_parameters
-from bert_ms.feedforward import PositionwiseFeedForward
-from bert_ms.positional import SinusoidalPositionalEncoding, sinusoidal_table
-from bert_ms.transformer import AddNorm, Encoder, EncoderLayer, Transformer, TransformerConfig
+from bert_ms.bert.model import count_parameters
+from bert_ms.transformer.attention import (
+    MultiHeadAttention,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+)
+from bert_ms.transformer.feedforward import PositionwiseFeedForward
+from bert_ms.transformer.model import AddNorm, Encoder, EncoderLayer, Transformer, TransformerConfig
+from bert_ms.transformer.positional import SinusoidalPositionalEncoding, sinusoidal_table
 
 device.setup("CPU", mode="pynative", seed=0, verbose=False)
 rng = np.random.default_rng(0)

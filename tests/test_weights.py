@@ -17,15 +17,19 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from bert_ms import device
-from bert_ms.bert import BertModel
-from bert_ms.config import BertConfig
-from bert_ms.heads import HEADS, BertForPreTraining, BertForSequenceClassification
-from bert_ms.weights import (
+from bert_ms.bert.config import BertConfig
+from bert_ms.bert.model import (
+    HEADS,
+    BertForPreTraining,
+    BertForSequenceClassification,
+    BertModel,
+    load_pretrained,
+)
+from bert_ms.bert.weights import (
     WeightsError,
     assign_state,
     hf_to_local,
     load_checkpoint,
-    load_pretrained,
     local_to_hf,
     save_checkpoint,
     save_pretrained,

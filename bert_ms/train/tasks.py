@@ -24,7 +24,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import ops
 
-from bert_ms.losses import pretraining_loss
+from bert_ms.bert.losses import pretraining_loss
 
 CLS_KEYS = ("input_ids", "token_type_ids", "attention_mask")
 PRETRAIN_KEYS = ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions", "masked_lm_ids",

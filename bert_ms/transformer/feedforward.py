@@ -15,8 +15,8 @@ from __future__ import annotations
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from bert_ms import fused
-from bert_ms.precision import Linear
+from bert_ms.accel import fused
+from bert_ms.transformer.layers import Linear
 
 ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_tanh")
 

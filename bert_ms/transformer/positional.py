@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from mindspore import Tensor, nn
 
-from bert_ms.precision import Embedding
+from bert_ms.transformer.layers import Embedding
 
 
 def sinusoidal_table(max_len: int, d_model: int) -> np.ndarray:

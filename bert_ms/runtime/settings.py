@@ -16,13 +16,14 @@ Notebooks never read these variables themselves: they call :func:`smoke` or
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def smoke() -> bool:
@@ -59,3 +60,16 @@ def cache_dir() -> Path:
     path = Path(env).expanduser() if env else Path.home() / ".cache" / "bert_ms"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+class MissingPackageError(ImportError):
+    """An optional data package is not installed; the message names the pip install."""
+
+
+def package_dir(module: str, pip_name: str) -> Path:
+    """Folder of an installed package, found without importing it (some data packages download
+    models when imported)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingPackageError(f"package '{module}' is not installed: run `pip install {pip_name}`")
+    return Path(next(iter(spec.submodule_search_locations)))

@@ -20,27 +20,7 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import Normal, One, Zero, initializer
 
-from bert_ms import fused
-
-
-def resolve_dtype(dtype=None):
-    """``dtype`` (``ms.float32``/``float16``/``bfloat16`` or "fp32"/"fp16"/"bf16") if given, else the
-    compute dtype chosen by :func:`bert_ms.device.setup`. bf16 on CPU is refused (no CPU bf16 MatMul)."""
-    from bert_ms import device
-
-    names = {"fp32": ms.float32, "fp16": ms.float16, "bf16": ms.bfloat16}
-    if dtype is None:
-        return device.current().compute_dtype
-    if isinstance(dtype, str):
-        if dtype not in names:
-            raise ValueError(f"unknown compute dtype {dtype!r}; choose one of fp32, fp16, bf16")
-        dtype = names[dtype]
-    if dtype not in names.values():
-        raise ValueError(f"compute dtype must be float32, float16 or bfloat16, got {dtype}")
-    if dtype == ms.bfloat16 and device.current().target == "CPU":
-        raise ValueError("bfloat16 compute is not available on CPU (MindSpore's CPU MatMul has no bf16 "
-                         "kernel); use fp32 or fp16")
-    return dtype
+from bert_ms.accel import fused
 
 
 class Linear(nn.Cell):

@@ -2,7 +2,7 @@
 
 Every notebook calls :func:`setup` once, in one cell at the top::
 
-    from bert_ms import device
+    from bert_ms.runtime import device
     dev = device.setup()          # auto: Ascend, then GPU, then CPU
 
 and nothing else in the course touches ``mindspore.set_device`` or ``set_context``.
@@ -62,9 +62,7 @@ class DeviceInfo:
     @property
     def compute_dtype(self):
         """MindSpore dtype for matmuls and activations (parameters stay fp32)."""
-        import mindspore as ms
-
-        return {"fp32": ms.float32, "fp16": ms.float16, "bf16": ms.bfloat16}[self.precision]
+        return dtype_of(self.precision)
 
     @property
     def graph(self) -> bool:
@@ -155,8 +153,29 @@ def _canonical(value: str, choices: tuple[str, ...], what: str) -> str:
     raise DeviceError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
 
 
+def dtype_of(precision: str):
+    """The precision table, in one place: "fp32" / "fp16" / "bf16" -> MindSpore dtype."""
+    import mindspore as ms
+
+    table = {"fp32": ms.float32, "fp16": ms.float16, "bf16": ms.bfloat16}
+    if precision not in table:
+        raise DeviceError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    return table[precision]
+
+
+def precision_of(dtype) -> str:
+    """Inverse of :func:`dtype_of`: a MindSpore dtype (or a precision name) -> "fp32" / "fp16" / "bf16"."""
+    if isinstance(dtype, str):
+        return _canonical(dtype, PRECISIONS, "precision")
+    for name in PRECISIONS:
+        if dtype_of(name) == dtype:
+            return name
+    raise DeviceError(f"compute dtype must be float32, float16 or bfloat16, got {dtype}")
+
+
 def _precision_problem(target: str, precision: str) -> str | None:
-    """A one-line reason why ``target`` cannot run ``precision``, or None if it can."""
+    """A one-line reason why ``target`` cannot run ``precision``, or None if it can. The one home of
+    the "no bf16 on CPU" rule."""
     if precision == "fp32":
         return None
     if target == "CPU" and precision == "bf16":
@@ -176,7 +195,7 @@ def _precision_problem(target: str, precision: str) -> str | None:
 def fused_choice(target: str, fused: bool = True) -> bool:
     """Whether the fused CPU kernels of :mod:`bert_ms.fused` are allowed: on the CPU target only, and
     only while ``BERT_MS_FUSED`` (if set) or else ``fused`` says so. Per tensor, they also need float32."""
-    from bert_ms import settings
+    from bert_ms.runtime import settings
 
     return target == "CPU" and settings.fused(fused)
 
@@ -251,6 +270,19 @@ def setup(
 def current() -> DeviceInfo:
     """The choice made by :func:`setup`; calls ``setup()`` with defaults if nobody did."""
     return _CURRENT if _CURRENT is not None else setup(verbose=False)
+
+
+def resolve_dtype(dtype=None):
+    """The compute dtype a model is built with: ``dtype`` (a MindSpore dtype or "fp32"/"fp16"/"bf16")
+    if given, else the one chosen by :func:`setup` (the default). A precision the current target
+    cannot run is refused with :class:`DeviceError`."""
+    if dtype is None:
+        return current().compute_dtype
+    precision = precision_of(dtype)
+    problem = _precision_problem(current().target, precision)
+    if problem:
+        raise DeviceError(problem)
+    return dtype_of(precision)
 
 
 def _write_notebook_sources() -> None:

@@ -74,7 +74,7 @@ def _compiler() -> str | None:
 
 def _build(cxx: str) -> Path:
     """Compile SOURCE once into the cache (keyed by source, flags, compiler and CPU); return the .so."""
-    from bert_ms import settings
+    from bert_ms.runtime import settings
 
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
     key = hashlib.sha256(
@@ -131,7 +131,7 @@ def wanted(dtype=None) -> bool:
     the switch is on, the target is CPU, and the library builds."""
     import mindspore as ms
 
-    from bert_ms import device
+    from bert_ms.runtime import device
 
     if not device.current().fused:
         return False

@@ -60,9 +60,10 @@ import numpy as np
 from mindspore import Parameter, ParameterTuple, nn, ops
 from mindspore.amp import DynamicLossScaler, all_finite
 
-from bert_ms import checkpoint as ckpt
-from bert_ms import device, fused
-from bert_ms import distributed as dist_mod
+from bert_ms.accel import fused
+from bert_ms.runtime import device
+from bert_ms.runtime import distributed as dist_mod
+from bert_ms.train import checkpoint as ckpt
 
 # ----------------------------------------------------------------------------------------------
 # Learning-rate schedule: a pure function of the step
@@ -278,7 +279,8 @@ def _seeded_dropout_cell():
 
 
 def install_seeded_dropout(model) -> tuple[Any, list[tuple[Any, str, Any]]]:
-    """Replace every ``nn.Dropout`` in ``model`` by a :class:`SeededDropout`; return (seed, undo list)."""
+    """Replace every ``nn.Dropout`` in ``model`` by a :class:`SeededDropout`; return (seed, undo list).
+    The :class:`Trainer` does this itself at the start of :meth:`Trainer.fit` and undoes it at the end."""
     import mindspore as ms
     cls = _seeded_dropout_cell()
     seed = ms.Parameter(ms.Tensor(0, ms.int64), name=SEED_PARAM, requires_grad=False)
@@ -296,9 +298,18 @@ def install_seeded_dropout(model) -> tuple[Any, list[tuple[Any, str, Any]]]:
     return seed, replaced
 
 
-def uninstall_seeded_dropout(replaced) -> None:
+def uninstall_seeded_dropout(replaced) -> list[tuple[Any, str, Any]]:
+    """Put the original cells back; returns the list needed to install the same seeded cells again."""
+    again = []
     for parent, child_name, child in replaced:
-        parent._cells[child_name] = child
+        again.append((parent, child_name, parent._cells[child_name]))  # noqa: SLF001
+        parent._cells[child_name] = child  # noqa: SLF001
+    return again
+
+
+def reinstall(replaced) -> list[tuple[Any, str, Any]]:
+    """Swap the cells of an undo list in again (the seeded cells made once by :func:`install_seeded_dropout`)."""
+    return uninstall_seeded_dropout(replaced)
 
 
 def step_seed(seed: int, step: int, micro: int = 0, rank: int = 0) -> int:
@@ -542,10 +553,13 @@ class Trainer:
         self.state = TrainState()
         # Mixed precision is the model's business (bert_ms models read device.current().compute_dtype
         # and keep fp32 master weights); the Trainer adds the dynamic loss scale for fp16.
-        self._seed_param, self._replaced = (install_seeded_dropout(model) if self.cfg.deterministic_dropout
-                                            else (None, []))
+        # Seeded dropout cells replace the model's nn.Dropout during fit() only; outside fit() the model is
+        # the caller's own again (so save_pretrained and eager calls see no training state).
+        self._seed_param, replaced = (install_seeded_dropout(model) if self.cfg.deterministic_dropout
+                                      else (None, []))
         self.optimizer = build_optimizer(model, self.cfg)
         self.step_fn = TrainStep(model, task, self.optimizer, self.cfg, self.precision, self.dist.world_size)
+        self._seeded = uninstall_seeded_dropout(replaced)  # what fit() swaps in and out
         self._eval_cache: dict = {}
 
     # -- state that goes into checkpoints ---------------------------------------------------------
@@ -696,6 +710,7 @@ class Trainer:
             bar = tqdm(total=stop, initial=self.state.step, desc=f"train {self.task.name}", dynamic_ncols=True)
         stream = self._stream()
         t_last, ex_since, tok_since, loss_since, n_since = time.perf_counter(), 0, 0, 0.0, 0
+        undo = reinstall(self._seeded)
         try:
             while self.state.step < stop and not self.state.stopped_early:
                 micro, position = [], None
@@ -738,6 +753,7 @@ class Trainer:
                 if cfg.save_every and s.step % cfg.save_every == 0:
                     self.save_checkpoint()
         finally:
+            self._seeded = uninstall_seeded_dropout(undo)
             if bar is not None:
                 bar.close()
         s = self.state
@@ -755,11 +771,6 @@ class Trainer:
     def losses(self) -> list[tuple[int, float]]:
         """(step, loss of that step) for every step run in this process."""
         return [(h["step"], h["last_loss"]) for h in self.state.history if "last_loss" in h]
-
-    def restore_dropout(self) -> None:
-        """Put the model's original ``nn.Dropout`` cells back (e.g. before ``save_pretrained``)."""
-        uninstall_seeded_dropout(self._replaced)
-        self._replaced = []
 
 
 def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -83,7 +83,7 @@ def train_lm(
 
     ``loss_fn(x, y)`` defaults to next-word cross-entropy of ``model(x)`` against ``y``.
     """
-    from bert_ms import device
+    from bert_ms.runtime import device
 
     optimizer = nn.Adam(model.trainable_params(), learning_rate=lr)
     if loss_fn is None:

@@ -23,7 +23,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from bert_ms.precision import Linear
+from bert_ms.transformer.layers import Linear
 
 _matmul_nt = ops.BatchMatMul(transpose_b=True)  # Q K^T without materialising K^T
 NEG_INF = -1e9  # "minus infinity" for the additive masks; exp(-1e9) == 0 in float32

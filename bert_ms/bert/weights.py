@@ -9,17 +9,20 @@ and shape is checked before the first Parameter is changed.
 
 from __future__ import annotations
 
+import collections
 import json
+import pickle
 import re
 import shutil
 import warnings
+import zipfile
 from pathlib import Path
 
 import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn
-
-from bert_ms.config import BertConfig
+from safetensors import safe_open
+from safetensors.numpy import save_file
 
 # Hugging Face module name -> this package's module name (per-layer names below).
 _TOP = {
@@ -91,12 +94,8 @@ def local_to_hf(name: str) -> str:
 
 def _params(model: nn.Cell) -> dict[str, ms.Parameter]:
     """name -> Parameter, each shared Parameter once (under its first name)."""
-    from bert_ms.training import SEED_PARAM  # the Trainer's dropout seed: training state, not a weight
-
     out, seen = {}, set()
     for name, p in model.parameters_and_names():
-        if p.name == SEED_PARAM:
-            continue
         if id(p) not in seen:
             seen.add(id(p))
             out[name] = p
@@ -104,8 +103,6 @@ def _params(model: nn.Cell) -> dict[str, ms.Parameter]:
 
 
 def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    from safetensors import safe_open
-
     tensors = {}
     try:
         with safe_open(str(path), framework="numpy") as f:
@@ -129,10 +126,6 @@ def _read_torch_bin(path: Path) -> dict[str, np.ndarray]:
     every other Python object, so a malicious pickle cannot run code. Files written by mindnlp's
     torch shim (``mindtorch``) are read too. The legacy (pre-1.6, non-zip) format is refused.
     """
-    import collections
-    import pickle
-    import zipfile
-
     def storage_dtype(kind):
         name = kind if isinstance(kind, str) else getattr(kind, "storage_name", "")
         if name not in _TORCH_DTYPES:
@@ -212,8 +205,8 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     return _read_torch_bin(path) if path.suffix == ".bin" else _read_safetensors(path)
 
 
-def _check_architecture(config_path: Path) -> None:
-    archs = json.loads(config_path.read_text(encoding="utf-8")).get("architectures") or []
+def _check_architecture(raw: dict, config_path: Path) -> None:
+    archs = raw.get("architectures") or []
     bad = [a for a in archs if not str(a).startswith("Bert")]
     if bad:
         raise WeightsError(f"{config_path}: architecture {bad[0]!r} is not a BERT model "
@@ -248,40 +241,33 @@ def assign_state(model: nn.Cell, state: dict[str, np.ndarray], source: str) -> d
     return {"missing": missing, "unused": [n for n in state if n not in params]}
 
 
-def load_pretrained(path: str | Path, head: str | None = None, config_overrides: dict | None = None,
-                    **head_kwargs):
-    """Build a model from a Hugging Face BERT directory (config.json + model.safetensors).
-
-    ``head``: None (``BertModel``), "pretraining", "masked_lm", "sequence_classification",
-    "token_classification" or "question_answering"; ``head_kwargs`` go to the model class
-    (e.g. ``num_labels=3``, ``dtype=ms.float16``; ``num_labels`` defaults to the size of the
-    config's ``id2label``). Works with and without the ``bert.`` prefix. The model is returned
-    in evaluation mode (``set_train(False)``), like ``transformers``' ``from_pretrained``.
-    ``config_overrides`` replaces config.json values that do not change a tensor's shape, e.g.
-    ``{"hidden_dropout_prob": 0.1}`` to fine-tune with dropout a model pretrained without it.
-    """
-    from bert_ms.heads import HEADS
-
-    if head not in HEADS:
-        raise ValueError(f"unknown head {head!r}; choose one of {', '.join(str(h) for h in HEADS)}")
+def read_config(path: str | Path) -> dict:
+    """The ``config.json`` of a Hugging Face BERT directory as a dict (read once per model load), after
+    checking that the folder exists and that the config describes a BERT."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"pretrained model directory not found: {path}")
-    if not (path / "config.json").is_file():
+    config_path = path / "config.json"
+    if not config_path.is_file():
         raise FileNotFoundError(f"{path} has no config.json")
-    config = BertConfig.from_json_file(path / "config.json")
-    if config_overrides:
-        from dataclasses import replace
+    try:
+        raw = json.loads(config_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise WeightsError(f"{config_path} is not valid JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise WeightsError(f"{config_path} does not hold a JSON object")
+    _check_architecture(raw, config_path)
+    return raw
 
-        config = replace(config, **config_overrides)
-    _check_architecture(path / "config.json")
-    if head in ("sequence_classification", "token_classification") and "num_labels" not in head_kwargs:
-        id2label = json.loads((path / "config.json").read_text(encoding="utf-8")).get("id2label")
-        if id2label:
-            head_kwargs["num_labels"] = len(id2label)
+
+def load_weights(model: nn.Cell, path: str | Path) -> dict[str, list[str]]:
+    """Fill ``model`` (built by :func:`bert_ms.bert.model.load_pretrained` or by hand) with the tensors of
+    a Hugging Face checkpoint (a directory, ``.safetensors`` or ``pytorch_model.bin``).
+
+    Names are mapped from Hugging Face's to this package's; encoder tensors go under ``bert.`` when the
+    model is a head class. Returns {"missing": [...], "unused": [...]} (see :func:`assign_state`)."""
     raw = read_state_dict(path)
-    model = HEADS[head](config, **head_kwargs)
-    prefix = "" if head is None else "bert."
+    prefix = "bert." if hasattr(model, "bert") else ""
     state, unknown = {}, []
     for key, arr in raw.items():
         if _IGNORED.match(key):
@@ -296,9 +282,7 @@ def load_pretrained(path: str | Path, head: str | None = None, config_overrides:
     if unknown:
         warnings.warn(f"{path}: ignored {len(unknown)} unknown tensor(s): {', '.join(unknown[:5])}", UserWarning,
                       stacklevel=2)
-    assign_state(model, state, str(path))
-    model.set_train(False)
-    return model
+    return assign_state(model, state, str(path))
 
 
 def _hf_state(model: nn.Cell) -> dict[str, np.ndarray]:
@@ -319,8 +303,6 @@ def save_pretrained(model: nn.Cell, path: str | Path, vocab_file: str | Path | N
     directory loads with :func:`load_pretrained` and with ``transformers``' ``from_pretrained``.
     ``label_names`` (one per class of a classifier) go into config.json's ``id2label``/``label2id``;
     without them the labels are ``LABEL_0``, ``LABEL_1``, ... as in ``transformers``."""
-    from safetensors.numpy import save_file
-
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     extra = {}

@@ -117,7 +117,7 @@ def train_skipgram(
     seed: int = 0,
 ) -> tuple[Vocab, SkipGramNS, list[float]]:
     """Train skip-gram on a token list; returns the vocabulary, the model and the loss curve."""
-    from bert_ms import device
+    from bert_ms.runtime import device
 
     rng = np.random.default_rng(seed)
     vocab = Vocab.build(tokens, min_count=min_count)

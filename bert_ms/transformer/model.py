@@ -20,10 +20,11 @@ from dataclasses import asdict, dataclass
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from bert_ms.attention import MultiHeadAttention, causal_mask, padding_mask
-from bert_ms.feedforward import PositionwiseFeedForward
-from bert_ms.positional import SinusoidalPositionalEncoding
-from bert_ms.precision import Embedding, LayerNorm, Linear, resolve_dtype
+from bert_ms.runtime.device import resolve_dtype
+from bert_ms.transformer.attention import MultiHeadAttention, causal_mask, padding_mask
+from bert_ms.transformer.feedforward import PositionwiseFeedForward
+from bert_ms.transformer.layers import Embedding, LayerNorm, Linear
+from bert_ms.transformer.positional import SinusoidalPositionalEncoding
 
 
 class AddNorm(nn.Cell):
