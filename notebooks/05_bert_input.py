@@ -1,5 +1,7 @@
 # ---
 # jupyter:
+#   bert_ms:
+#     images: 2
 #   jupytext:
 #     formats: ipynb,py:percent
 #     text_representation:

@@ -37,7 +37,8 @@ def test_notebook_starts_with_the_device_switch(path):
 def test_notebook_executes_in_smoke_mode(path, monkeypatch, tmp_path):
     monkeypatch.setenv("BERT_MS_SMOKE", "1")
     monkeypatch.setenv("BERT_MS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    # Jupyter's own inline backend (not Agg), so figures reach the outputs as a learner sees them
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     os.environ.pop("BERT_MS_DEVICE", None)
     nb = jupytext.read(path)
@@ -49,3 +50,8 @@ def test_notebook_executes_in_smoke_mode(path, monkeypatch, tmp_path):
     # MindSpore's compiler must not flood the notebook (a flood can fill the kernel's pipe and hang Jupyter)
     assert "GetRealPath" not in stderr, stderr[:2000]
     assert len(stderr) < 50_000, f"{len(stderr)} characters on stderr: {stderr[:2000]}"
+    # every lesson promises its pictures in its header (``bert_ms: {images: N}``) and must draw them
+    promised = nb.metadata.get("bert_ms", {}).get("images", 0)
+    drawn = sum(1 for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
+    assert promised >= 1, f"{path.name}: the header promises no picture (add bert_ms: images: N)"
+    assert drawn >= promised, f"{path.name}: promises {promised} pictures, drew {drawn}"
