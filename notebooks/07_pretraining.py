@@ -252,7 +252,7 @@ assert 3.3 < np.mean(span_lengths) < 4.3
 # * predicting the token seen most often between the same two *neighbours* in the training text.
 
 # %%
-from bert_ms.commands import fill_mask
+from bert_ms.bert.inference import fill_mask
 from bert_ms.runtime.settings import REPO_ROOT
 from bert_ms.bert.model import load_pretrained
 

@@ -40,9 +40,9 @@ import numpy as np
 from bert_ms import data
 from bert_ms.train import tasks
 from bert_ms.bert.model import count_parameters
-from bert_ms.commands import build_classifier, encode_texts
+from bert_ms.bert.inference import encode_texts
 from bert_ms.runtime.settings import REPO_ROOT
-from bert_ms.train.tasks import SequenceClassificationTask
+from bert_ms.train.tasks import SequenceClassificationTask, build_classifier
 from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate
 
 MINI = REPO_ROOT / "models" / "mini-bert-sotu"

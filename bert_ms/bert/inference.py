@@ -1,0 +1,146 @@
+"""Using a trained BERT (推理): find a model folder, encode texts, fill in ``[MASK]``, classify.
+
+The notebooks of lessons 07-08 and the ``bert-ms`` command line call these same functions, so a
+notebook cell and a command give the same numbers.
+
+* :func:`model_dir` / :func:`vocab_file`: a model folder (``config.json`` + weights) and a
+  vocabulary (a named one such as ``bert-base-uncased``, or a path);
+* :func:`encode_texts`: texts (and optional second segments) as the static-shape arrays
+  ``input_ids``, ``token_type_ids``, ``attention_mask`` of BERT's Figure 2;
+* :func:`fill_mask`: the masked language model (掩码语言模型) head's top-k guesses for every
+  ``[MASK]`` (BERT Sec. 3.1, task #1);
+* :func:`classify`: class probabilities from a sequence classifier (BERT Sec. 4.1: a softmax over
+  ``C W^T`` on the final ``[CLS]`` vector);
+* :func:`check_seq_len` and :func:`head_is_trained`: the checks that turn a silently wrong answer
+  into a one-line error (a sequence longer than the learned positions; a head never trained).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+from safetensors import safe_open
+
+from bert_ms.bert import weights
+from bert_ms.bert.config import BertConfig
+from bert_ms.bert.tokenization import bert_base_chinese_vocab, bert_base_uncased_vocab
+
+NAMED_VOCABS = {"bert-base-uncased": bert_base_uncased_vocab, "bert-base-chinese": bert_base_chinese_vocab}
+FEATURE_KEYS = ("input_ids", "token_type_ids", "attention_mask")
+HEAD_TENSORS = {  # Hugging Face tensor names a head's trained weights are stored under
+    "sequence_classification": "classifier.weight",
+    "token_classification": "classifier.weight",
+    "question_answering": "qa_outputs.weight",
+    "pretraining": "cls.predictions.transform.dense.weight",
+    "masked_lm": "cls.predictions.transform.dense.weight",
+}
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters (with ``...``), for messages: never print a 60 KB input."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def model_dir(path: str | Path) -> Path:
+    """An HF-format model folder (``config.json`` + ``model.safetensors``), or a run folder holding ``model/``."""
+    p = Path(path)
+    for cand in (p, p / "model"):
+        if (cand / "config.json").is_file():
+            return cand
+    raise FileNotFoundError(f"no model at {str(path)!r}: expected config.json + model.safetensors (or a run folder "
+                            "with model/)")
+
+
+def vocab_file(vocab: str | Path) -> Path:
+    """``bert-base-uncased`` / ``bert-base-chinese`` -> the shipped vocabulary; a folder -> its
+    ``vocab.txt``; a file path -> that file."""
+    if str(vocab) in NAMED_VOCABS:
+        return Path(NAMED_VOCABS[str(vocab)]())
+    path = Path(vocab)
+    if path.is_dir():
+        path = path / "vocab.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"vocabulary not found: {str(vocab)!r} (use bert-base-uncased, bert-base-chinese, "
+                                "train or a vocab.txt path)")
+    return path
+
+
+def check_seq_len(config: BertConfig, seq_len: int, source: str | Path = "the model") -> None:
+    """Refuse a sequence length the model has no learned position for (BERT's positions are a
+    learned table of ``max_position_embeddings`` rows, Sec. 3 / Figure 2), before anything compiles."""
+    if seq_len < 2:
+        raise ValueError(f"--seq-len must be at least 2 ([CLS] and [SEP]), got {seq_len}")
+    if seq_len > config.max_position_embeddings:
+        raise ValueError(f"--seq-len {seq_len} exceeds the max_position_embeddings={config.max_position_embeddings} "
+                         f"of {source}")
+
+
+def stored_tensor_names(folder: str | Path) -> set[str]:
+    """Names of the tensors stored in a model folder, read without loading them (safetensors), or by
+    reading the weights (a ``pytorch_model.bin``)."""
+    folder = Path(folder)
+    st = folder / "model.safetensors"
+    if st.is_file():
+        with safe_open(str(st), framework="numpy") as f:
+            return set(f.keys())
+    return set(weights.read_state_dict(folder))
+
+
+def head_is_trained(folder: str | Path, head: str) -> bool:
+    """Whether ``folder`` stores weights for ``head`` (e.g. a pretraining model has no ``classifier``)."""
+    want = HEAD_TENSORS.get(head)
+    return want is None or any(name == want or name.endswith("." + want) for name in stored_tensor_names(folder))
+
+
+def encode_texts(tokenizer, texts: list[str], seq_len: int, pairs: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Texts (and optional second segments) -> int32 arrays ``[N, seq_len]``, padded and cut to ``seq_len``."""
+    return tokenizer.encode_batch(texts, pairs, max_length=seq_len, padding="max_length", truncation=True)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (stable: the max is subtracted first)."""
+    x = np.asarray(logits, np.float64)
+    p = np.exp(x - x.max(-1, keepdims=True))
+    return p / p.sum(-1, keepdims=True)
+
+
+def fill_mask(model, tokenizer, text: str, top_k: int = 5, seq_len: int = 128) -> list[list[tuple[str, float]]]:
+    """Top-k (token, probability) for every ``[MASK]`` in ``text`` (BERT's masked LM head).
+
+    A ``[MASK]`` that the ``seq_len`` window cuts off cannot be predicted: that is an error naming
+    its token position, not a silently shorter answer."""
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    check_seq_len(model.config, seq_len)
+    pieces = tokenizer.tokenize(text)
+    wanted = [i + 1 for i, t in enumerate(pieces) if t == "[MASK]"]  # +1: [CLS] comes first
+    if not wanted:
+        raise ValueError(f"no [MASK] in {shorten(text)!r}")
+    cut = [i for i in wanted if i >= seq_len - 1]  # the window holds [CLS], seq_len - 2 pieces, [SEP]
+    if cut:
+        raise ValueError(f"[MASK] at token {cut[0]} lies past the window of {seq_len} tokens (the text has "
+                         f"{len(pieces) + 2}); shorten the text or raise --seq-len: {shorten(text)!r}")
+    enc = encode_texts(tokenizer, [text], seq_len)
+    pos = np.asarray(wanted, np.int32)
+    logits, _ = model(*(ms.Tensor(enc[k]) for k in FEATURE_KEYS), ms.Tensor(pos[None]))
+    probs = softmax(logits.asnumpy()[0])
+    out = []
+    for row in probs:
+        top = np.argsort(-row)[:top_k]
+        out.append([(tokenizer.convert_ids_to_tokens(int(i)), float(row[i])) for i in top])
+    return out
+
+
+def classify(model, tokenizer, texts: list[str], seq_len: int = 128, batch_size: int = 32) -> np.ndarray:
+    """Class probabilities ``[N, num_labels]`` of a sequence classifier for ``texts``."""
+    check_seq_len(model.config, seq_len)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    out = []
+    for start in range(0, len(texts), batch_size):
+        enc = encode_texts(tokenizer, texts[start:start + batch_size], seq_len)
+        out.append(softmax(model(*(ms.Tensor(enc[k]) for k in FEATURE_KEYS)).asnumpy()))
+    return np.concatenate(out, 0) if out else np.zeros((0, getattr(model, "num_labels", 2)))
