@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bert_ms import data, downloads, settings
+from bert_ms import data, settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -182,54 +180,3 @@ def test_missing_package_names_the_pip_install(monkeypatch):
         data.load_glove_50d()
 
 
-# ---------------------------------------------------------------- downloads (no network)
-def test_download_offline_error_is_clear(tmp_path):
-    spec = downloads.RemoteDataset("fake", "http://127.0.0.1:9/fake.tar.gz", "fake.tar.gz", None, "-", "-")
-    with pytest.raises(downloads.DownloadError, match=r"Are you offline\?.*fake\.tar\.gz"):
-        downloads.download(spec, cache_dir=tmp_path, timeout=2)
-    assert not list(tmp_path.iterdir())  # no partial file left behind
-    assert downloads.REMOTE["imdb"].url.endswith(".tar.gz") and len(downloads.REMOTE["imdb"].sha256) == 64
-    assert downloads.REMOTE["emotect"].sha256 is None and len(downloads.REMOTE["emotect"].md5) == 32
-
-
-def _fake_emotect(tmp_path: Path) -> Path:
-    src = tmp_path / "emotect.tar.gz"
-    with tarfile.open(src, "w:gz") as tar:
-        for split, rows in (("train", ["2\t很 好", "0\t太 差 了", "1\t还行"]), ("dev", ["1\t一般"])):
-            payload = ("label\ttext_a\n" + "\n".join(rows) + "\n").encode("utf-8")
-            info = tarfile.TarInfo(f"data/{split}.tsv")
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
-    return src
-
-
-def test_download_records_and_verifies_the_checksum(tmp_path, monkeypatch):
-    src = _fake_emotect(tmp_path)
-    spec = downloads.RemoteDataset("emotect", src.as_uri(), "emotect.tar.gz", None, "-", "-")
-    monkeypatch.setitem(downloads.REMOTE, "emotect", spec)
-    cache = tmp_path / "cache"
-    archive = downloads.download("emotect", cache_dir=cache)
-    recorded = (cache / "emotect.tar.gz.sha256").read_text().split()[0]
-    assert recorded == downloads.sha256_of(src)
-    texts, labels = downloads.load_emotect("train", cache_dir=cache)
-    assert texts == ["很 好", "太 差 了", "还行"] and labels.tolist() == [2, 0, 1]
-    archive.write_bytes(archive.read_bytes() + b"tampered")
-    with pytest.raises(downloads.DownloadError, match=r"checksum mismatch for .*emotect\.tar\.gz"):
-        downloads.download("emotect", cache_dir=cache)
-    pinned = downloads.RemoteDataset("x", src.as_uri(), "x.tar.gz", "0" * 64, "-", "-")
-    with pytest.raises(downloads.DownloadError, match="checksum mismatch for x.tar.gz"):
-        downloads.download(pinned, cache_dir=tmp_path / "other")
-
-
-def test_a_published_md5_is_checked_before_the_sha256_is_recorded(tmp_path):
-    import hashlib
-
-    src = _fake_emotect(tmp_path)
-    wrong = downloads.RemoteDataset("m", src.as_uri(), "m.tar.gz", None, "-", "-", md5="0" * 32)
-    with pytest.raises(downloads.DownloadError, match="expected md5"):
-        downloads.download(wrong, cache_dir=tmp_path / "bad")
-    assert not (tmp_path / "bad" / "m.tar.gz").exists()  # nothing kept
-    right = downloads.RemoteDataset("m", src.as_uri(), "m.tar.gz", None, "-", "-",
-                                    md5=hashlib.md5(src.read_bytes()).hexdigest())
-    downloads.download(right, cache_dir=tmp_path / "good")
-    assert (tmp_path / "good" / "m.tar.gz.sha256").read_text().split()[0] == downloads.sha256_of(src)
