@@ -21,13 +21,17 @@ the docstring says so (lower-casing is done character by character, as the Rust 
 
 from __future__ import annotations
 
+import collections
+import heapq
+import os
+import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tokenizers import BertWordPieceTokenizer
+from tokenizers import normalizers, pre_tokenizers
 
 from bert_ms.runtime.settings import MissingPackageError, package_dir
 
@@ -233,17 +237,30 @@ class WordpieceTokenizer:
 # vocabulary files
 # --------------------------------------------------------------------------------------
 def load_vocab(vocab_file: str | Path) -> dict[str, int]:
-    """Read a ``vocab.txt`` (one token per line, id = line number; LF or CRLF line ends)."""
+    """Read a ``vocab.txt`` (one token per line, id = line number; LF or CRLF line ends).
+
+    Refuses (:class:`VocabError`, naming the file) a file that is not UTF-8, and a token that is on
+    two lines (both line numbers named): with a duplicate, ids would skip a number and the largest id
+    would no longer be ``len(vocab) - 1``, so the embedding table would be indexed past its end.
+    """
     path = Path(vocab_file)
     if not path.is_file():
         raise VocabError(f"vocab file not found: {path}")
-    lines = path.read_text(encoding="utf-8").split("\n")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise VocabError(f"vocab file {path} is not valid UTF-8 (line {line}, byte {err.start}: {err.reason})") from None
+    lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     vocab: dict[str, int] = {}
     for i, line in enumerate(lines):
         token = line.rstrip("\r")
-        vocab.setdefault(token, i)
+        first = vocab.setdefault(token, i)
+        if first != i:
+            raise VocabError(f"vocab file {path}: line {i + 1} repeats the token {token[:50]!r} of line {first + 1} "
+                             "(every token must be on one line only)")
     if not vocab or (len(vocab) == 1 and "" in vocab):
         raise VocabError(f"vocab file is empty: {path}")
     missing = [t for t in SPECIAL_TOKENS if t not in vocab]
@@ -506,44 +523,176 @@ def _is_file(x: str | Path) -> bool:
         return False
 
 
+def _count_words(texts: Iterable[str], lowercase: bool) -> collections.Counter:
+    """Word counts after BERT's normalisation and pre-tokenisation (HF's Rust ``BertNormalizer`` and
+    ``BertPreTokenizer``: the same words as :class:`BasicTokenizer`, only faster)."""
+    norm = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=lowercase,
+                                      lowercase=lowercase)
+    pre = pre_tokenizers.BertPreTokenizer()
+    counts: collections.Counter = collections.Counter()
+    for text in texts:
+        counts.update(w for w, _ in pre.pre_tokenize_str(norm.normalize_str(text)))
+    return counts
+
+
+def wordpiece_vocab_from_counts(word_counts: dict[str, int], vocab_size: int, min_frequency: int = 2,
+                                limit_alphabet: int | None = 1000,
+                                special_tokens: Sequence[str] = SPECIAL_TOKENS) -> list[str]:
+    """The vocabulary (ids = positions) that WordPiece training learns from word counts.
+
+    The algorithm of Hugging Face's ``WordPieceTrainer`` (BPE-style merges stored in WordPiece format):
+
+    1. the alphabet (字母表): every character of the corpus, or the ``limit_alphabet`` most frequent
+       ones; a word's other characters are dropped from it;
+    2. each word becomes its characters, every non-initial one with the ``##`` prefix
+       (``playing`` -> ``p ##l ##a ##y ##i ##n ##g``);
+    3. repeatedly, the most frequent adjacent pair (counted over all words, weighted by word count)
+       is merged into a new token (``p`` + ``##l`` -> ``pl``; ``##i`` + ``##n`` -> ``##in``), until
+       the vocabulary holds ``vocab_size`` tokens or no pair occurs ``min_frequency`` times.
+
+    Deterministic by construction (确定性). Ids are handed out in a fixed order: the special tokens,
+    the alphabet by code point, the ``##`` characters by code point, then each merge's token as it is
+    made. Equal pair counts go, as in HF, to the pair with the smaller (left id, right id), so older
+    tokens merge first and words grow from their first letter. Of equally frequent characters beyond
+    ``limit_alphabet`` the higher code points are dropped. Hugging Face's trainer breaks the same ties
+    by ids that it hands to the ``##`` characters while walking a hash map, a random order in every
+    process, so two runs on one text give different vocabularies, with or without threads
+    (``RAYON_NUM_THREADS=1`` or ``TOKENIZERS_PARALLELISM=false`` do not help); that is why this is not a
+    call to it.
+    """
+    specials = list(dict.fromkeys(special_tokens))
+    char_counts: collections.Counter = collections.Counter()
+    for word, count in word_counts.items():
+        for ch in word:
+            char_counts[ch] += count
+    chars = sorted(char_counts)
+    if limit_alphabet is not None and len(chars) > limit_alphabet:
+        chars = sorted(sorted(chars, key=lambda ch: (-char_counts[ch], ch))[:limit_alphabet])
+    alphabet = set(chars)
+
+    id_to_token = specials + [c for c in chars if c not in specials]
+    piece_words = []
+    for word, count in sorted(word_counts.items()):
+        pieces = [ch if i == 0 else "##" + ch for i, ch in enumerate(word) if ch in alphabet]
+        if pieces:
+            piece_words.append((pieces, count))
+    known = set(id_to_token)
+    id_to_token += sorted({p for w, _ in piece_words for p in w} - known)
+    token_to_id = {t: i for i, t in enumerate(id_to_token)}
+    words = [[token_to_id[p] for p in w] for w, _ in piece_words]
+    counts = [c for _, c in piece_words]
+
+    pair_counts: collections.Counter = collections.Counter()
+    where: dict[tuple[int, int], set[int]] = collections.defaultdict(set)
+    for wi, (w, count) in enumerate(zip(words, counts)):
+        for pair in zip(w, w[1:]):
+            pair_counts[pair] += count
+            where[pair].add(wi)
+    # a max-heap by count, ties to the smaller (left id, right id); stale entries are re-checked when popped
+    heap = [(-c, a, b) for (a, b), c in pair_counts.items()]
+    heapq.heapify(heap)
+    while len(id_to_token) < vocab_size and heap:
+        neg, a, b = heapq.heappop(heap)
+        count = pair_counts.get((a, b), 0)
+        if count != -neg:
+            if count > 0:
+                heapq.heappush(heap, (-count, a, b))
+            continue
+        if count < max(min_frequency, 1):
+            break
+        token = id_to_token[a] + id_to_token[b].removeprefix("##")
+        new = token_to_id.setdefault(token, len(id_to_token))
+        if new == len(id_to_token):
+            id_to_token.append(token)
+        grown: set[tuple[int, int]] = set()
+        for wi in sorted(where.pop((a, b), ())):
+            w, c = words[wi], counts[wi]
+            merged, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and w[i] == a and w[i + 1] == b:
+                    merged.append(new)
+                    i += 2
+                else:
+                    merged.append(w[i])
+                    i += 1
+            if len(merged) == len(w):
+                continue
+            for pair in zip(w, w[1:]):
+                pair_counts[pair] -= c
+            for pair in zip(merged, merged[1:]):
+                pair_counts[pair] += c
+                where[pair].add(wi)
+                if new in pair:
+                    grown.add(pair)
+            words[wi] = merged
+        pair_counts.pop((a, b), None)
+        for pair in sorted(grown):
+            heapq.heappush(heap, (-pair_counts[pair], *pair))
+    return id_to_token
+
+
 def train_wordpiece_vocab(texts_or_files: Iterable[str] | str | Path, vocab_size: int, out_path: str | Path,
-                          lowercase: bool = True, min_frequency: int = 2) -> Path:
+                          lowercase: bool = True, min_frequency: int = 2, limit_alphabet: int | None = 1000) -> Path:
     """Learn a WordPiece vocabulary of ``vocab_size`` tokens and save it as ``vocab.txt``.
 
     ``texts_or_files`` is a list of strings, or one or more paths of text files. The
     vocabulary starts with the 5 special tokens ``[PAD] [UNK] [CLS] [SEP] [MASK]`` (ids
-    0-4), then the characters and the learned pieces. Normalisation and pre-tokenisation are
-    BERT's (the same as :class:`bert_ms.tokenization.BasicTokenizer`).
+    0-4), then the characters and the learned pieces (see :func:`wordpiece_vocab_from_counts`).
+    Normalisation and pre-tokenisation are BERT's (the same as
+    :class:`bert_ms.tokenization.BasicTokenizer`). The result is a pure function of the text and the
+    arguments: two runs write byte-identical files. The file is replaced atomically (a crash leaves the
+    old file or the new one).
 
     Departure from the paper: Google's original WordPiece trainer (Schuster & Nakajima,
-    2012) picks merges by language-model likelihood and was never released; HF's trainer
-    picks BPE-style merges by frequency and then stores them in WordPiece format.
+    2012) picks merges by language-model likelihood and was never released; this one (like HF's
+    trainer) picks BPE-style merges by frequency and then stores them in WordPiece format.
     """
     if vocab_size <= len(SPECIAL_TOKENS):
         raise ValueError(f"vocab_size must exceed the {len(SPECIAL_TOKENS)} special tokens, got {vocab_size}")
     out_path = Path(out_path)
     if out_path.suffix != ".txt":
         out_path = out_path / "vocab.txt"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
 
-    tok = BertWordPieceTokenizer(lowercase=lowercase, strip_accents=lowercase, clean_text=True,
-                                 handle_chinese_chars=True)
-    kwargs = dict(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
-                  show_progress=False, wordpieces_prefix="##")
     if isinstance(texts_or_files, str | Path) and _is_file(texts_or_files):
-        tok.train([str(texts_or_files)], **kwargs)
+        files = [Path(texts_or_files)]
     else:
         items = list(texts_or_files)
         if not items:
             raise ValueError("no training text given")
-        if all(isinstance(x, str | Path) and _is_file(x) for x in items):
-            tok.train([str(x) for x in items], **kwargs)
-        else:
+        files = [Path(x) for x in items] if all(isinstance(x, str | Path) and _is_file(x) for x in items) else None
+        if files is None:
             for x in items:
                 if not isinstance(x, str):
                     raise TypeError(f"training texts must be str, got {type(x).__name__}")
-            tok.train_from_iterator(items, **kwargs)
-    vocab = tok.get_vocab()
-    tokens = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
-    out_path.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    if files is not None:
+        def lines():
+            for f in files:
+                try:
+                    with open(f, encoding="utf-8") as fh:
+                        yield from fh
+                except UnicodeDecodeError as err:
+                    raise VocabError(f"{f} is not valid UTF-8 text ({err.reason} at byte {err.start})") from None
+        word_counts = _count_words(lines(), lowercase)
+    else:
+        word_counts = _count_words(items, lowercase)
+    tokens = wordpiece_vocab_from_counts(word_counts, vocab_size, min_frequency, limit_alphabet)
+    _atomic_write_text(out_path, "\n".join(tokens) + "\n")
     return out_path
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
