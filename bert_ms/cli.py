@@ -70,8 +70,8 @@ def info_lines() -> list[str]:
     import shutil
 
     compiler = shutil.which(os.environ.get("CXX", "g++"))
-    lines.append(f"fused       {'on' if settings.fused() else 'off'} (BERT_MS_FUSED; CPU training only: exact GELU and "
-                 f"LayerNorm as C++ kernels, bert_ms.fused; compiler: {compiler or 'none found, so the ops run'})")
+    lines.append(f"fused       opt-in (TrainerConfig(fused=True); CPU training only: GELU, LayerNorm, dropout and "
+                 f"gradient norm as C++ kernels, bert_ms.accel; compiler: {compiler or 'none found, so the ops run'})")
     lines.append(f"smoke mode  {'on' if settings.smoke() else 'off'} (BERT_MS_SMOKE)")
     lines.append(f"data        {settings.data_dir()} (BERT_MS_DATA)")
     lines.append(f"cache       {settings.cache_dir()} (BERT_MS_CACHE)")

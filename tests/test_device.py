@@ -78,6 +78,22 @@ def test_unknown_precision_and_mode_are_refused():
         device.setup(target="CPU", mode="eager", verbose=False)
 
 
+def test_the_switch_has_no_fused_option():
+    """The fused CPU kernels have one home (TrainerConfig.fused / bert_ms.accel.accelerate), not the device
+    switch, the settings or an environment variable."""
+    import dataclasses
+    import inspect
+    from pathlib import Path
+
+    from bert_ms import settings
+
+    assert "fused" not in inspect.signature(device.setup).parameters
+    assert "fused" not in {f.name for f in dataclasses.fields(device.DeviceInfo)}
+    assert not hasattr(settings, "fused") and not hasattr(device, "fused_choice")
+    package = Path(device.__file__).resolve().parents[1]
+    assert not [p for p in package.rglob("*.py") if "BERT_MS_FUSED" in p.read_text(encoding="utf-8")]
+
+
 def test_jit_compiles_in_graph_mode_and_is_identity_in_pynative():
     import mindspore as ms
 

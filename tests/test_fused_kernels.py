@@ -1,4 +1,4 @@
-"""The fused CPU kernels of bert_ms.fused (GELU, LayerNorm) against the reference MindSpore ops.
+"""The opt-in fused CPU kernels of bert_ms.accel against the reference MindSpore ops.
 
 Element-wise results (GELU and its derivative, LayerNorm's output and dx) must equal the reference ops
 within 1e-6 (``rtol=atol=1e-6``), in PyNative and under ``mindspore.jit``; a gradient times a random
@@ -6,8 +6,12 @@ within 1e-6 (``rtol=atol=1e-6``), in PyNative and under ``mindspore.jit``; a gra
 sums over all rows: two float32 summation orders differ by more than 1e-6 there, so they are checked
 against a float64 NumPy truth (the fused kernel accumulates in double and must be at least as close as
 MindSpore's ``LayerNormGrad``) and against the reference at 1e-6 of the summed magnitudes.
-Also: a whole BERT's loss and all parameter gradients within 1e-6 with the switch on and off, and every fallback (switch off, fp16, no
-compiler, a compile error), plus the atomic, source-keyed cache.
+
+Applied from outside: ``accelerate(model)`` swaps fused cells in (same parameters; loss and every
+gradient of a whole BERT within 1e-6), ``restore`` undoes it, a plain model has none, and the Trainer
+uses them only with ``TrainerConfig(fused=True)`` (off by default), equal to the op-based Trainer over
+three steps. The seeded-dropout kernel equals :class:`bert_ms.train.dropout.SeededDropout` bit for bit.
+Also every fallback (fp16, no compiler, a compile error) and the atomic, source-keyed cache.
 """
 
 from __future__ import annotations
@@ -19,26 +23,29 @@ import warnings
 import mindspore as ms
 import numpy as np
 import pytest
-from mindspore import Tensor, ops
+from mindspore import Tensor, nn, ops
 
-from bert_ms import device, settings
-from bert_ms.accel import fused
+from bert_ms import device
+from bert_ms.accel import FusedGELU, FusedLayerNorm, accelerate, fused, fused_cells, restore
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.losses import pretraining_loss
 from bert_ms.bert.model import BertForPreTraining, BertModel
+from bert_ms.train.dropout import FusedSeededDropout, SeededDropout, seed_parameter
+from bert_ms.train.tasks import PretrainingTask
+from bert_ms.train.trainer import Trainer, TrainerConfig
 from bert_ms.transformer.feedforward import PositionwiseFeedForward
 from bert_ms.transformer.layers import LayerNorm
 
 TOL = dict(rtol=1e-6, atol=1e-6)
-pytestmark = pytest.mark.skipif(not fused.wanted(), reason="fused CPU kernels unavailable (no g++?)")
+pytestmark = pytest.mark.skipif(not fused.available(), reason="fused CPU kernels unavailable (no g++?)")
 
 
 @pytest.fixture
 def restore_device():
-    """Tests that call device.setup() put the session's choice (CPU, PyNative, fp32, fused) back."""
+    """Tests that call device.setup() put the session's choice (CPU, PyNative, fp32) back."""
     before = device.current()
     yield
-    device.setup(before.target, mode=before.mode, precision=before.precision, verbose=False, fused=before.fused)
+    device.setup(before.target, mode=before.mode, precision=before.precision, verbose=False)
 
 
 def run(fn, mode):
@@ -122,15 +129,18 @@ def test_layer_norm_and_its_gradients_equal_the_reference_ops(mode):
         assert (np.abs(grads_fus[k] - grads_ref[k]) <= 1e-6 * scale + 1e-6).all(), name
 
 
-# ---------------------------------------------------------------------------------------- the model
+# ------------------------------------------------------------------------ accelerate(model), from outside
 TINY = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
             max_position_embeddings=32, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+SWAPPED = ["bert.embeddings.norm",
+           "bert.encoder.layers.0.attention_norm.norm", "bert.encoder.layers.0.ffn.act",
+           "bert.encoder.layers.0.ffn_norm.norm",
+           "bert.encoder.layers.1.attention_norm.norm", "bert.encoder.layers.1.ffn.act",
+           "bert.encoder.layers.1.ffn_norm.norm",
+           "mlm.transform.norm"]
 
 
-def _model_loss_and_grads(mode):
-    ms.set_seed(0)
-    model = BertForPreTraining(BertConfig(**TINY))
-    model.set_train(True)  # the fused kernels run in training mode (dropout is 0 here)
+def _pretraining_batch():
     rng = np.random.default_rng(0)
     ids = Tensor(rng.integers(1, 97, (3, 16)).astype(np.int32))
     tt = Tensor(np.repeat([[0] * 8 + [1] * 8], 3, 0).astype(np.int32))
@@ -139,34 +149,80 @@ def _model_loss_and_grads(mode):
     lab = Tensor(rng.integers(1, 97, (3, 3)).astype(np.int32))
     w = Tensor(np.ones((3, 3), np.float32))
     nsp = Tensor(np.array([0, 1, 0], np.int32))
+    return ids, tt, am, pos, lab, w, nsp
+
+
+def _loss_and_grads(model, mode):
+    model.set_train(True)  # the fused kernels run in training mode (dropout is 0 here)
 
     def loss_fn(*xs):
         mlm, nsp_logits = model(*xs[:4])
         return pretraining_loss(mlm, nsp_logits, *xs[4:])
 
     grad_fn = run(ms.value_and_grad(loss_fn, None, model.trainable_params()), mode)
-    loss, grads = grad_fn(ids, tt, am, pos, lab, w, nsp)
-    return model, float(loss.asnumpy()), [g.asnumpy() for g in grads]
+    loss, grads = grad_fn(*_pretraining_batch())
+    return float(loss.asnumpy()), [g.asnumpy() for g in grads]
+
+
+def test_a_plain_model_has_no_fused_cells():
+    model = BertForPreTraining(BertConfig(**TINY))
+    assert fused_cells(model) == []
+    assert not any(isinstance(c, (FusedLayerNorm, FusedGELU)) for _, c in model.cells_and_names())
 
 
 @pytest.mark.parametrize("mode", ["pynative", "graph"])
-def test_model_with_fused_kernels_equals_the_op_based_model(mode, restore_device):
-    device.setup("CPU", mode=mode, verbose=False, fused=True)
-    m_on, loss_on, g_on = _model_loss_and_grads(mode)
-    device.setup("CPU", mode=mode, verbose=False, fused=False)
-    m_off, loss_off, g_off = _model_loss_and_grads(mode)
-    ffn_on, ffn_off = m_on.bert.encoder.layers[0].ffn, m_off.bert.encoder.layers[0].ffn
-    assert ffn_on.fused_gelu is not None and ffn_off.fused_gelu is None
-    assert m_on.bert.embeddings.norm.fused_norm is not None and m_off.bert.embeddings.norm.fused_norm is None
+def test_accelerate_swaps_cells_and_changes_no_number(mode):
+    """The same model before and after accelerate(): same parameters (objects and names), the same loss
+    and gradients within 1e-6 in training mode; restore() gives back the original cells."""
+    ms.set_seed(0)
+    model = BertForPreTraining(BertConfig(**TINY))
+    params = [(p.name, id(p)) for p in model.trainable_params()]
+    plain_norm, plain_act = model.bert.embeddings.norm, model.bert.encoder.layers[0].ffn.act
+    loss_off, g_off = _loss_and_grads(model, mode)
+
+    assert accelerate(model) == SWAPPED == fused_cells(model)
+    assert isinstance(model.bert.embeddings.norm, FusedLayerNorm)
+    assert isinstance(model.bert.encoder.layers[0].ffn.act, FusedGELU)
+    assert [(p.name, id(p)) for p in model.trainable_params()] == params  # shared, not copied or renamed
+    loss_on, g_on = _loss_and_grads(model, mode)
     assert abs(loss_on - loss_off) <= 1e-6 * abs(loss_off)
     for a, b in zip(g_on, g_off):
         np.testing.assert_allclose(a, b, **TOL)
 
+    assert restore(model) == SWAPPED and fused_cells(model) == []
+    assert model.bert.embeddings.norm is plain_norm and model.bert.encoder.layers[0].ffn.act is plain_act
+    accelerate(model)
+    twin = model.bert.embeddings.norm
+    restore(model)
+    assert accelerate(model) == SWAPPED and model.bert.embeddings.norm is twin  # the same fused cells again
+    restore(model)
 
-def test_inference_graphs_use_the_reference_ops(restore_device):
+
+def test_the_fused_kernels_really_run_in_training_mode():
+    """The fused cell calls its kernel while training (a spy kernel shows it) and the reference op in
+    inference; so the 1e-6 equality above compares two different computations."""
+    norm = LayerNorm(8)
+    calls = []
+    real = fused.layer_norm()
+
+    def spy(*args):
+        calls.append(1)
+        return real(*args)
+
+    cell = FusedLayerNorm(norm, spy)
+    x = Tensor(rand(4, 8, seed=5))
+    cell.set_train(True)
+    y_train = cell(x).asnumpy()
+    cell.set_train(False)
+    y_eval = cell(x).asnumpy()
+    assert calls == [1]
+    np.testing.assert_allclose(y_train, y_eval, **TOL)
+
+
+def test_inference_graphs_use_the_reference_ops():
     """In inference mode the ops run, so a jit graph with a None output (no pooler) still compiles."""
-    device.setup("CPU", mode="graph", verbose=False, fused=True)
     model = BertModel(BertConfig(**TINY), add_pooling_layer=False)
+    assert len(accelerate(model)) == 7
     model.set_train(False)
     ids = Tensor(np.random.default_rng(0).integers(1, 97, (2, 16)).astype(np.int32))
     seq, pooled = ms.jit(model.forward_tuple)(ids)[:2]
@@ -179,33 +235,17 @@ def test_inference_graphs_use_the_reference_ops(restore_device):
     np.testing.assert_allclose(ms.jit(sequence_output)(ids).asnumpy(), seq.asnumpy(), **TOL)
 
 
+def test_fused_gelu_only_for_float32_exact_gelu():
+    fp16 = BertModel(BertConfig(**TINY), add_pooling_layer=False, dtype="fp16")
+    swapped = accelerate(fp16)
+    assert swapped and not [n for n in swapped if n.endswith(".act")]  # LayerNorm (always fp32) only
+    tanh = BertModel(BertConfig(**{**TINY, "hidden_act": "gelu_new"}), add_pooling_layer=False)
+    assert not [n for n in accelerate(tanh) if n.endswith(".act")]
+    assert accelerate(PositionwiseFeedForward(8, 16, act="gelu")) == ["act"]
+    assert accelerate(PositionwiseFeedForward(8, 16, act="relu")) == []
+
+
 # ------------------------------------------------------------------------------------------ fallback
-def test_the_switch_off_means_the_reference_ops(restore_device, monkeypatch):
-    device.setup("CPU", verbose=False, fused=False)
-    assert not device.current().fused and not fused.wanted()
-    assert fused.gelu() is None and fused.layer_norm() is None
-    assert PositionwiseFeedForward(8, 16, act="gelu").fused_gelu is None
-    assert LayerNorm(8).fused_norm is None
-
-    monkeypatch.setenv("BERT_MS_FUSED", "0")  # the environment wins over the argument
-    assert not settings.fused() and not device.setup("CPU", verbose=False, fused=True).fused
-    monkeypatch.setenv("BERT_MS_FUSED", "1")
-    assert settings.fused() and device.setup("CPU", verbose=False, fused=False).fused
-    monkeypatch.setenv("BERT_MS_FUSED", "auto")  # anything else: the argument decides
-    assert settings.fused(True) and not settings.fused(False)
-    monkeypatch.delenv("BERT_MS_FUSED")
-    assert device.setup("CPU", verbose=False).fused  # on by default, on CPU
-
-
-def test_fused_only_on_cpu_and_in_float32():
-    assert device.fused_choice("CPU", True) and not device.fused_choice("CPU", False)
-    assert not device.fused_choice("GPU", True) and not device.fused_choice("Ascend", True)
-    assert fused.wanted(ms.float32) and not fused.wanted(ms.float16) and not fused.wanted(ms.bfloat16)
-    assert PositionwiseFeedForward(8, 16, act="gelu", compute_dtype=ms.float16).fused_gelu is None
-    assert PositionwiseFeedForward(8, 16, act="gelu_new").fused_gelu is None
-    assert PositionwiseFeedForward(8, 16, act="gelu").fused_gelu is not None
-
-
 @pytest.fixture
 def fresh_build(tmp_path, monkeypatch):
     """An empty kernel cache and no remembered build; the real build is restored afterwards."""
@@ -224,12 +264,21 @@ def _warnings_of(fn):
     return result, [w for w in caught if "fused CPU kernels are off" in str(w.message)]
 
 
+def _warnings_of(fn):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn()
+    return result, [w for w in caught if "fused CPU kernels are off" in str(w.message)]
+
+
 def test_no_compiler_warns_once_and_uses_the_ops(fresh_build, monkeypatch):
     monkeypatch.setenv("CXX", "no-such-compiler-bert-ms")
     lib, first = _warnings_of(fused.library)
     assert lib is None and len(first) == 1 and "no C++ compiler" in str(first[0].message)
-    ffn, again = _warnings_of(lambda: PositionwiseFeedForward(8, 16, act="gelu"))
-    assert ffn.fused_gelu is None and LayerNorm(8).fused_norm is None and not again  # warned once only
+    ffn = PositionwiseFeedForward(8, 16, act="gelu")
+    swapped, again = _warnings_of(lambda: accelerate(ffn))
+    assert swapped == [] and not fused.available() and not again  # warned once only
+    assert fused.gelu() is None and fused.layer_norm() is None and fused.dropout() is None
     x = Tensor(rand(2, 8))
     np.testing.assert_array_equal(ffn(x).asnumpy(), ffn.output(ops.gelu(ffn.intermediate(x))).asnumpy())
 
@@ -254,14 +303,10 @@ def test_the_library_is_cached_by_source_hash(fresh_build):
 
 # ------------------------------------------------------------------- seeded dropout and gradient norm
 def _seeded_dropout(p, use_fused, seed_value):
-    """The Trainer's SeededDropout cell, with its fused kernel or forced onto the reference ops."""
-    from bert_ms.train.trainer import _seeded_dropout_cell
-
-    seed = ms.Parameter(Tensor(seed_value, ms.int64), name="dropout_seed", requires_grad=False)
-    cell = _seeded_dropout_cell()(p, seed, 77)
-    if not use_fused:
-        cell.fused_dropout = None
-    assert (cell.fused_dropout is not None) == use_fused
+    """The Trainer's SeededDropout cell (the reference ops), or its fused twin with the C++ kernel."""
+    seed = seed_parameter()
+    seed.set_data(Tensor(seed_value, ms.int64))
+    cell = FusedSeededDropout(p, seed, 77, fused.dropout()) if use_fused else SeededDropout(p, seed, 77)
     cell.set_train(True)
     return cell
 
@@ -306,11 +351,15 @@ def test_fused_sum_of_squares_is_the_float64_sum():
     assert float(ms.jit(in_graph)(*[Tensor(t) for t in tensors]).asnumpy()[0]) == got
 
 
-def _train_three_steps(fused_on):
-    from bert_ms.train.tasks import PretrainingTask
-    from bert_ms.train.trainer import Trainer, TrainerConfig
+# ------------------------------------------------------------------------------------------ the Trainer
+def _train_three_steps(fused_on, monkeypatch):
+    """Three Trainer steps (fit to step 1, then to 3: the fused cells are swapped in twice); returns
+    what the Trainer swapped in, the losses, norms and weights."""
+    from bert_ms import accel
 
-    device.setup("CPU", mode="graph", verbose=False, fused=fused_on)
+    swapped = []
+    real = accel.accelerate
+    monkeypatch.setattr(accel, "accelerate", lambda model: swapped.append(real(model)) or swapped[-1])
     rng = np.random.default_rng(0)
     n, t, k = 16, 16, 3
     data = {"input_ids": rng.integers(5, 97, (n, t)).astype(np.int32),
@@ -322,22 +371,40 @@ def _train_three_steps(fused_on):
             "next_sentence_label": rng.integers(0, 2, n).astype(np.int32)}
     ms.set_seed(0)
     model = BertForPreTraining(BertConfig(**{**TINY, "hidden_dropout_prob": 0.3, "attention_probs_dropout_prob": 0.3}))
-    trainer = Trainer(model, PretrainingTask(), data, TrainerConfig(total_steps=3, batch_size=8, lr=1e-2, log_every=1,
-                                                                    clip_norm=0.5, progress=False))
-    used = any(getattr(c, "fused_dropout", None) is not None for _, _, c in trainer._seeded)
+    cfg = TrainerConfig(total_steps=3, batch_size=8, lr=1e-2, log_every=1, clip_norm=0.5, progress=False,
+                        fused=fused_on)
+    trainer = Trainer(model, PretrainingTask(), data, cfg)
+    fused_dropout = [type(c) for _, _, c in trainer._dropouts]
+    trainer.fit(until_step=1)
     trainer.fit()
+    assert fused_cells(model) == [] and not any(isinstance(c, SeededDropout) for _, c in model.cells_and_names())
     norms = [r["grad_norm"] for r in trainer.state.history if "grad_norm" in r]
-    return used, [loss for _, loss in trainer.losses()], norms, {p.name: p.asnumpy() for p in model.trainable_params()}
+    return (swapped, fused_dropout, trainer.step_fn, [loss for _, loss in trainer.losses()], norms,
+            {p.name: p.asnumpy() for p in model.trainable_params()})
 
 
-def test_trainer_with_fused_dropout_and_norm_follows_the_reference(restore_device):
+def test_trainer_with_fused_kernels_follows_the_reference(restore_device, monkeypatch):
     """Three Trainer steps with dropout 0.3 and clipping (norm > 0.5, so the clip is active): the fused
-    dropout, gradient-norm, GELU and LayerNorm kernels against the op-based Trainer, same masks."""
-    used_on, loss_on, norm_on, w_on = _train_three_steps(True)
-    used_off, loss_off, norm_off, w_off = _train_three_steps(False)
-    assert used_on and not used_off
+    dropout, gradient-norm, GELU and LayerNorm kernels against the op-based Trainer, same masks. After
+    fit() the model is plain again."""
+    device.setup("CPU", mode="graph", verbose=False)
+    swapped_on, drop_on, step_on, loss_on, norm_on, w_on = _train_three_steps(True, monkeypatch)
+    swapped_off, drop_off, step_off, loss_off, norm_off, w_off = _train_three_steps(False, monkeypatch)
+    assert swapped_on == [SWAPPED, SWAPPED] and swapped_off == []
+    assert set(drop_on) == {FusedSeededDropout} and set(drop_off) == {SeededDropout}
     assert len(loss_on) == 3 and min(norm_off) > 0.5
     np.testing.assert_allclose(loss_on, loss_off, rtol=1e-5)
     np.testing.assert_allclose(norm_on, norm_off, rtol=1e-5)
     for name in w_off:
         np.testing.assert_allclose(w_on[name], w_off[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_fused_is_off_by_default():
+    assert TrainerConfig().fused is False
+    model = nn.SequentialCell([nn.Dense(4, 2), nn.Dropout(p=0.1)])
+    arrays = {"features": np.zeros((8, 4), np.float32), "labels": np.zeros(8, np.int32)}
+    from bert_ms.train.tasks import SequenceClassificationTask
+
+    trainer = Trainer(model, SequenceClassificationTask(2, feature_keys=("features",)), arrays,
+                      TrainerConfig(total_steps=1, batch_size=4, progress=False))
+    assert not trainer._accelerate and [type(c) for _, _, c in trainer._dropouts] == [SeededDropout]

@@ -12,6 +12,7 @@ import pytest
 from mindspore import nn, ops
 
 from bert_ms import device
+from bert_ms.train.dropout import SEED_PARAM, SeededDropout, seed_parameter, seeded_dropouts, swap
 from bert_ms.train.tasks import (
     FeatureClassifier,
     PretrainingTask,
@@ -28,8 +29,8 @@ from bert_ms.train.trainer import (
     Trainer,
     TrainerConfig,
     evaluate,
-    install_seeded_dropout,
     lr_at,
+    model_precision,
     no_weight_decay,
     read_log,
     to_inputs,
@@ -241,9 +242,11 @@ def test_overflow_skips_the_update_and_halves_the_scale():
 
 def test_seeded_dropout_is_a_pure_function_of_the_seed():
     model = Tiny(dropout=0.5)
-    seed, replaced = install_seeded_dropout(model)
-    assert len(replaced) == 1
+    seed = seed_parameter()
+    replaced = swap(seeded_dropouts(model, seed))
+    assert len(replaced) == 1 and isinstance(replaced[0][2], nn.Dropout)
     drop = model.drop
+    assert isinstance(drop, SeededDropout)
     drop.set_train(True)
     x = ms.Tensor(np.ones((64, 64), np.float32))
     seed.set_data(ms.Tensor(7, ms.int64))
@@ -273,12 +276,27 @@ def test_seeded_dropout_keeps_the_configured_rate(rate):
             return self.drop(x)
 
     model = Holder()
-    seed, replaced = install_seeded_dropout(model)
+    seed = seed_parameter()
+    replaced = swap(seeded_dropouts(model, seed))
     assert len(replaced) == 1 and model.drop.p == pytest.approx(rate)
     model.set_train(True)
     seed.set_data(ms.Tensor(3, ms.int64))
     out = model(ms.Tensor(np.ones((128, 128), np.float32))).asnumpy()
     assert abs((out == 0).mean() - rate) < 0.01
+
+
+def test_the_trainer_installs_its_dropout_for_fit_only():
+    """During fit() the model's nn.Dropout is a SeededDropout (what the compiled step traced); before
+    and after, the model is the caller's own: no seeded cell, no seed parameter, nothing to undo."""
+    model = new_model(0, dropout=0.3)
+    original = model.drop
+    trainer = Trainer(model, TASK, make_data(16), TrainerConfig(total_steps=2, batch_size=8, progress=False))
+    assert model.drop is original
+    seen, set_seed = [], trainer._set_seed  # called before every micro-batch, inside fit()
+    trainer._set_seed = lambda micro: seen.append(type(model.drop)) or set_seed(micro)
+    trainer.fit()
+    assert seen and set(seen) == {SeededDropout}
+    assert model.drop is original and SEED_PARAM not in [p.name for p in model.get_parameters()]
 
 
 def test_trainer_with_dropout_zero_trains_the_plain_model(tmp_path):
@@ -528,6 +546,29 @@ def test_layer_combinations_and_frozen_feature_classifier():
     assert not np.allclose(model.layer_weights.asnumpy(), 0.0)  # the mix is learned
     for p in bert.get_parameters():
         np.testing.assert_array_equal(p.asnumpy(), frozen[p.name])  # the encoder stayed frozen
+
+
+def test_the_loss_scale_follows_the_model_not_the_switch():
+    """A model built in fp16 while the device switch says fp32 trains with the fp16 loss scale (it once
+    read the switch and got none), and an fp32 model under an fp16 switch gets none."""
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.model import BertForPreTraining
+
+    cfg = BertConfig.preset("tiny", vocab_size=60, max_position_embeddings=16)
+    data = {k: np.zeros((8, 4), np.int32) for k in ("input_ids", "token_type_ids", "attention_mask")}
+    tcfg = TrainerConfig(total_steps=1, batch_size=4, progress=False)
+    assert device.current().precision == "fp32"
+    fp16 = BertForPreTraining(cfg, dtype="fp16")
+    assert model_precision(fp16) == "fp16" and model_precision(Tiny()) == "fp32"
+    trainer = Trainer(fp16, PretrainingTask(), data, tcfg)
+    assert trainer.precision == "fp16" and trainer.step_fn.scaler is not None
+    assert Trainer(fp16, PretrainingTask(), data, tcfg, precision="fp32").step_fn.scaler is None  # explicit
+    device.setup("CPU", mode="graph", precision="fp16", verbose=False)
+    try:
+        fp32 = BertForPreTraining(cfg, dtype="fp32")
+        assert Trainer(fp32, PretrainingTask(), data, tcfg).step_fn.scaler is None
+    finally:
+        device.setup("CPU", mode="graph", precision="fp32", verbose=False)
 
 
 def test_fp16_mixed_precision_uses_a_dynamic_loss_scale():

@@ -1,10 +1,11 @@
-"""Fused CPU kernels (融合算子): a speed option for training on CPU, off everywhere else.
+"""Fused CPU kernels (融合算子): an opt-in speed option for training on CPU.
 
 The course's reference maths stays where the lessons explain it: exact GELU in
-:func:`bert_ms.feedforward.activation` (``ops.gelu(x, approximate="none")``) and LayerNorm in
-:class:`bert_ms.precision.LayerNorm` (``ops.LayerNorm``). This module only provides *the same
-functions, computed faster on CPU*, as MindSpore AOT custom operators (``ops.Custom(func_type="aot")``)
-written in C++ (``bert_ms/csrc/fused_ops.cc``):
+:func:`bert_ms.transformer.feedforward.activation` (``ops.gelu(x, approximate="none")``), LayerNorm in
+:class:`bert_ms.transformer.layers.LayerNorm` (``ops.LayerNorm``), the Trainer's seeded dropout in
+:class:`bert_ms.train.dropout.SeededDropout`. This module only provides *the same functions, computed
+faster on CPU*, as MindSpore AOT custom operators (``ops.Custom(func_type="aot")``) written in C++
+(``bert_ms/accel/csrc/fused_ops.cc``):
 
 * **GELU** (exact, erf form) and its gradient ``dx = dout * (Phi(x) + x * phi(x))``. MindSpore's CPU
   backend runs ``0.5 * x * (1 + erf(x / sqrt(2)))`` as five kernels and its autodiff gradient as about
@@ -12,25 +13,30 @@ written in C++ (``bert_ms/csrc/fused_ops.cc``):
   here each direction is one vectorised pass.
 * **LayerNorm** forward and a one-pass backward (dx, dgamma, dbeta), which replaces MindSpore's CPU
   ``LayerNormGrad``, the costliest element-wise kernel of a BERT training step.
-* **Seeded dropout**: the Trainer's reproducible dropout mask (:class:`bert_ms.training.SeededDropout`,
-  an integer hash of the element index and a key) bit for bit, in one pass instead of ~15 int64 kernels;
-  the backward pass regenerates the mask instead of storing it.
+* **Seeded dropout**: the Trainer's reproducible dropout mask (an integer hash of the element index and
+  a key) bit for bit, in one pass instead of ~15 int64 kernels; the backward pass regenerates the mask
+  instead of storing it.
 * **Sum of squares** of all gradients in one call, for the global norm of gradient clipping (instead of a
   Square and a ReduceSum per parameter tensor).
 
 Results equal the reference ops to ~1e-6 in float32, the dropout mask exactly
 (``tests/test_fused_kernels.py``).
 
-When it is used: only on the CPU target, only for float32 tensors, only if the C++ source compiled,
-and only while the switch is on -- ``bert_ms.device.setup(fused=...)`` or the environment variable
-``BERT_MS_FUSED=0`` (see :mod:`bert_ms.settings`); ``bert_ms.device.current().fused`` is the choice.
-Cells decide when they are built (:func:`gelu` / :func:`layer_norm` return ``None`` when the reference
-ops should run), and use the kernels **in training mode only** (``cell.training``), which is where the
-time goes. Inference graphs keep the reference ops because of a MindSpore 2.7 limitation: a
+Nothing in the model or layer files uses these kernels. They are applied from outside, and only on
+request: :func:`bert_ms.accel.accelerate` swaps fused cells into a model, and
+``TrainerConfig(fused=True)`` (``--fused`` on the command line) makes the Trainer do that and use the
+dropout and gradient-norm kernels too. Off by default, so a learner's laptop never needs a C++
+compiler. Only on the CPU target, only for float32 tensors, only if the C++ source compiles
+(:func:`available`).
+
+Training mode only: the fused cells run the kernels while ``cell.training`` is set and the reference
+ops otherwise. Inference graphs must keep the reference ops because of a MindSpore 2.7 limitation: a
 ``mindspore.jit`` graph whose outputs include ``None`` (e.g. ``jit(model.forward_tuple)`` with no
 pooler) is compiled again at run time by an "AnyType" actor that cannot infer a ``Custom`` op
 ("RuntimeError: The prim is not a PrimitivePy. Prim name: Custom"). A training step that returns a
-``None`` would hit the same error; ``BERT_MS_FUSED=0`` is the way out. The library is compiled on first use with ``g++ -O3 -march=native -fopenmp`` into
+``None`` would hit the same error; train without ``fused`` then.
+
+The library is compiled on first use with ``g++ -O3 -march=native -fopenmp`` into
 ``<BERT_MS_CACHE>/kernels/``, named by a hash of the source, compiler and CPU, written atomically
 (temp file + rename). If no compiler is found or the build or a self-test fails, one warning is
 printed and the reference ops are used.
@@ -126,16 +132,12 @@ def library() -> Path | None:
         return _STATE["lib"]
 
 
-def wanted(dtype=None) -> bool:
-    """Whether the fused kernels should be used for tensors of ``dtype`` (float32 only) on this device:
-    the switch is on, the target is CPU, and the library builds."""
-    import mindspore as ms
-
+def available() -> bool:
+    """Whether the kernels can run here: the process runs on the CPU target (see
+    :mod:`bert_ms.runtime.device`) and the library builds (else one warning, and False)."""
     from bert_ms.runtime import device
 
-    if not device.current().fused:
-        return False
-    if dtype is not None and dtype != ms.float32:
+    if device.current().target != "CPU":
         return False
     return library() is not None
 
@@ -207,28 +209,28 @@ def _self_test() -> None:
 
 
 def gelu():
-    """The fused exact-GELU primitive (``y = gelu(x)``, with its fused gradient), or None when the
-    reference ``ops.gelu`` should be used (switch off, not CPU, or no library)."""
-    return _ops()["gelu"] if wanted() else None
+    """The fused exact-GELU primitive (``y = gelu(x)``, float32, with its fused gradient), or None when
+    :func:`available` is False."""
+    return _ops()["gelu"] if available() else None
 
 
 def layer_norm():
     """The fused LayerNorm primitive ``y = ln(x, gamma, beta, eps)`` (``eps`` a float32 tensor of
-    shape [1]), with its one-pass gradient, or None when ``ops.LayerNorm`` should be used."""
-    return _ops()["layer_norm"] if wanted() else None
+    shape [1]), with its one-pass gradient, or None when :func:`available` is False."""
+    return _ops()["layer_norm"] if available() else None
 
 
 def dropout():
     """The fused seeded-dropout primitive ``y = drop(x, key, rate)`` (``key`` int64 [1], ``rate`` float32
-    [2] = (p, 1 / (1 - p))): the mask of :class:`bert_ms.training.SeededDropout` bit for bit, one pass
-    forward and one backward; or None when the reference ops should run."""
-    return _ops()["dropout"] if wanted() else None
+    [2] = (p, 1 / (1 - p))): the mask of :class:`bert_ms.train.dropout.SeededDropout` bit for bit, one
+    pass forward and one backward; or None when :func:`available` is False."""
+    return _ops()["dropout"] if available() else None
 
 
 def sum_of_squares():
     """The fused ``sum(t ** 2 for every tensor t)`` primitive (float32 inputs, output [1]) used for the
-    global gradient norm, or None when ``ops.square`` + ``ops.sum`` should be used."""
-    return _ops()["sum_of_squares"] if wanted() else None
+    global gradient norm, or None when :func:`available` is False."""
+    return _ops()["sum_of_squares"] if available() else None
 
 
 def reset() -> None:

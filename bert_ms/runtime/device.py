@@ -14,14 +14,15 @@ and nothing else in the course touches ``mindspore.set_device`` or ``set_context
 * ``precision``: ``"fp32"``; ``"fp16"`` (mixed precision, with dynamic loss scaling in
   training); ``"bf16"`` where the hardware has it (Ascend 910B, NVIDIA compute capability 8+).
   MindSpore's CPU kernels have no bf16 matmul, so CPU + bf16 is refused.
-* ``fused``: on CPU, compute exact GELU and LayerNorm (forward and backward) with the fused C++
-  kernels of :mod:`bert_ms.fused` instead of MindSpore's element-wise ops -- the same results (to
-  ~1e-6), a faster training step. Only for float32 tensors, only if the kernels compile (otherwise
-  one warning and the ops); never on GPU/Ascend. ``DeviceInfo.fused`` is the choice.
 
-Environment variables ``BERT_MS_DEVICE``, ``BERT_MS_MODE``, ``BERT_MS_PRECISION`` and
-``BERT_MS_FUSED`` override the arguments, so a whole course moves to another machine without
-editing a notebook.
+The precision chosen here is only a *default*: a model takes it when built without ``dtype=``
+(:func:`resolve_dtype`), and the Trainer reads it from the model. :func:`dtype_of`,
+:func:`precision_of` and :func:`_precision_problem` are the one home of the precision table and of
+the "no bf16 on CPU" rule. (The fused C++ CPU kernels are not chosen here: they are an opt-in of the
+Trainer, ``TrainerConfig(fused=True)``, see :mod:`bert_ms.accel`.)
+
+Environment variables ``BERT_MS_DEVICE``, ``BERT_MS_MODE`` and ``BERT_MS_PRECISION`` override the
+arguments, so a whole course moves to another machine without editing a notebook.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ class DeviceInfo:
     seed: int | None
     reason: str
     available: tuple[str, ...]
-    fused: bool = False  # use bert_ms.fused's CPU kernels (CPU only; float32 tensors; if they compile)
 
     @property
     def compute_dtype(self):
@@ -69,8 +69,7 @@ class DeviceInfo:
         return self.mode == "graph"
 
     def __str__(self) -> str:
-        fused = " fused=on" if self.fused else ""
-        return f"device={self.target} mode={self.mode} precision={self.precision}{fused} ({self.reason})"
+        return f"device={self.target} mode={self.mode} precision={self.precision} ({self.reason})"
 
 
 _CURRENT: DeviceInfo | None = None
@@ -192,14 +191,6 @@ def _precision_problem(target: str, precision: str) -> str | None:
     return None
 
 
-def fused_choice(target: str, fused: bool = True) -> bool:
-    """Whether the fused CPU kernels of :mod:`bert_ms.fused` are allowed: on the CPU target only, and
-    only while ``BERT_MS_FUSED`` (if set) or else ``fused`` says so. Per tensor, they also need float32."""
-    from bert_ms.runtime import settings
-
-    return target == "CPU" and settings.fused(fused)
-
-
 def setup(
     target: str = "auto",
     mode: str = "graph",
@@ -207,14 +198,11 @@ def setup(
     seed: int | None = None,
     fallback: bool = False,
     verbose: bool = True,
-    fused: bool = True,
 ) -> DeviceInfo:
     """Choose the device, execution mode and precision for the whole process.
 
-    Environment variables ``BERT_MS_DEVICE``, ``BERT_MS_MODE``, ``BERT_MS_PRECISION`` and
-    ``BERT_MS_FUSED`` win over the arguments. ``fused`` allows the fused CPU kernels of
-    :mod:`bert_ms.fused` (ignored on GPU/Ascend). ``fallback=True`` turns a missing accelerator
-    into a warning and CPU.
+    Environment variables ``BERT_MS_DEVICE``, ``BERT_MS_MODE`` and ``BERT_MS_PRECISION`` win over
+    the arguments. ``fallback=True`` turns a missing accelerator into a warning and CPU.
     Raises :class:`DeviceError` (one line, naming what is missing) otherwise.
     """
     global _CURRENT
@@ -260,8 +248,7 @@ def setup(
         np.random.seed(seed)
         random.seed(seed)
 
-    _CURRENT = DeviceInfo(chosen, mode, precision, seed, reason, available,
-                          fused=fused_choice(chosen, fused))
+    _CURRENT = DeviceInfo(chosen, mode, precision, seed, reason, available)
     if verbose:
         print(f"[bert_ms] {_CURRENT}")
     return _CURRENT

@@ -5,13 +5,12 @@
 | ``BERT_MS_SMOKE``   | ``1``: shrink data and steps so every notebook runs in seconds  | ``0`` (full mode)  |
 | ``BERT_MS_DATA``    | folder with the shipped data (``MANIFEST.json`` and friends)    | the repo's data/   |
 | ``BERT_MS_CACHE``   | folder for downloads, trained models and run outputs            | ``~/.cache/bert_ms`` |
-| ``BERT_MS_DEVICE``  | ``auto`` / ``CPU`` / ``GPU`` / ``Ascend`` (see :mod:`bert_ms.device`) | ``auto``      |
+| ``BERT_MS_DEVICE``  | ``auto`` / ``CPU`` / ``GPU`` / ``Ascend`` (see :mod:`bert_ms.runtime.device`) | ``auto``      |
 | ``BERT_MS_MODE``    | ``graph`` / ``pynative``                                        | as the code asks   |
 | ``BERT_MS_PRECISION`` | ``fp32`` / ``fp16`` / ``bf16``                                | as the code asks   |
-| ``BERT_MS_FUSED``   | ``0``: never use the fused C++ CPU kernels of :mod:`bert_ms.fused` | as the code asks (on) |
 
 Notebooks never read these variables themselves: they call :func:`smoke` or
-:func:`bert_ms.device.setup`, so a whole course is switched without editing a notebook.
+:func:`bert_ms.runtime.device.setup`, so a whole course is switched without editing a notebook.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import os
 from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,14 +36,6 @@ def pick(smoke_value, full_value):
     two modes differ only in sizes, never in code path.
     """
     return smoke_value if smoke() else full_value
-
-
-def fused(default: bool = True) -> bool:
-    """Whether the fused CPU kernels of :mod:`bert_ms.fused` may be used: ``BERT_MS_FUSED`` if set
-    (``0``/``false``/``no``/``off`` turn them off, ``1``/``true``/``yes``/``on`` on), else ``default``.
-    :func:`bert_ms.device.setup` reads it; everything else asks ``bert_ms.device.current().fused``."""
-    env = os.environ.get("BERT_MS_FUSED", "").strip().lower()
-    return False if env in _FALSE else True if env in _TRUE else default
 
 
 def data_dir() -> Path:

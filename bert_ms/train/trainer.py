@@ -32,16 +32,22 @@ function compiled by :func:`bert_ms.device.jit` in graph mode.
 
 Exact resume (精确续训): the data order is a pure function of (``seed``, epoch), and the dropout
 (随机失活) masks are a pure function of (``seed``, step, micro-batch, layer) through
-:class:`SeededDropout`, which replaces every ``nn.Dropout`` of the model during :meth:`Trainer.fit`
-(MindSpore's CPU dropout kernel keeps a hidden random state that ``ms.set_seed`` does not reset,
-so a resumed process would draw different masks). ``ms.set_seed(seed + step)`` is also called
-before each step for any other MindSpore randomness. Checkpoints (:mod:`bert_ms.checkpoint`) hold
-everything else.
+:class:`bert_ms.train.dropout.SeededDropout`, which replaces every ``nn.Dropout`` of the model during
+:meth:`Trainer.fit` and is swapped out again when ``fit()`` returns (MindSpore's CPU dropout kernel
+keeps a hidden random state that ``ms.set_seed`` does not reset, so a resumed process would draw
+different masks). ``ms.set_seed(seed + step)`` is also called before each step for any other
+MindSpore randomness. Checkpoints (:mod:`bert_ms.train.checkpoint`) hold everything else.
 
-Speed on CPU: the seeded mask (an integer hash, ~15 int64 kernels per dropout layer) and the global
-gradient norm of step 4 (a Square and a ReduceSum per parameter tensor) run as single C++ kernels of
-:mod:`bert_ms.fused` -- the same mask bit for bit and the same norm to float32 rounding -- which took a
-BERT-mini step from ~1.1 s to ~0.7 s (``bench/README.md``). ``BERT_MS_FUSED=0`` runs the ops.
+Precision: the model decides it (bert_ms models are built with a compute dtype, ``dtype=`` or the
+device switch's default); the Trainer reads it from the model's cells (:func:`model_precision`) and
+adds the dynamic loss scale for fp16. ``Trainer(..., precision="fp16")`` says it explicitly.
+
+Speed on CPU, opt-in: with ``TrainerConfig(fused=True)`` the step uses the C++ kernels of
+:mod:`bert_ms.accel` -- GELU and LayerNorm swapped into the model by :func:`bert_ms.accel.accelerate`
+for the duration of ``fit()``, the seeded mask in one kernel instead of ~15 int64 ops per dropout layer,
+and the global gradient norm of step 4 in one call instead of a Square and a ReduceSum per parameter
+tensor -- the same mask bit for bit and the same numbers to float32 rounding, a BERT-mini step ~35 %
+faster (``bench/README.md``). Off by default: it needs a C++ compiler.
 """
 
 from __future__ import annotations
@@ -60,10 +66,12 @@ import numpy as np
 from mindspore import Parameter, ParameterTuple, nn, ops
 from mindspore.amp import DynamicLossScaler, all_finite
 
-from bert_ms.accel import fused
+from bert_ms import accel
+from bert_ms.accel import fused as fused_kernels
 from bert_ms.runtime import device
 from bert_ms.runtime import distributed as dist_mod
 from bert_ms.train import checkpoint as ckpt
+from bert_ms.train.dropout import M31, SEED_PARAM, seed_parameter, seeded_dropouts, swap
 
 # ----------------------------------------------------------------------------------------------
 # Learning-rate schedule: a pure function of the step
@@ -137,6 +145,7 @@ class TrainerConfig:
     init_loss_scale: float = 2.0 ** 16
     scale_window: int = 1000
     deterministic_dropout: bool = True
+    fused: bool = False                # the fused C++ CPU kernels of bert_ms.accel (opt-in, see above)
     log_every: int = 10
     save_every: int = 0                # 0: only at the end (if out_dir is set)
     keep_checkpoints: int = 2
@@ -228,93 +237,13 @@ def eval_batches(arrays: dict[str, np.ndarray], batch_size: int) -> Iterator[dic
 
 
 # ----------------------------------------------------------------------------------------------
-# Deterministic dropout
+# Deterministic dropout (the cells live in bert_ms.train.dropout)
 # ----------------------------------------------------------------------------------------------
-
-_M31 = 0x7FFFFFFF
-SEED_PARAM = "bert_ms_dropout_seed"
-
-
-def _mix(h):
-    """A 31-bit integer hash (xor-shift-multiply, as in the murmur3 finalizer) on int64 tensors."""
-    m = ms.Tensor(_M31, ms.int64)
-    h = ops.bitwise_xor(h, ops.floor_div(h, 65536))
-    h = ops.bitwise_and(h * 0x45D9F3B, m)
-    h = ops.bitwise_xor(h, ops.floor_div(h, 65536))
-    h = ops.bitwise_and(h * 0x45D9F3B, m)
-    return ops.bitwise_xor(h, ops.floor_div(h, 65536))
-
-
-def _seeded_dropout_cell():
-    class SeededDropout(nn.Cell):
-        """Inverted dropout (Srivastava et al. 2014) whose mask is a pure function of a seed.
-
-        ``u = hash(hash(index) xor hash(seed * 131 + layer))`` / 2^31 is uniform in [0, 1); an
-        element is kept when ``u >= p`` and scaled by ``1 / (1 - p)``. The seed is a shared int64
-        Parameter the Trainer sets before every micro-batch, so the masks of step ``s`` are the same
-        in an uninterrupted run and in a resumed one.
-        """
-
-        def __init__(self, p: float, seed, layer_id: int):
-            super().__init__()
-            self.p = float(p)
-            self.scale = 1.0 / (1.0 - self.p)
-            self.seed = seed
-            self.layer_id = int(layer_id)
-            # on CPU the same mask, bit for bit, as one C++ kernel (bert_ms.fused); None: the ops below
-            self.fused_dropout = fused.dropout()
-            self.rate = ms.Tensor([self.p, self.scale], ms.float32)
-
-        def construct(self, x):
-            if not self.training or self.p == 0.0:
-                return x
-            key = _mix(ops.bitwise_and(self.seed * 131 + self.layer_id, ms.Tensor(_M31, ms.int64)))
-            if self.fused_dropout is not None and x.dtype == ms.float32:
-                return self.fused_dropout(x, key.reshape((1,)), self.rate)
-            idx = ops.arange(0, x.size, dtype=ms.int64).reshape(x.shape)
-            u = _mix(ops.bitwise_xor(_mix(idx), key)).astype(ms.float32) * (1.0 / 2147483648.0)
-            return ops.select(u >= self.p, x * self.scale, ops.zeros_like(x))
-
-    return SeededDropout
-
-
-def install_seeded_dropout(model) -> tuple[Any, list[tuple[Any, str, Any]]]:
-    """Replace every ``nn.Dropout`` in ``model`` by a :class:`SeededDropout`; return (seed, undo list).
-    The :class:`Trainer` does this itself at the start of :meth:`Trainer.fit` and undoes it at the end."""
-    import mindspore as ms
-    cls = _seeded_dropout_cell()
-    seed = ms.Parameter(ms.Tensor(0, ms.int64), name=SEED_PARAM, requires_grad=False)
-    replaced = []
-    for layer_id, (parent_name, parent) in enumerate(list(model.cells_and_names())):
-        for child_name, child in list(parent._cells.items()):  # noqa: SLF001 - Cell children
-            if isinstance(child, nn.Dropout):
-                # MindSpore's nn.Dropout(p=...) keeps a stale keep_prob=0.5, so read p when it exists
-                # (``p or 1 - keep_prob`` once turned dropout 0 into 0.5).
-                p = float(child.p) if getattr(child, "p", None) is not None else 1.0 - float(child.keep_prob)
-                new = cls(p, seed, layer_id * 64 + len(replaced))
-                parent._cells[child_name] = new
-                replaced.append((parent, child_name, child))
-        del parent_name
-    return seed, replaced
-
-
-def uninstall_seeded_dropout(replaced) -> list[tuple[Any, str, Any]]:
-    """Put the original cells back; returns the list needed to install the same seeded cells again."""
-    again = []
-    for parent, child_name, child in replaced:
-        again.append((parent, child_name, parent._cells[child_name]))  # noqa: SLF001
-        parent._cells[child_name] = child  # noqa: SLF001
-    return again
-
-
-def reinstall(replaced) -> list[tuple[Any, str, Any]]:
-    """Swap the cells of an undo list in again (the seeded cells made once by :func:`install_seeded_dropout`)."""
-    return uninstall_seeded_dropout(replaced)
 
 
 def step_seed(seed: int, step: int, micro: int = 0, rank: int = 0) -> int:
     """The dropout seed of one micro-batch: a pure function of (seed, step, micro-batch, rank)."""
-    return (seed * 1_000_003 + step * 4099 + micro * 131 + rank * 7) % _M31
+    return (seed * 1_000_003 + step * 4099 + micro * 131 + rank * 7) % M31
 
 
 # ----------------------------------------------------------------------------------------------
@@ -352,16 +281,26 @@ def build_optimizer(model, cfg: TrainerConfig):
     return nn.AdamWeightDecay(groups, learning_rate=lr, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.eps)
 
 
+def model_precision(model) -> str:
+    """What ``model`` computes in, from the ``compute_dtype`` its cells were built with (bert_ms's
+    ``BertModel``, ``Linear``, ...): "fp16" or "bf16" if any cell computes in it, else "fp32" (also for
+    plain MindSpore cells, which compute in their float32 parameters' dtype)."""
+    found = {device.precision_of(cell.compute_dtype) for _, cell in model.cells_and_names()
+             if getattr(cell, "compute_dtype", None) is not None}
+    return next((p for p in ("fp16", "bf16") if p in found), "fp32")
+
+
 class TrainStep:
     """Forward + backward + (accumulate | all-reduce, unscale, finite check, clip, AdamW update).
 
     With ``grad_accum_steps == 1`` the whole step is one compiled function. With accumulation,
     :meth:`micro` (compiled) adds scaled gradients into buffers and :meth:`apply` (compiled) updates.
-    Both return plain floats / bools to the Python loop.
+    Both return plain floats / bools to the Python loop. ``sum_of_squares``: a fused kernel for the
+    squared global gradient norm (:func:`bert_ms.accel.fused.sum_of_squares`), or None for the ops.
     """
 
     def __init__(self, model, task, optimizer, cfg: TrainerConfig, precision: str = "fp32",
-                 world_size: int = 1):
+                 world_size: int = 1, sum_of_squares=None):
         self.model, self.task, self.optimizer, self.cfg = model, task, optimizer, cfg
         self.accum = int(cfg.grad_accum_steps)
         if self.accum < 1:
@@ -378,7 +317,7 @@ class TrainStep:
         inv_accum = 1.0 / self.accum
         clip = float(cfg.clip_norm)
         clip_t = ms.Tensor(clip, ms.float32)  # gradients are float32: parameters are fp32 master weights
-        sum_sq = fused.sum_of_squares()  # None: the ops below
+        sum_sq = sum_of_squares  # None: the ops below
 
         def forward(*inputs):
             loss = task.loss(model, *inputs)
@@ -397,7 +336,7 @@ class TrainStep:
                 finite = all_finite(grads)
             else:
                 finite = ms.Tensor(True)
-            if sum_sq is not None:  # one fused C++ call on CPU (bert_ms.fused), the same sum
+            if sum_sq is not None:  # one fused C++ call on CPU (bert_ms.accel), the same sum
                 norm = ops.sqrt(sum_sq(*grads)).reshape(())
             else:
                 norm = ops.sqrt(ops.addn([ops.sum(ops.square(g)) for g in grads]))
@@ -534,15 +473,17 @@ class Trainer:
     ``train_data`` is a dict of aligned NumPy arrays (shuffled per epoch with the seed) or an object
     with ``__len__`` and ``epoch(epoch, start) -> iterator of batch dicts`` that is a pure function of
     its arguments. ``out_dir`` receives ``metrics.jsonl`` (one JSON line per log step and per
-    evaluation) and ``checkpoints/``. Only rank 0 writes under data parallelism.
+    evaluation) and ``checkpoints/``. Only rank 0 writes under data parallelism. ``precision``
+    ("fp32" / "fp16" / "bf16" or a MindSpore dtype): what the model computes in; default: read from
+    the model (:func:`model_precision`). It turns the fp16 loss scale on.
     """
 
     def __init__(self, model, task, train_data, cfg: TrainerConfig | None = None, dev_data=None,
-                 out_dir: str | os.PathLike | None = None, dist=None):
+                 out_dir: str | os.PathLike | None = None, dist=None, precision=None):
         self.model, self.task, self.cfg = model, task, cfg or TrainerConfig()
         self.dev_data, self.out_dir = dev_data, Path(out_dir) if out_dir else None
         self.dist = dist or dist_mod.current()
-        self.precision = device.current().precision
+        self.precision = model_precision(model) if precision is None else device.precision_of(precision)
         if self.cfg.batch_size % self.dist.world_size:
             raise ValueError(f"batch_size {self.cfg.batch_size} is not divisible by {self.dist.world_size} workers")
         if isinstance(train_data, dict):
@@ -551,15 +492,19 @@ class Trainer:
         if len(self.data) < 1:
             raise ValueError("training data has no complete batch")
         self.state = TrainState()
-        # Mixed precision is the model's business (bert_ms models read device.current().compute_dtype
-        # and keep fp32 master weights); the Trainer adds the dynamic loss scale for fp16.
-        # Seeded dropout cells replace the model's nn.Dropout during fit() only; outside fit() the model is
-        # the caller's own again (so save_pretrained and eager calls see no training state).
-        self._seed_param, replaced = (install_seeded_dropout(model) if self.cfg.deterministic_dropout
-                                      else (None, []))
+        # Mixed precision is the model's business (it keeps fp32 master weights and computes in its own
+        # dtype); the Trainer adds the dynamic loss scale for fp16.
+        # fused=True: the C++ kernels, if they can run here (else one warning and the ops).
+        use_fused = self.cfg.fused and fused_kernels.available()
+        # Seeded dropout cells replace the model's nn.Dropout during fit() only, made once here; outside
+        # fit() the model is the caller's own again (so save_pretrained and eager calls see no training state).
+        self._seed_param = seed_parameter() if self.cfg.deterministic_dropout else None
+        self._dropouts = (seeded_dropouts(model, self._seed_param, fused_kernels.dropout() if use_fused else None)
+                          if self._seed_param is not None else [])
+        self._accelerate = use_fused
         self.optimizer = build_optimizer(model, self.cfg)
-        self.step_fn = TrainStep(model, task, self.optimizer, self.cfg, self.precision, self.dist.world_size)
-        self._seeded = uninstall_seeded_dropout(replaced)  # what fit() swaps in and out
+        self.step_fn = TrainStep(model, task, self.optimizer, self.cfg, self.precision, self.dist.world_size,
+                                 sum_of_squares=fused_kernels.sum_of_squares() if use_fused else None)
         self._eval_cache: dict = {}
 
     # -- state that goes into checkpoints ---------------------------------------------------------
@@ -710,7 +655,9 @@ class Trainer:
             bar = tqdm(total=stop, initial=self.state.step, desc=f"train {self.task.name}", dynamic_ncols=True)
         stream = self._stream()
         t_last, ex_since, tok_since, loss_since, n_since = time.perf_counter(), 0, 0, 0.0, 0
-        undo = reinstall(self._seeded)
+        # for the duration of fit(): the seeded dropout and (fused=True) the fused GELU / LayerNorm cells
+        undo = swap(self._dropouts)
+        accelerated = accel.accelerate(self.model) if self._accelerate else []
         try:
             while self.state.step < stop and not self.state.stopped_early:
                 micro, position = [], None
@@ -753,7 +700,8 @@ class Trainer:
                 if cfg.save_every and s.step % cfg.save_every == 0:
                     self.save_checkpoint()
         finally:
-            self._seeded = uninstall_seeded_dropout(undo)
+            accel.restore(self.model, accelerated)
+            self._dropouts = swap(undo)
             if bar is not None:
                 bar.close()
         s = self.state

@@ -9,18 +9,15 @@ The compute dtype is chosen once per model (``dtype=`` argument, default: the de
 ``bert_ms.device.current().compute_dtype``). Parameter names (``weight``, ``bias``) follow the
 Hugging Face / PyTorch layout so checkpoints map one-to-one.
 
-Speed option: on CPU, in training mode, :class:`LayerNorm` runs the fused C++ kernels of :mod:`bert_ms.fused` (forward,
-and a one-pass backward instead of MindSpore's ``LayerNormGrad``); the result is the same to ~1e-6.
-``bert_ms.device.setup(fused=False)`` or ``BERT_MS_FUSED=0`` turns it off.
+These cells hold only the reference maths. The opt-in speed option :func:`bert_ms.accel.accelerate`
+swaps a fused C++ version of :class:`LayerNorm` in from outside (same parameters, same results to ~1e-6).
 """
 
 from __future__ import annotations
 
 import mindspore as ms
-from mindspore import Parameter, Tensor, nn, ops
+from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import Normal, One, Zero, initializer
-
-from bert_ms.accel import fused
 
 
 class Linear(nn.Cell):
@@ -55,25 +52,19 @@ class Linear(nn.Cell):
 
 class LayerNorm(nn.Cell):
     """Layer normalisation (层归一化, Ba et al. 2016) over the last axis, always computed in float32:
-    ``(x - mean) / sqrt(var + eps) * weight + bias`` with the mean and (biased) variance of each row.
-
-    ``ops.LayerNorm`` is the reference; on CPU the same function runs as the fused kernel of
-    :mod:`bert_ms.fused` in training mode when that speed option is on (``self.fused_norm`` is then
-    not None)."""
+    ``(x - mean) / sqrt(var + eps) * weight + bias`` with the mean and (biased) variance of each row,
+    computed by MindSpore's ``ops.LayerNorm``."""
 
     def __init__(self, hidden_size: int, eps: float = 1e-12):
         super().__init__()
         self.weight = Parameter(initializer(One(), (hidden_size,), ms.float32), name="weight")
         self.bias = Parameter(initializer(Zero(), (hidden_size,), ms.float32), name="bias")
+        self.eps = float(eps)
         self.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
-        self.fused_norm = fused.layer_norm() if fused.wanted(ms.float32) else None
-        self.eps = Tensor([eps], ms.float32)  # the fused kernel takes eps as a [1] tensor
 
     def construct(self, x):
         if x.dtype != ms.float32:
             x = x.astype(ms.float32)
-        if self.fused_norm is not None and self.training:  # training only: see bert_ms.fused
-            return self.fused_norm(x, self.weight, self.bias, self.eps)
         return self.norm(x, self.weight, self.bias)[0]
 
 
