@@ -71,8 +71,10 @@ def test_corrupt_checkpoint_is_refused_and_the_last_good_one_survives(tmp_path, 
     # the next save replaces nothing good: step 1 stays until a new valid checkpoint exists
     ckpt.save(tmp_path, 3, tensors(3), {}, keep=2)
     assert ckpt.load(tmp_path / "step-00000003.json").step == 3
-    assert (tmp_path / "step-00000002.json").exists()  # pruning is by age, the broken 2 is the older one now
-    assert not (tmp_path / "step-00000001.json").exists()
+    # pruning keeps the newest 2 that verify (3 and 1); the broken 2 is not counted, nor deleted
+    assert (tmp_path / "step-00000001.json").exists() and (tmp_path / "step-00000002.json").exists()
+    ckpt.save(tmp_path, 4, tensors(4), {}, keep=2)  # now 4 and 3 are the newest good ones
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["step-00000003.json", "step-00000004.json"]
 
 
 def test_missing_and_foreign_files(tmp_path):

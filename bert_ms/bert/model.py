@@ -329,7 +329,7 @@ HEADS = {
 
 
 def load_pretrained(path: str | Path, head: str | None = None, config_overrides: dict | None = None,
-                    **head_kwargs):
+                    allow_unused: bool = False, **head_kwargs):
     """Build a model from a Hugging Face BERT directory (config.json + model.safetensors).
 
     ``head``: None (``BertModel``), "pretraining", "masked_lm", "sequence_classification",
@@ -340,6 +340,8 @@ def load_pretrained(path: str | Path, head: str | None = None, config_overrides:
     ``config_overrides`` replaces config.json values that do not change a tensor's shape, e.g.
     ``{"hidden_dropout_prob": 0.1}`` to fine-tune with dropout a model pretrained without it.
     Head tensors missing from the file (a new classifier) are initialised and named in a warning.
+    Encoder tensors the model does not use (e.g. ``config_overrides={"num_hidden_layers": 2}`` on a
+    6-layer file) are an error unless ``allow_unused=True`` (see :func:`weights.assign_state`).
     """
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(str(h) for h in HEADS)}")
@@ -351,7 +353,7 @@ def load_pretrained(path: str | Path, head: str | None = None, config_overrides:
         if raw_config.get("id2label"):
             head_kwargs["num_labels"] = len(raw_config["id2label"])
     model = HEADS[head](config, **head_kwargs)
-    weights.load_weights(model, path)
+    weights.load_weights(model, path, allow_unused=allow_unused)
     model.set_train(False)
     return model
 

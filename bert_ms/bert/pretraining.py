@@ -23,6 +23,7 @@ Departures from google-research/bert are listed in each function's docstring.
 
 from __future__ import annotations
 
+import collections
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,23 +47,34 @@ def _as_rng(rng) -> np.random.Generator:
 # --------------------------------------------------------------------------------------
 # masked language model
 # --------------------------------------------------------------------------------------
-_POOL_CACHE: dict[int, tuple[object, np.ndarray, list[str]]] = {}
+# The last few vocabularies' pools, newest last. Bounded: each entry holds its vocab (so its id() cannot be
+# reused while cached) and a pool of about the vocab's size; an unbounded cache keyed by id() kept every
+# vocab ever passed alive (a fresh dict per call grew memory without limit).
+POOL_CACHE_SIZE = 4
+_POOL_CACHE: collections.OrderedDict[int, tuple[object, np.ndarray, list[str]]] = collections.OrderedDict()
 
 
 def random_token_pool(vocab) -> tuple[np.ndarray, list[str]]:
     """Ids and tokens that may replace a chosen token: every token that is not a bracketed
     special such as ``[CLS]``, ``[PAD]``, ``[MASK]`` or ``[unused17]``.
 
+    The pools of the last :data:`POOL_CACHE_SIZE` vocabularies are cached (least recently used out).
+
     Departure: google-research/bert draws from the whole vocabulary, specials included.
     """
     vocab = getattr(vocab, "vocab", vocab)
-    hit = _POOL_CACHE.get(id(vocab))
+    key = id(vocab)
+    hit = _POOL_CACHE.get(key)
     if hit is not None and hit[0] is vocab:
+        _POOL_CACHE.move_to_end(key)
         return hit[1], hit[2]
     items = sorted((i, t) for t, i in vocab.items() if not (t.startswith("[") and t.endswith("]")))
     ids = np.array([i for i, _ in items], dtype=np.int64)
     tokens = [t for _, t in items]
-    _POOL_CACHE[id(vocab)] = (vocab, ids, tokens)
+    _POOL_CACHE[key] = (vocab, ids, tokens)
+    _POOL_CACHE.move_to_end(key)
+    while len(_POOL_CACHE) > POOL_CACHE_SIZE:
+        _POOL_CACHE.popitem(last=False)
     return ids, tokens
 
 

@@ -5,6 +5,11 @@ A Hugging Face BERT directory holds ``config.json``, ``model.safetensors`` (or t
 (e.g. ``encoder.layer.3.attention.output.LayerNorm.weight`` -> ``encoder.layers.3.attention_norm.norm.weight``;
 TF-era ``gamma``/``beta`` are read as ``weight``/``bias``). Loading is all-or-nothing: every name
 and shape is checked before the first Parameter is changed.
+
+Files from the internet are untrusted (不可信文件). ``pytorch_model.bin`` is read without PyTorch and
+without running its pickle: only tensors and an ordered dict are rebuilt, every tensor view is
+checked to lie inside its storage, each zip entry may hold exactly the bytes its tensors need, and
+everything read together is capped at :data:`MAX_TORCH_BIN_BYTES`. See ``docs/reliability.md``.
 """
 
 from __future__ import annotations
@@ -54,6 +59,14 @@ _LEAF = {"gamma": "weight", "beta": "bias", "weight": "weight", "bias": "bias"}
 # Present in HF files but not separate parameters here (tied to other tensors, or buffers).
 _IGNORED = re.compile(r"^(bert\.)?(embeddings\.position_ids|cls\.predictions\.decoder\.(weight|bias))$")
 _ENCODER_PARTS = ("embeddings.", "encoder.")
+
+# The most bytes a pytorch_model.bin may make this process hold: the storages read plus the tensors
+# rebuilt from them, summed (BERT-large in float32 needs 2 x 1.34 GB). A file that claims more is
+# refused before anything is decompressed. Raise it (``weights.MAX_TORCH_BIN_BYTES = ...``) for a
+# bigger model that you trust.
+MAX_TORCH_BIN_BYTES = 8 << 30
+# data.pkl of a BERT state dict is a few tens of kB; a bigger one is refused unread.
+MAX_TORCH_PICKLE_BYTES = 64 << 20
 
 
 class WeightsError(ValueError):
@@ -118,14 +131,39 @@ _TORCH_DTYPES = {"FloatStorage": np.float32, "HalfStorage": np.float16, "DoubleS
                  "ShortStorage": np.int16, "ByteStorage": np.uint8, "CharStorage": np.int8, "BoolStorage": np.bool_}
 
 
-def _read_torch_bin(path: Path) -> dict[str, np.ndarray]:
+def _itemsize(dtype) -> int:
+    return 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
+
+
+def _read_torch_bin(path: Path, max_bytes: int | None = None) -> dict[str, np.ndarray]:
     """Read a PyTorch ``torch.save`` zip file (``pytorch_model.bin``) *without* PyTorch.
 
     The file is a zip holding ``data.pkl`` (a pickle of the state dict) and one raw little-endian
     buffer per storage. A restricted unpickler rebuilds each tensor as a numpy array and refuses
     every other Python object, so a malicious pickle cannot run code. Files written by mindnlp's
     torch shim (``mindtorch``) are read too. The legacy (pre-1.6, non-zip) format is refused.
+
+    Hostile files are refused with a :class:`WeightsError` before they can read memory they do not
+    own or make the process allocate without bound:
+
+    * a tensor is ``storage[offset + sum(i_k * stride_k)]``; sizes, strides and the offset must be
+      non-negative integers with ``offset + sum((size_k - 1) * stride_k) < numel(storage)``
+      (``as_strided`` itself checks nothing);
+    * a storage's zip entry must declare (in its header, read before decompressing) exactly the
+      ``numel * itemsize`` bytes the pickle says it holds, and decompression stops there;
+    * storages read plus tensors rebuilt may not exceed ``max_bytes`` (default
+      :data:`MAX_TORCH_BIN_BYTES`), and ``data.pkl`` not :data:`MAX_TORCH_PICKLE_BYTES`.
     """
+    budget = MAX_TORCH_BIN_BYTES if max_bytes is None else max_bytes
+    used = 0
+
+    def spend(n: int, what: str) -> None:
+        nonlocal used
+        used += n
+        if used > budget:
+            raise WeightsError(f"{path}: {what} would bring the bytes read to {used:,}, over the limit of "
+                               f"{budget:,} (bert_ms.bert.weights.MAX_TORCH_BIN_BYTES); refusing the file")
+
     def storage_dtype(kind):
         name = kind if isinstance(kind, str) else getattr(kind, "storage_name", "")
         if name not in _TORCH_DTYPES:
@@ -136,9 +174,28 @@ def _read_torch_bin(path: Path) -> dict[str, np.ndarray]:
         def __init__(self, name: str):
             self.storage_name = name
 
+    def _is_index(x) -> bool:
+        return isinstance(x, int | np.integer) and not isinstance(x, bool) and 0 <= x < 1 << 62
+
     def rebuild_tensor(storage, offset, size, stride, *_):
-        item = storage.itemsize
-        return np.lib.stride_tricks.as_strided(storage[offset:], tuple(size), tuple(s * item for s in stride)).copy()
+        if not isinstance(storage, np.ndarray) or storage.ndim != 1:
+            raise WeightsError(f"{path}: a tensor is not built on a storage")
+        size, stride = tuple(size), tuple(stride)
+        if not (_is_index(offset) and len(size) == len(stride) and all(map(_is_index, size + stride))):
+            raise WeightsError(f"{path}: a tensor has an invalid view (offset {offset!r}, size {size!r}, "
+                               f"stride {stride!r}): sizes, strides and offset must be non-negative integers")
+        numel = 1
+        for n in size:
+            numel *= int(n)
+        spend(numel * storage.itemsize, f"a tensor of shape {size}")
+        if numel:
+            last = int(offset) + sum((int(n) - 1) * int(st) for n, st in zip(size, stride))
+            if last >= storage.size:
+                raise WeightsError(f"{path}: a tensor of shape {size} (offset {offset}, stride {stride}) reaches "
+                                   f"element {last} of a storage of {storage.size}; refusing to read past it")
+        view = np.lib.stride_tricks.as_strided(storage[int(offset):], tuple(int(n) for n in size),
+                                               tuple(int(st) * storage.itemsize for st in stride), writeable=False)
+        return view.copy()
 
     allowed = {
         ("_utils", "_rebuild_tensor_v2"): rebuild_tensor,
@@ -155,7 +212,34 @@ def _read_torch_bin(path: Path) -> dict[str, np.ndarray]:
                            f"pre-1.6 format; convert it to model.safetensors) ({err})") from None
     if pkl is None:
         raise WeightsError(f"cannot read {path}: no data.pkl inside (not a torch.save file)")
+    if archive.getinfo(pkl).file_size > MAX_TORCH_PICKLE_BYTES:
+        raise WeightsError(f"{path}: data.pkl declares {archive.getinfo(pkl).file_size:,} bytes, over the limit of "
+                           f"{MAX_TORCH_PICKLE_BYTES:,} for a state dict's pickle; refusing the file")
     root = pkl[: -len("data.pkl")]
+    storages: dict[str, np.ndarray] = {}
+
+    def read_storage(kind, key, numel) -> np.ndarray:
+        dtype = storage_dtype(kind)
+        if not isinstance(key, str) or not _is_index(numel):
+            raise WeightsError(f"{path}: a storage reference is malformed (key {key!r}, numel {numel!r})")
+        name = f"{root}data/{key}"
+        try:
+            info = archive.getinfo(name)
+        except KeyError:
+            raise WeightsError(f"cannot read {path}: storage {name} is missing (corrupt or truncated file)") from None
+        need = int(numel) * _itemsize(dtype)
+        if info.file_size != need:
+            raise WeightsError(f"{path}: storage {name} declares {info.file_size:,} bytes but its {numel} "
+                               f"element(s) need {need:,}; refusing to decompress it")
+        spend(need, f"storage {name}")
+        with archive.open(info) as f:
+            raw = f.read(need)
+        if len(raw) != need:
+            raise WeightsError(f"cannot read {path}: storage {name} is truncated")
+        if dtype == "bfloat16":  # numpy has no bfloat16: widen the 16 bits to float32
+            spend(2 * need, f"storage {name} widened to float32")
+            return (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
+        return np.frombuffer(raw, np.dtype(dtype).newbyteorder("<"))
 
     class _Unpickler(pickle.Unpickler):
         def find_class(self, module, name):
@@ -170,12 +254,14 @@ def _read_torch_bin(path: Path) -> dict[str, np.ndarray]:
             raise WeightsError(f"{path}: refusing to unpickle {module}.{name} (only tensors are allowed)")
 
         def persistent_load(self, pid):
+            if not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage":
+                raise WeightsError(f"{path}: unexpected persistent id in data.pkl (not a torch storage)")
             _tag, kind, key, _location, numel = pid
-            dtype = storage_dtype(kind)
-            raw = archive.read(f"{root}data/{key}")
-            if dtype == "bfloat16":  # numpy has no bfloat16: widen the 16 bits to float32
-                return (np.frombuffer(raw, np.uint16).astype(np.uint32) << 16).view(np.float32)[:numel]
-            return np.frombuffer(raw, dtype)[:numel]
+            if key not in storages:  # a storage shared by several tensors is read once
+                storages[key] = read_storage(kind, key, numel)
+            elif storages[key].size != numel:
+                raise WeightsError(f"{path}: storage {key!r} is referenced with two different sizes")
+            return storages[key]
 
     try:
         with archive.open(pkl) as f:
@@ -207,18 +293,31 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
 
 def _check_architecture(raw: dict, config_path: Path) -> None:
     archs = raw.get("architectures") or []
+    if isinstance(archs, str):  # a single name written without the list brackets
+        archs = [archs]
+    if not isinstance(archs, list):
+        raise WeightsError(f"{config_path}: \"architectures\" must be a list of class names, got {archs!r}")
     bad = [a for a in archs if not str(a).startswith("Bert")]
     if bad:
         raise WeightsError(f"{config_path}: architecture {bad[0]!r} is not a BERT model "
                            "(expected BertModel, BertForPreTraining, BertForMaskedLM, ...)")
 
 
-def assign_state(model: nn.Cell, state: dict[str, np.ndarray], source: str) -> dict[str, list[str]]:
+def _is_core(name: str) -> bool:
+    """An embedding or encoder tensor (local or Hugging Face name, with or without ``bert.``)."""
+    return name.removeprefix("bert.").startswith(_ENCODER_PARTS)
+
+
+def assign_state(model: nn.Cell, state: dict[str, np.ndarray], source: str,
+                 allow_unused: bool = False) -> dict[str, list[str]]:
     """Copy ``state`` (local names) into ``model`` after validating everything.
 
-    Raises :class:`WeightsError` on any shape mismatch or on missing encoder tensors; missing head
-    tensors (pooler, MLM/NSP, classifiers) are kept freshly initialised and named in one warning.
-    Returns {"missing": [...], "unused": [...]}.
+    Raises :class:`WeightsError` on any shape mismatch, on missing encoder tensors and on unused
+    encoder/embedding tensors (e.g. a config with fewer layers than the weights, which would silently
+    drop layers) unless ``allow_unused=True``. Missing head tensors (pooler, MLM/NSP, classifiers) are
+    kept freshly initialised and unused head tensors (the MLM/NSP heads of a pretraining checkpoint
+    loaded into ``BertModel`` or a classifier) are dropped; both are named in a warning, as are
+    tensors holding NaN or Inf. Returns {"missing": [...], "unused": [...]}.
     """
     params = _params(model)
     errors = [f"{name}: checkpoint shape {tuple(arr.shape)}, model expects {tuple(params[name].shape)}"
@@ -226,19 +325,33 @@ def assign_state(model: nn.Cell, state: dict[str, np.ndarray], source: str) -> d
     if errors:
         raise WeightsError(f"{source} does not fit the model; {len(errors)} shape mismatch(es): " + "; ".join(errors))
     missing = [n for n in params if n not in state]
-    core = [n for n in missing if n.removeprefix("bert.").startswith(_ENCODER_PARTS)]
+    core = [n for n in missing if _is_core(n)]
     if core:
         raise WeightsError(f"{source} lacks {len(core)} encoder tensor(s), e.g. {', '.join(core[:3])}")
+    unused = [n for n in state if n not in params]
+    core_unused = [n for n in unused if _is_core(n)]
+    if core_unused and not allow_unused:
+        raise WeightsError(f"{source} has {len(core_unused)} encoder tensor(s) the model does not use, e.g. "
+                           f"{', '.join(core_unused[:3])} (does the config have fewer layers than the weights?); "
+                           "pass allow_unused=True to drop them on purpose")
     for name, arr in state.items():
         if name in params and not np.issubdtype(arr.dtype, np.floating):
             raise WeightsError(f"{name}: checkpoint dtype {arr.dtype} is not a float type")
+    bad = [f"{name} ({int(np.size(arr) - np.isfinite(arr).sum())} values)" for name, arr in state.items()
+           if name in params and not np.isfinite(arr).all()]
     for name, arr in state.items():
         if name in params:
             params[name].set_data(Tensor(np.ascontiguousarray(arr, dtype=np.float32)))
+    if bad:
+        warnings.warn(f"{source}: {len(bad)} tensor(s) hold NaN or Inf: {', '.join(bad)}; the model's outputs "
+                      "will be NaN", UserWarning, stacklevel=3)
     if missing:
         warnings.warn(f"{source}: {len(missing)} tensor(s) not in the checkpoint were freshly initialised "
                       f"(a new head to train): {', '.join(missing)}", UserWarning, stacklevel=3)
-    return {"missing": missing, "unused": [n for n in state if n not in params]}
+    if unused:
+        warnings.warn(f"{source}: {len(unused)} tensor(s) of the checkpoint are not used by this model and were "
+                      f"dropped: {', '.join(unused)}", UserWarning, stacklevel=3)
+    return {"missing": missing, "unused": unused}
 
 
 def read_config(path: str | Path) -> dict:
@@ -260,12 +373,15 @@ def read_config(path: str | Path) -> dict:
     return raw
 
 
-def load_weights(model: nn.Cell, path: str | Path) -> dict[str, list[str]]:
+def load_weights(model: nn.Cell, path: str | Path, allow_unused: bool = False) -> dict[str, list[str]]:
     """Fill ``model`` (built by :func:`bert_ms.bert.model.load_pretrained` or by hand) with the tensors of
     a Hugging Face checkpoint (a directory, ``.safetensors`` or ``pytorch_model.bin``).
 
     Names are mapped from Hugging Face's to this package's; encoder tensors go under ``bert.`` when the
-    model is a head class. Returns {"missing": [...], "unused": [...]} (see :func:`assign_state`)."""
+    model is a head class. Embedding/encoder tensors that the model does not use (more layers in the file
+    than in the config, or names this package does not know) are an error unless ``allow_unused=True``;
+    unused head tensors are dropped with a warning. Returns {"missing": [...], "unused": [...]} (see
+    :func:`assign_state`)."""
     raw = read_state_dict(path)
     prefix = "bert." if hasattr(model, "bert") else ""
     state, unknown = {}, []
@@ -279,10 +395,14 @@ def load_weights(model: nn.Cell, path: str | Path) -> dict[str, list[str]]:
         body = local.removeprefix("bert.")
         local = prefix + body if body.startswith(("embeddings.", "encoder.", "pooler.")) else body
         state[local] = arr
+    core_unknown = [k for k in unknown if _is_core(k)]
+    if core_unknown and not allow_unused:
+        raise WeightsError(f"{path}: {len(core_unknown)} encoder tensor(s) of an unknown kind, e.g. "
+                           f"{', '.join(core_unknown[:3])} (not a plain BERT?); pass allow_unused=True to drop them")
     if unknown:
         warnings.warn(f"{path}: ignored {len(unknown)} unknown tensor(s): {', '.join(unknown[:5])}", UserWarning,
                       stacklevel=2)
-    return assign_state(model, state, str(path))
+    return assign_state(model, state, str(path), allow_unused=allow_unused)
 
 
 def _hf_state(model: nn.Cell) -> dict[str, np.ndarray]:
@@ -327,8 +447,9 @@ def save_checkpoint(model: nn.Cell, path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(model: nn.Cell, path: str | Path) -> nn.Cell:
-    """Load a ``.ckpt`` written by :func:`save_checkpoint`, validating names and shapes first."""
+def load_checkpoint(model: nn.Cell, path: str | Path, allow_unused: bool = False) -> nn.Cell:
+    """Load a ``.ckpt`` written by :func:`save_checkpoint`, validating names and shapes first
+    (``allow_unused`` as in :func:`assign_state`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {path}")
@@ -341,5 +462,5 @@ def load_checkpoint(model: nn.Cell, path: str | Path) -> nn.Cell:
     unknown = [k for k in state if k not in params]
     if unknown and len(unknown) == len(state):
         raise WeightsError(f"{path}: none of its {len(state)} tensors belongs to this model, e.g. {unknown[0]}")
-    assign_state(model, state, str(path))
+    assign_state(model, state, str(path), allow_unused=allow_unused)
     return model

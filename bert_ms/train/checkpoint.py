@@ -22,9 +22,14 @@ Crash safety (崩溃安全):
   tensors;
 * file names carry the step, so a new checkpoint never overwrites an old one; only after the new
   one is on disk are the oldest pruned down to ``keep`` (default 2: the last good one and the new
-  one);
+  one). Pruning counts only checkpoints that verify, and never deletes the one just written, so
+  corrupt checkpoints with higher step numbers cannot push good new ones out;
+* a write killed half-way leaves a hidden ``.step-XXXXXXXX.*.<pid>.*.tmp`` file; the next
+  :func:`save` in that folder deletes those whose process is gone (:func:`sweep_orphans`);
 * :func:`load` re-hashes the tensors and refuses a truncated, corrupted or mismatched checkpoint
-  with a :class:`CheckpointError` that names the file and the problem.
+  with a :class:`CheckpointError` that names the file and the problem; :func:`latest` falls back
+  past a defective newest checkpoint, :func:`latest_or_error` raises when none is usable (what a
+  "resume" that must not silently start over needs).
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ from bert_ms.data import sha256_of
 FORMAT = "bert_ms-checkpoint"
 VERSION = 1
 _NAME = re.compile(r"^step-(\d{8})\.json$")
+# what atomic_write_bytes leaves behind when killed: ".step-00000100.safetensors.<pid>.<random>.tmp"
+# (files of versions before the pid was added have no "<pid>." part)
+_ORPHAN = re.compile(r"^\.step-\d{8}\.(?:safetensors|json)\.(?:(\d+)\.)?[A-Za-z0-9_]+\.tmp$")
 
 
 class CheckpointError(RuntimeError):
@@ -83,10 +91,13 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
+
+    The temporary file is ``.<name>.<pid>.<random>.tmp`` beside ``path``; the pid lets
+    :func:`sweep_orphans` tell a killed writer's leftovers from a live one's."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -118,6 +129,7 @@ def save(folder: str | os.PathLike, step: int, tensors: dict[str, np.ndarray], s
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    sweep_orphans(folder)
     sidecar = folder / (_stem(step) + ".json")
     if sidecar.exists():
         try:
@@ -136,8 +148,43 @@ def save(folder: str | os.PathLike, step: int, tensors: dict[str, np.ndarray], s
         "tensors": {"file": tensor_file.name, "sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)},
     }
     atomic_write_bytes(sidecar, json.dumps(record, indent=1, sort_keys=True).encode())
-    prune(folder, keep)
+    prune(folder, keep, protect=step)
     return sidecar
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (True when it cannot be told)."""
+    if os.name == "nt":  # os.kill(pid, 0) would terminate it on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def sweep_orphans(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of checkpoint writes that were killed half-way; return them.
+
+    A ``.step-*.tmp`` file is deleted when the process named in it no longer exists (or when it
+    carries no pid: an older version's). Files of a live process are left alone, so a run that is
+    writing right now is never disturbed. Called at the start of every :func:`save`."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for f in folder.iterdir():
+        m = _ORPHAN.match(f.name)
+        if m is None or (m.group(1) is not None and _alive(int(m.group(1)))):
+            continue
+        try:
+            f.unlink()
+            removed.append(f)
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def list_checkpoints(folder: str | os.PathLike) -> list[Path]:
@@ -148,13 +195,32 @@ def list_checkpoints(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.iterdir() if _NAME.match(p.name))
 
 
-def prune(folder: str | os.PathLike, keep: int) -> None:
-    """Delete all but the newest ``keep`` checkpoints (``keep <= 0`` keeps everything)."""
+def prune(folder: str | os.PathLike, keep: int, protect: int | None = None) -> list[Path]:
+    """Keep the newest ``keep`` checkpoints that verify and delete every checkpoint older than them
+    (``keep <= 0`` keeps everything); return the deleted sidecars.
+
+    Only verified checkpoints count: a corrupt checkpoint with a higher step is neither counted nor
+    deleted (it never pushes a good one out; a save of its step replaces it), and checkpoint
+    ``protect`` (the one just written by :func:`save`) is never deleted.
+    """
     if keep <= 0:
-        return
-    for sidecar in list_checkpoints(folder)[:-keep]:
+        return []
+    good, deleted = 0, []
+    for sidecar in reversed(list_checkpoints(folder)):
+        step = int(_NAME.match(sidecar.name).group(1))
+        if good < keep:
+            try:
+                verify(sidecar)
+                good += 1
+            except CheckpointError:
+                pass
+            continue
+        if step == protect:
+            continue
         sidecar.unlink(missing_ok=True)  # sidecar first: a half-deleted checkpoint is never "valid"
         sidecar.with_suffix(".safetensors").unlink(missing_ok=True)
+        deleted.append(sidecar)
+    return deleted
 
 
 def verify(sidecar: str | os.PathLike) -> dict[str, Any]:
@@ -173,7 +239,10 @@ def verify(sidecar: str | os.PathLike) -> dict[str, Any]:
                               if isinstance(state, dict) else f"{sidecar} is not a bert_ms checkpoint")
     if state.get("version") != VERSION:
         raise CheckpointError(f"checkpoint {sidecar} has version {state.get('version')}, expected {VERSION}")
-    info = state["tensors"]
+    info = state.get("tensors")
+    if not (isinstance(info, dict) and isinstance(info.get("file"), str) and isinstance(info.get("bytes"), int)
+            and isinstance(info.get("sha256"), str) and "/" not in info["file"] and "\\" not in info["file"]):
+        raise CheckpointError(f"checkpoint {sidecar} is corrupt: its sidecar lacks a valid \"tensors\" record")
     tensor_file = sidecar.parent / info["file"]
     if not tensor_file.exists():
         raise CheckpointError(f"checkpoint {sidecar}: tensor file {tensor_file.name} is missing")
@@ -199,23 +268,44 @@ def load(sidecar: str | os.PathLike) -> Checkpoint:
     return Checkpoint(sidecar, state, tensors)
 
 
-def latest(folder: str | os.PathLike, strict: bool = False) -> Path | None:
+def latest(folder: str | os.PathLike, strict: bool = False, require: bool = False) -> Path | None:
     """The newest checkpoint in ``folder`` that verifies, or None if there is none.
 
     With ``strict=True`` a defective newest checkpoint raises instead of falling back to the
-    previous good one. Otherwise the defect is reported with a warning and skipped.
+    previous good one. Otherwise the defect is reported with a warning and skipped. With
+    ``require=True`` finding no usable checkpoint raises :class:`CheckpointError` (naming the
+    defects) instead of returning None.
     """
     import warnings
 
-    for sidecar in reversed(list_checkpoints(folder)):
+    found = list_checkpoints(folder)
+    defects = []
+    for sidecar in reversed(found):
         try:
             verify(sidecar)
             return sidecar
         except CheckpointError as err:
             if strict:
                 raise
+            defects.append(str(err))
             warnings.warn(f"skipping bad checkpoint: {err}", RuntimeWarning, stacklevel=2)
+    if require:
+        if not found:
+            where = "the folder does not exist" if not Path(folder).is_dir() else "it holds none"
+            raise CheckpointError(f"no checkpoint to resume from in {folder} ({where})")
+        raise CheckpointError(f"none of the {len(found)} checkpoint(s) in {folder} is usable; the newest: {defects[0]}")
     return None
+
+
+def latest_or_error(folder: str | os.PathLike) -> Path:
+    """The newest checkpoint in ``folder`` that verifies; :class:`CheckpointError` if there is none.
+
+    For a resume that must not silently start from step 0: ``Trainer.fit(resume=True)`` starts
+    afresh when the folder has no usable checkpoint, so a caller that demands one checks first::
+
+        trainer.fit(resume=checkpoint.latest_or_error(trainer.checkpoint_dir()))
+    """
+    return latest(folder, require=True)
 
 
 def check_compatible(expected: dict[str, tuple[int, ...]], found: dict[str, np.ndarray], what: str,
