@@ -99,8 +99,8 @@ def _quiet_fds():
         os.close(devnull)
 
 
-def _missing_reason(target: str) -> str:
-    """Why ``target`` is not usable here, in words a learner can act on."""
+def missing_reason(target: str) -> str:
+    """Why ``target`` is not usable here, in words a learner can act on ("" for the CPU)."""
     if target == "GPU":
         if ctypes.util.find_library("cuda") is None:
             return "GPU: no NVIDIA driver found (libcuda.so is not loadable)"
@@ -215,18 +215,18 @@ def setup(
     available = available_targets()
     if str(target).strip().lower() == "auto":
         chosen = available[0]
-        skipped = [_missing_reason(t) for t in _AUTO_ORDER[: _AUTO_ORDER.index(chosen)]]
+        skipped = [missing_reason(t) for t in _AUTO_ORDER[: _AUTO_ORDER.index(chosen)]]
         reason = "auto: " + ("; ".join(skipped) + " -> " if skipped else "") + f"using {chosen}"
     else:
         wanted = _canonical(target, TARGETS, "device target")
         if wanted in available:
             chosen, reason = wanted, f"{wanted} requested"
         elif fallback:
-            msg = f"{_missing_reason(wanted)}; falling back to CPU"
+            msg = f"{missing_reason(wanted)}; falling back to CPU"
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
             chosen, reason = "CPU", msg
         else:
-            raise DeviceError(f"device target {wanted!r} is not available here. {_missing_reason(wanted)}") from None
+            raise DeviceError(f"device target {wanted!r} is not available here. {missing_reason(wanted)}") from None
 
     problem = _precision_problem(chosen, precision)
     if problem:
