@@ -5,6 +5,11 @@ Usage::
     .venv/bin/python bench/bench_model.py            # full run (~10 minutes on 2 cores)
     .venv/bin/python bench/bench_model.py --quick    # fewer steps
     .venv/bin/python bench/bench_model.py --out results.jsonl
+    .venv/bin/python bench/bench_model.py --ab-fused 3 --vocabs 8000      # fused kernels on vs off
+    .venv/bin/python bench/bench_model.py --ab-against /tmp/old --pairs 3 --vocabs 8000   # this tree vs another
+
+bert_ms runs with the opt-in fused CPU kernels of ``bert_ms.accel`` (``accelerate(model)``, the fused
+seeded dropout, ``TrainerConfig(fused=True)``), turned on explicitly here; ``--ab-fused`` measures them.
 
 Every measurement runs in its own subprocess, so its peak memory is that process's RSS high-water
 mark (``resource.getrusage(RUSAGE_SELF).ru_maxrss``; tracemalloc cannot see MindSpore's C++
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -104,22 +110,29 @@ def worker_matmul(args) -> dict:
     return {"matmul_gflops": max(per_shape.values()), "matmul_gflops_by_shape": per_shape}
 
 
-def build_train_step(preset: str, vocab: int, what: str = "step"):
-    """bert_ms's compiled pretraining step on the benchmark batch: (step, inputs). ``what="step"`` is
-    forward + backward + AdamW; ``"fwdbwd"`` stops before the optimizer. Call after ``device.setup``."""
+def build_train_step(preset: str, vocab: int, what: str = "step", fused: bool = True):
+    """bert_ms's compiled pretraining step on the benchmark batch: (step, inputs, names of the fused cells).
+    ``what="step"`` is forward + backward + AdamW; ``"fwdbwd"`` stops before the optimizer. ``fused``: the
+    C++ kernels of bert_ms.accel (GELU, LayerNorm, seeded dropout). Call after ``device.setup``."""
     import mindspore as ms
     from mindspore import nn
 
+    from bert_ms.accel import accelerate
+    from bert_ms.accel import fused as kernels
     from bert_ms.bert.config import BertConfig
     from bert_ms.bert.losses import pretraining_loss
     from bert_ms.bert.model import BertForPreTraining
     from bert_ms.runtime import device
-    from bert_ms.train.trainer import install_seeded_dropout
+    from bert_ms.train.dropout import seed_parameter, seeded_dropouts, swap
 
     model = BertForPreTraining(BertConfig.preset(preset, vocab_size=vocab))
-    # the dropout the Trainer trains with: reproducible seeded masks (one fused kernel on CPU)
-    seed, _ = install_seeded_dropout(model)
+    # the dropout the Trainer trains with: reproducible seeded masks (one fused kernel with fused=True)
+    seed = seed_parameter()
+    drops = swap(seeded_dropouts(model, seed, kernels.dropout() if fused else None))
     seed.set_data(ms.Tensor(1, ms.int64))
+    swapped = accelerate(model) if fused else []
+    if fused:
+        swapped += [f"{type(parent).__name__}.{attr}" for parent, attr, _ in drops]
     model.set_train(True)
     d = {k: ms.Tensor(v) for k, v in make_batch(vocab).items()}
     opt = nn.AdamWeightDecay(model.trainable_params(), learning_rate=1e-4, weight_decay=0.01)
@@ -138,16 +151,15 @@ def build_train_step(preset: str, vocab: int, what: str = "step"):
         return loss, grads  # return the gradients, or the compiler drops the backward pass as dead code
 
     xs = [d[k] for k in ("input_ids", "token_type_ids", "attention_mask", "positions", "labels", "weights", "nsp")]
-    return device.jit(step), xs
+    return device.jit(step), xs, swapped
 
 
 def worker_bert_ms(args) -> dict:
-    from bert_ms.accel import fused
+    import bert_ms
     from bert_ms.runtime import device
 
-    device.setup("CPU", mode=args.mode, precision="fp32", seed=0, verbose=False,
-                 fused=getattr(args, "fused", True))
-    step, xs = build_train_step(args.preset, args.vocab, args.what)
+    device.setup("CPU", mode=args.mode, precision="fp32", seed=0, verbose=False)
+    step, xs, swapped = build_train_step(args.preset, args.vocab, args.what, fused=getattr(args, "fused", True))
 
     def run():
         out = step(*xs)
@@ -157,7 +169,8 @@ def worker_bert_ms(args) -> dict:
     run()
     compile_s = time.perf_counter() - t0
     sec = _timed(run, 1, args.steps)
-    return {"step_s": sec, "first_step_s": compile_s, "fused_kernels": fused.wanted()}
+    return {"step_s": sec, "first_step_s": compile_s, "fused_kernels": bool(swapped),
+            "bert_ms_from": str(Path(bert_ms.__file__).parent)}
 
 
 def worker_trainer(args) -> dict:
@@ -165,11 +178,12 @@ def worker_trainer(args) -> dict:
     backward, global-norm clipping, AdamW with the lr schedule), via bench_train.py."""
     from bench_train import bench
 
+    import bert_ms
     from bert_ms.runtime import device
 
-    device.setup("CPU", mode="graph", precision="fp32", seed=0, verbose=False, fused=getattr(args, "fused", True))
-    r = bench(args.preset, args.steps, BATCH, SEQ, args.vocab)
-    return {"step_s": r["step_s"], "first_step_s": r["first_step_s"]}
+    device.setup("CPU", mode="graph", precision="fp32", seed=0, verbose=False)
+    r = bench(args.preset, args.steps, BATCH, SEQ, args.vocab, fused=getattr(args, "fused", True))
+    return {"step_s": r["step_s"], "first_step_s": r["first_step_s"], "bert_ms_from": str(Path(bert_ms.__file__).parent)}
 
 
 def worker_mindnlp(args) -> dict:
@@ -265,10 +279,12 @@ WORKERS = {"matmul": worker_matmul, "bert_ms": worker_bert_ms, "trainer": worker
            "latency": worker_latency}
 
 
-def run_worker(**kw) -> dict:
-    """Run one measurement in a fresh interpreter; returns its JSON result plus ``max_rss_mb``."""
-    cmd = [sys.executable, __file__, "--worker", json.dumps(kw)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
+def run_worker(root: Path = ROOT, **kw) -> dict:
+    """Run one measurement in a fresh interpreter with the bench and bert_ms of the checkout ``root``
+    (this one by default); returns its JSON result plus ``max_rss_mb``."""
+    cmd = [sys.executable, str(Path(root) / "bench" / "bench_model.py"), "--worker", json.dumps(kw)]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=1800, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr or proc.stdout)[-800:]}
@@ -293,8 +309,12 @@ def main() -> None:
     ap.add_argument("--vocabs", default="8000,30522")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per framework; the best counts")
     ap.add_argument("--ab-fused", type=int, metavar="N", default=0,
-                    help="only A/B bert_ms's jit step with and without the fused CPU kernels (bert_ms.fused), "
+                    help="only A/B bert_ms's jit step with and without the fused CPU kernels (bert_ms.accel), "
                          "N interleaved pairs per vocabulary; prints the medians")
+    ap.add_argument("--ab-against", metavar="DIR",
+                    help="only A/B this checkout against the one in DIR (e.g. `git worktree add /tmp/old <commit>`): "
+                         "bert_ms's jit step and Trainer step, fused kernels on, --pairs interleaved pairs")
+    ap.add_argument("--pairs", type=int, default=3, help="pairs for --ab-against")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -310,6 +330,8 @@ def main() -> None:
     steps = 3 if args.quick else 8
     if args.ab_fused:
         return ab_fused(args, steps)
+    if args.ab_against:
+        return ab_against(args, steps)
     repeats = 1 if args.quick else args.repeats
     lines = []
     peaks = [run_worker(kind="matmul", quick=args.quick)]
@@ -396,6 +418,37 @@ def ab_fused(args, steps: int) -> None:
                 "ops_samples_ms": [round(1e3 * t, 1) for t in off],
                 "pairs_fused_faster": sum(a < b for a, b in zip(on, off)), "pairs": min(len(on), len(off))}
         print(json.dumps(line), flush=True)
+
+
+def ab_against(args, steps: int) -> None:
+    """Interleaved A/B (ABBA) of this checkout against ``--ab-against DIR``: the jit step and the Trainer
+    step of the mini config, fused kernels on in both, one subprocess per sample."""
+    other = Path(args.ab_against).resolve()
+    if not (other / "bench" / "bench_model.py").exists():
+        raise SystemExit(f"bench_model.py: {other} has no bench/bench_model.py")
+    trees = {"this": ROOT, "other": other}
+    for vocab in (int(v) for v in args.vocabs.split(",")):
+        for kind in ("bert_ms", "trainer"):
+            spec = dict(kind=kind, what="step", mode="graph", preset="mini", vocab=vocab, steps=steps,
+                        quick=args.quick, fused=True)
+            samples: dict[str, list[float]] = {"this": [], "other": []}
+            for i in range(args.pairs):
+                for tree in (("this", "other") if i % 2 == 0 else ("other", "this")):
+                    r = run_worker(trees[tree], **spec)
+                    if "step_s" not in r:
+                        print(json.dumps({"tree": str(trees[tree]), "kind": kind, "error": r.get("error")}), flush=True)
+                        continue
+                    samples[tree].append(r["step_s"])
+            med = {t: 1e3 * float(np.median(v)) if v else None for t, v in samples.items()}
+            line = {"config": f"mini L4 H256 A4 I1024 vocab {vocab}",
+                    "ab": f"{'jit step (AdamW)' if kind == 'bert_ms' else 'Trainer step'}, fused on, this vs other",
+                    "this": str(ROOT), "other": str(other), "this_median_ms": med["this"],
+                    "other_median_ms": med["other"],
+                    "this_samples_ms": [round(1e3 * t, 1) for t in samples["this"]],
+                    "other_samples_ms": [round(1e3 * t, 1) for t in samples["other"]],
+                    "pairs_this_faster": sum(a < b for a, b in zip(samples["this"], samples["other"])),
+                    "pairs": min(len(samples["this"]), len(samples["other"]))}
+            print(json.dumps(line), flush=True)
 
 
 def _cpu_model() -> str:

@@ -2,10 +2,12 @@
 
     python bench/bench_train.py                          # mini (10 steps) and base (2 steps), CPU
     python bench/bench_train.py --configs mini --steps 20 --batch-size 32 --seq-len 64
+    python bench/bench_train.py --no-fused               # without the fused CPU kernels of bert_ms.accel
     BERT_MS_DEVICE=GPU python bench/bench_train.py --precision fp16
 
 Prints one JSON line per configuration: steps/s and tokens/s measured after the first
-(compiling) step, on synthetic batches with the real shapes (15 % of positions predicted).
+(compiling) step, on synthetic batches with the real shapes (15 % of positions predicted). The Trainer
+runs with ``TrainerConfig(fused=True)`` (the opt-in C++ CPU kernels) unless ``--no-fused``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def synthetic_batch(n: int, seq_len: int, vocab: int, seed: int = 0) -> dict[str
             "next_sentence_label": rng.integers(0, 2, n).astype(np.int32)}
 
 
-def bench(config: str, steps: int, batch_size: int, seq_len: int, vocab: int) -> dict:
+def bench(config: str, steps: int, batch_size: int, seq_len: int, vocab: int, fused: bool = True) -> dict:
     import mindspore as ms
 
     from bert_ms.bert.config import BertConfig
@@ -41,7 +43,7 @@ def bench(config: str, steps: int, batch_size: int, seq_len: int, vocab: int) ->
     ms.set_seed(0)
     model = BertForPreTraining(BertConfig.preset(config, vocab_size=vocab))
     data = synthetic_batch(batch_size * (steps + 1), seq_len, vocab)
-    cfg = TrainerConfig(total_steps=steps + 1, batch_size=batch_size, progress=False, log_every=10 ** 9)
+    cfg = TrainerConfig(total_steps=steps + 1, batch_size=batch_size, progress=False, log_every=10 ** 9, fused=fused)
     trainer = Trainer(model, PretrainingTask(), data, cfg)
     t0 = time.perf_counter()
     trainer.fit(until_step=1)  # compiles the step
@@ -53,7 +55,7 @@ def bench(config: str, steps: int, batch_size: int, seq_len: int, vocab: int) ->
     return {"bench": "train", "config": config, "params": count_parameters(model), "vocab": vocab,
             "batch_size": batch_size, "seq_len": seq_len, "steps": steps, "first_step_s": round(compile_s, 3),
             "step_s": round(dt, 4), "steps_per_s": round(1 / dt, 4), "tokens_per_s": round(batch_size * seq_len / dt, 1),
-            "device": dev.target, "mode": dev.mode, "precision": dev.precision}
+            "device": dev.target, "mode": dev.mode, "precision": trainer.precision, "fused": fused}
 
 
 def main() -> None:
@@ -67,13 +69,15 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--mode", default="graph")
     p.add_argument("--precision", default="fp32")
+    p.add_argument("--no-fused", action="store_true", help="MindSpore's ops instead of the fused CPU kernels")
     args = p.parse_args()
     from bert_ms.runtime import device
 
     device.setup(args.device, mode=args.mode, precision=args.precision, seed=0, verbose=False)
     for config in args.configs.split(","):
         steps = args.base_steps if config in ("base", "large") else args.steps
-        print(json.dumps(bench(config, steps, args.batch_size, args.seq_len, args.vocab)), flush=True)
+        print(json.dumps(bench(config, steps, args.batch_size, args.seq_len, args.vocab, fused=not args.no_fused)),
+              flush=True)
 
 
 if __name__ == "__main__":

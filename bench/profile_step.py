@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python bench/profile_step.py                  # mini, vocab 8000, table of op types
     .venv/bin/python bench/profile_step.py --vocab 30522 --out runs/profile
-    .venv/bin/python bench/profile_step.py --no-fused       # without bert_ms.fused's CPU kernels
+    .venv/bin/python bench/profile_step.py --no-fused       # without bert_ms.accel's fused CPU kernels
 
 Prints milliseconds per step for each kernel type (sum over the profiled steps / steps), largest first.
 """
@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=8000)
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--out", default="runs/profile", help="profiler output folder")
-    ap.add_argument("--no-fused", action="store_true", help="MindSpore's ops instead of bert_ms.fused's CPU kernels")
+    ap.add_argument("--no-fused", action="store_true", help="MindSpore's ops instead of bert_ms.accel's CPU kernels")
     args = ap.parse_args()
 
     import bench_model
@@ -37,8 +37,8 @@ def main() -> None:
 
     from bert_ms.runtime import device
 
-    device.setup("CPU", mode="graph", seed=0, verbose=False, fused=not args.no_fused)
-    step, xs = bench_model.build_train_step("mini", args.vocab, "step")
+    device.setup("CPU", mode="graph", seed=0, verbose=False)
+    step, xs, _ = bench_model.build_train_step("mini", args.vocab, "step", fused=not args.no_fused)
     step(*xs).asnumpy()  # compile outside the profile
     out = Path(args.out)
     profiler = ms.Profiler(output_path=str(out))
