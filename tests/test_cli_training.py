@@ -3,7 +3,10 @@ tiny corpus through ``python -m bert_ms`` (the same code the notebooks call)."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -42,7 +45,7 @@ def test_bad_input_gives_one_line_error(tmp_path, capsys, argv, message):
 
 
 def test_named_vocabularies_resolve(tmp_path):
-    from bert_ms.commands import resolve_vocab
+    from bert_ms.cli import resolve_vocab
 
     zh = resolve_vocab("bert-base-chinese", tmp_path)
     en = resolve_vocab("bert-base-uncased", tmp_path)
@@ -50,9 +53,33 @@ def test_named_vocabularies_resolve(tmp_path):
 
 
 def test_commands_are_registered():
-    assert {"pretrain", "finetune", "evaluate", "predict"} <= set(cli.COMMANDS)
-    args = cli.build_parser().parse_args(["pretrain", "--out", "x", "--steps", "7", "--resume"])
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"info", "pretrain", "finetune", "evaluate", "predict"} <= set(commands)
+    args = parser.parse_args(["pretrain", "--out", "x", "--steps", "7", "--resume"])
     assert args.steps == 7 and args.resume and args.corpus == "sotu" and args.config == "mini"
+    assert args.func is cli.run_pretrain and not args.fused
+    assert parser.parse_args(["finetune", "--init", "m", "--out", "x", "--fused"]).fused
+
+
+def test_task_choices_are_the_registry():
+    """finetune/evaluate/predict --task accept exactly the registered tasks (plus pretraining / fill-mask)."""
+    from bert_ms.train.tasks import TASKS
+
+    parser = cli.build_parser()
+    for name in TASKS:
+        assert parser.parse_args(["finetune", "--init", "m", "--out", "x", "--task", name]).task == name
+    assert parser.parse_args(["predict", "--model", "m", "--task", "fill-mask"]).task == "fill-mask"
+    with pytest.raises(cli.CliError, match="invalid choice"):
+        parser.parse_args(["finetune", "--init", "m", "--out", "x", "--task", "ner"])
+
+
+def test_help_does_not_import_mindspore():
+    """``bert-ms --help`` answers at once: building the parser leaves MindSpore unloaded."""
+    code = ("import sys; import bert_ms.cli as c; p = c.build_parser(); p.parse_args(['info']); "
+            "print('mindspore' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 @pytest.mark.slow
@@ -83,13 +110,13 @@ def test_pretrain_resume_evaluate_predict_finetune(tmp_path, capsys):
     assert config1["initializer_range"] == pytest.approx(0.02 * (768 / 128) ** 0.5)
 
     # phase 2 of the two-phase recipe: longer sequences, starting from phase 1's weights and vocabulary.
-    # With lr 0 nothing may change, so the saved weights must be phase 1's exactly.
+    # Stopped before its first step, nothing may change, so the saved weights must be phase 1's exactly.
     from safetensors.numpy import load_file
 
     out2 = tmp_path / "pre2"
     code, _, err = run_cli(capsys, "pretrain", "--init", str(out), "--corpus", str(corpus), "--out", str(out2),
-                           "--steps", "2", "--batch-size", "8", "--seq-len", "64", "--lr", "0", "--no-progress",
-                           "--device", "CPU")
+                           "--steps", "2", "--batch-size", "8", "--seq-len", "64", "--stop-at", "0",
+                           "--no-progress", "--device", "CPU")
     assert code == 0, err
     w1, w2 = load_file(out / "model" / "model.safetensors"), load_file(out2 / "model" / "model.safetensors")
     assert w1.keys() == w2.keys() and all(np.array_equal(w1[k], w2[k]) for k in w1)
@@ -127,7 +154,7 @@ def test_pretrain_resume_evaluate_predict_finetune(tmp_path, capsys):
 
     # the "no pretraining" control: random weights in exactly the pretrained model's shape
     from bert_ms.bert.model import count_parameters
-    from bert_ms.commands import build_classifier
+    from bert_ms.train.tasks import build_classifier
 
     pretrained = build_classifier(str(out / "model"), num_labels=2)[0]
     control = build_classifier("random", num_labels=2, config=str(out / "model"), vocab=str(out / "model" / "vocab.txt"))[0]
