@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.bert_ms-installed
 
-.PHONY: setup kernel notebooks test test-fast lab lint format bench lock clean-venv
+.PHONY: setup setup-gpu kernel notebooks test test-fast lab lint format bench lock clean-venv
 
 ## setup: build .venv from nothing with the pinned lock, install bert_ms editable, register the kernel
 setup: $(STAMP) kernel notebooks
@@ -19,6 +19,13 @@ $(STAMP): requirements/lock.txt requirements/lock-nodeps.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -c "import mindspore, bert_ms; print('mindspore', mindspore.__version__, '+ bert_ms', bert_ms.__version__)"
 	touch $(STAMP)
+
+## setup-gpu: add the pinned NVIDIA CUDA 11 / cuDNN 8 wheels MindSpore's GPU plugin loads, make them findable
+## (bert_ms_nvidia.pth, no LD_LIBRARY_PATH to edit), list what the plugin needs; then: bert-ms selftest --device GPU
+setup-gpu: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps -r requirements/lock-gpu.txt
+	$(PY) -m bert_ms.runtime.nvidia install
+	$(PY) -m bert_ms.runtime.nvidia check
 
 ## kernel: register the Jupyter kernel "Python (bert-ms)" that runs .venv
 kernel: $(STAMP)

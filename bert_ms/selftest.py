@@ -1,0 +1,868 @@
+"""``bert-ms selftest``: does the course run on this machine's CPU, GPU or Ascend card? One command.
+
+On the chosen device (``--device auto|CPU|GPU|Ascend``) and precision (``--precision fp32|fp16|bf16``)
+it runs, and prints as one line each (PASS / FAIL / SKIP with the measured figure):
+
+1. ``environment`` -- versions, the device targets this machine has, the one chosen (what
+   ``bert-ms info`` shows), and for GPU / Ascend the libraries MindSpore's plugin needs;
+2. ``forward`` -- :class:`~bert_ms.bert.model.BertModel` equals a NumPy BERT written out below
+   (embeddings + LayerNorm, multi-head self-attention, FFN with the exact GELU, post-norm; Devlin et al.
+   2019 sec. 3, Vaswani et al. 2017 sec. 3.2-3.3) within :data:`FORWARD_TOL` for the precision;
+3. ``train-graph`` / ``train-pynative`` -- a few MLM + NSP steps of the :class:`~bert_ms.train.trainer.Trainer`
+   on one fixed batch: the loss must fall, in graph mode (compiled) and in PyNative mode (eager), and
+   the two modes must agree (the Trainer's seeded dropout gives both the same masks);
+4. ``fused`` -- CPU, fp32 only: the same steps with the fused C++ kernels (``TrainerConfig(fused=True)``,
+   :func:`bert_ms.accel.accelerate`) give the same losses;
+5. ``save-load`` -- ``save_pretrained`` then ``load_pretrained`` gives the same outputs;
+6. ``speed`` -- tokens/s of the graph-mode training step of 3 (a mini model, so a figure to compare
+   machines with, not the course's real speed);
+7. ``notebook`` -- ``notebooks/00_setup.py`` executed in smoke mode on the same device (``--quick`` skips it).
+
+The last line is a one-line verdict; the exit code is 0 only if nothing failed (SKIP is not a failure).
+Every FAIL names its cause and a next step (a missing CUDA library by soname, the cuDNN or CANN
+version, bf16 on a card without it, ...). ``--json FILE`` writes the same report as JSON.
+
+MindSpore picks one device target per process (see :func:`bert_ms.runtime.device.setup`), so one run
+checks one device; run it again in a new process for another. Graph and PyNative mode are both
+checked in the one process (the mode may change, the target may not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from bert_ms import __version__
+from bert_ms.runtime import device, nvidia
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "00_setup.py"
+
+# Largest |BertModel - NumPy| allowed on the outputs (LayerNorm'd, so of order 1), per compute precision.
+# fp16 keeps ~11 bits, bf16 ~8 bits of mantissa in every matmul; LayerNorm and softmax stay in fp32.
+FORWARD_TOL = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 1e-1}
+# Largest relative difference between the losses of two runs of the same steps (graph vs PyNative,
+# fused vs ops).
+LOSS_TOL = {"fp32": 1e-4, "fp16": 1e-2, "bf16": 5e-2}
+MINDSPORE_VERSION = "2.7.0"
+CANN_VERSION = "8.2.RC1"  # what MindSpore 2.7.0 is built and released for
+CANN_ACCEPTED = ("7.7", "7.8", "8.2")  # compiler/version.info versions MindSpore 2.7.0's own check accepts
+STEPS = 6
+# the mini model of the training checks: small enough for seconds on a laptop CPU
+MINI = {"vocab_size": 128, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "intermediate_size": 256, "max_position_embeddings": 64}
+BATCH, SEQ, PREDICTIONS = 8, 32, 5
+
+
+# ----------------------------------------------------------------------------------------------
+# The report
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    """One line of the report."""
+
+    name: str
+    status: str  # "PASS", "FAIL" or "SKIP"
+    figure: str = ""  # what was measured
+    cause: str = ""  # FAIL: what went wrong; SKIP: why not run
+    next_step: str = ""  # FAIL: what to do
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        text = f"{self.status:4s}  {self.name:15s} {self.figure}"
+        if self.status == "FAIL":
+            text += f" -- cause: {self.cause}; next: {self.next_step}"
+        elif self.status == "SKIP" and self.cause:
+            text += f"({self.cause})" if not self.figure else f" ({self.cause})"
+        return text.rstrip()
+
+
+@dataclass
+class Report:
+    device: str
+    precision: str
+    quick: bool
+    checks: list[Check] = field(default_factory=list)
+    versions: dict = field(default_factory=dict)
+    verdict: str = ""
+    ok: bool = False
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "checks": [asdict(c) for c in self.checks]}
+
+
+class Failure(Exception):
+    """A check failed for a known reason: ``cause`` and ``next_step`` are for the learner."""
+
+    def __init__(self, cause: str, next_step: str, figure: str = ""):
+        super().__init__(cause)
+        self.cause, self.next_step, self.figure = cause, next_step, figure
+
+
+class Skip(Exception):
+    """The check does not apply here (say why)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Turning errors into causes and next steps
+# ----------------------------------------------------------------------------------------------
+
+_ASCEND_LIBS = ("libascendcl", "libge_runner", "libhccl", "libruntime", "libgraph", "libacl", "libtsdclient",
+                "liberror_manager", "libplatform", "libopskernel")
+_SET_ENV = "source /usr/local/Ascend/ascend-toolkit/set_env.sh"
+
+
+def library_advice(soname: str) -> tuple[str, str]:
+    """(cause, next step) for a shared library that cannot be loaded."""
+    if soname == nvidia.DRIVER or soname.startswith("libcuda.so"):
+        return (f"NVIDIA driver library {soname} not found",
+                "install the NVIDIA driver (>= 520 for CUDA 11.8) and check `nvidia-smi`")
+    if soname in nvidia.WHEELS or soname.startswith(("libcud", "libcub", "libcuf", "libcur", "libcus", "libnvrtc")):
+        package = nvidia.WHEELS.get(soname, ("the nvidia-*-cu11 wheels",))[0]
+        what = "cuDNN 8" if "cudnn" in soname else "CUDA 11"
+        return (f"{what} library {soname} not found",
+                f"run `make setup-gpu` (installs {package} from requirements/lock-gpu.txt), then restart Python")
+    if soname.startswith(_ASCEND_LIBS):
+        return (f"CANN library {soname} not found",
+                f"install CANN {CANN_VERSION} and run `{_SET_ENV}` before starting Python")
+    return (f"shared library {soname} not found", "install it, or add its folder to LD_LIBRARY_PATH before starting")
+
+
+def explain(err: BaseException, target: str = "", precision: str = "fp32") -> tuple[str, str]:
+    """(cause, next step) for an unexpected error, recognising the usual accelerator problems."""
+    if isinstance(err, Failure):
+        return err.cause, err.next_step
+    text = f"{type(err).__name__}: {err}"
+    low = text.lower()
+    first = text.strip().splitlines()[0][:300] if text.strip() else type(err).__name__
+    if isinstance(err, device.DeviceError):
+        if "already runs on" in low:
+            return str(err), "run `bert-ms selftest --device ...` in a new process (MindSpore keeps one target)"
+        if "bf16" in low:
+            return str(err), "use --precision fp16 (or fp32) on this target"
+        if "cann" in low or "ascend" in low:
+            return str(err), f"install CANN {CANN_VERSION} and run `{_SET_ENV}` before starting Python"
+        if "nvidia driver" in low:
+            return str(err), "install the NVIDIA driver (>= 520) and check `nvidia-smi`"
+        if "gpu" in low:
+            return str(err), "run `make setup-gpu`, then `bert-ms selftest --device GPU` in a new process"
+        return str(err), "check `bert-ms info`"
+    lib = re.search(r"(lib[\w+\-.]+\.so(?:\.\d+)*)\s*:\s*cannot open shared object", text)
+    if lib:
+        return library_advice(lib.group(1))
+    if "cudnn" in low and ("version" in low or "status" in low):
+        return (f"cuDNN error ({first})",
+                "use the pinned cuDNN 8 (`make setup-gpu` installs nvidia-cudnn-cu11==8.7.0.84); "
+                "MindSpore 2.7.0's GPU plugin needs cuDNN 8, not 9")
+    if "driver version is insufficient" in low or "cuda driver version" in low:
+        return (f"the NVIDIA driver is too old for CUDA 11.8 ({first})", "upgrade the NVIDIA driver to >= 520")
+    if "no kernel image" in low or "invalid device function" in low:
+        return (f"MindSpore 2.7.0's CUDA kernels do not cover this GPU's architecture ({first})",
+                "try a GPU of compute capability 6.0-8.6, or run on CPU/Ascend")
+    if "bfloat16" in low or "bf16" in low:
+        return (f"bf16 not supported on this target ({first})", "use --precision fp16 (or fp32)")
+    if "out of memory" in low or "oom" in low.split():
+        return f"out of device memory ({first})", "free the device (nvidia-smi / npu-smi info) and rerun"
+    if target == "Ascend" and ("cann" in low or "acl" in low or "aclnn" in low or "ge " in low):
+        return (f"Ascend/CANN error ({first})",
+                f"check the CANN version is {CANN_VERSION} (`cat $ASCEND_HOME_PATH/compiler/version.info`)")
+    return first, "rerun with --json report.json and send the report (the full error is in it) to the course forum"
+
+
+# ----------------------------------------------------------------------------------------------
+# Device diagnosis before MindSpore is asked for a target
+# ----------------------------------------------------------------------------------------------
+
+
+def _nvcc_release(cuda_home: str) -> str | None:
+    nvcc = Path(cuda_home) / "bin" / "nvcc"
+    if not nvcc.is_file():
+        return None
+    try:
+        out = subprocess.run([str(nvcc), "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"release (\d+\.\d+)", out)
+    return m.group(1) if m else None
+
+
+def gpu_problems() -> list[tuple[str, str]]:
+    """(cause, next step) for everything that keeps MindSpore 2.7.0's GPU plugin from loading here."""
+    problems = []
+    if not nvidia.gpu_plugins():
+        return [("MindSpore's GPU plugin is missing from this MindSpore install",
+                 f"reinstall mindspore=={MINDSPORE_VERSION} from requirements/lock.txt (`make setup`)")]
+    cuda_home = os.environ.get("CUDA_HOME")
+    if cuda_home:
+        release = _nvcc_release(cuda_home)
+        if release is None:
+            problems.append((f"CUDA_HOME={cuda_home} has no bin/nvcc, so MindSpore loads no GPU plugin",
+                             "unset CUDA_HOME (the libraries of `make setup-gpu` need none)"))
+        elif not release.startswith("11."):
+            problems.append((f"CUDA_HOME={cuda_home} has nvcc {release}: MindSpore 2.7.0 then looks for a CUDA "
+                             f"{release.split('.')[0]} plugin and has none (it has CUDA 11.1 and 11.6)",
+                             "unset CUDA_HOME (the CUDA 11 libraries of `make setup-gpu` are used)"))
+    missing = [s for s in nvidia.plugin_cuda_sonames() if not nvidia.loadable(s)[0]]
+    if nvidia.DRIVER in missing:
+        problems.append(library_advice(nvidia.DRIVER))
+        missing.remove(nvidia.DRIVER)
+    if missing:
+        st = nvidia.status()
+        if st["late"] and all(nvidia.wheel_library(s) for s in missing):
+            problems.append((f"the CUDA libraries are installed but MindSpore was imported before they were loaded "
+                             f"({', '.join(missing)})",
+                             "start a new Python process (bert_ms_nvidia.pth loads them at start-up)"))
+        elif all(nvidia.wheel_library(s) for s in missing) and not nvidia.pth_path().is_file():
+            problems.append((f"the CUDA wheels are installed but not made findable ({', '.join(missing)})",
+                             "run `make setup-gpu` (it writes bert_ms_nvidia.pth), then start a new process"))
+        else:
+            cause = "CUDA library not found: " + ", ".join(missing)
+            packages = sorted({nvidia.WHEELS[s][0] for s in missing if s in nvidia.WHEELS})
+            problems.append((cause, "run `make setup-gpu` (installs " + ", ".join(packages) + " pinned in "
+                             "requirements/lock-gpu.txt), then start a new process"))
+    return problems
+
+
+def cann_version() -> tuple[str | None, str | None]:
+    """(CANN home folder, compiler version from ``compiler/version.info``) or Nones."""
+    candidates = [os.environ.get("ASCEND_HOME_PATH"), os.environ.get("ASCEND_TOOLKIT_HOME"),
+                  "/usr/local/Ascend/ascend-toolkit/latest"]
+    opp = os.environ.get("ASCEND_OPP_PATH")
+    if opp:
+        candidates.insert(0, opp.split("opp")[0])
+    for home in candidates:
+        if home and Path(home).is_dir():
+            info = Path(home) / "compiler" / "version.info"
+            if info.is_file():
+                for line in info.read_text(errors="replace").splitlines():
+                    if line.startswith("Version="):
+                        return home, ".".join(line.split("=", 1)[1].strip().split(".")[:2])
+            return home, None
+    return None, None
+
+
+def ascend_problems() -> list[tuple[str, str]]:
+    """(cause, next step) for everything that keeps MindSpore 2.7.0's Ascend plugin from loading here."""
+    home, version = cann_version()
+    if home is None:
+        return [("CANN missing: no Ascend toolkit (ASCEND_HOME_PATH unset, /usr/local/Ascend absent)",
+                 f"install CANN {CANN_VERSION} (toolkit + kernels for your chip) and run `{_SET_ENV}`")]
+    problems = []
+    if version is None:
+        problems.append((f"CANN at {home} has no compiler/version.info", f"reinstall CANN {CANN_VERSION}"))
+    elif version not in CANN_ACCEPTED:
+        problems.append((f"CANN version {version} at {home}: MindSpore {MINDSPORE_VERSION} needs CANN {CANN_VERSION} "
+                         f"(compiler version {' / '.join(CANN_ACCEPTED)})", f"install CANN {CANN_VERSION}"))
+    import ctypes
+
+    for lib in ("libascendcl.so", "libge_runner.so"):
+        try:
+            ctypes.CDLL(lib)
+        except OSError:
+            problems.append((f"CANN library {lib} not loadable (LD_LIBRARY_PATH lacks the toolkit)",
+                             f"run `{_SET_ENV}` in the shell, then start Python again"))
+            break
+    return problems
+
+
+# ----------------------------------------------------------------------------------------------
+# The NumPy reference BERT (Devlin et al. 2019 sec. 3; Vaswani et al. 2017 sec. 3.2-3.3)
+# ----------------------------------------------------------------------------------------------
+
+
+def _layer_norm(x, w, b, eps):
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)  # biased variance, as BERT's LayerNorm
+    return (x - mean) / np.sqrt(var + eps) * w + b
+
+
+def _gelu(x):
+    from scipy.special import erf
+
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))  # the exact GELU (Hendrycks & Gimpel 2016)
+
+
+def numpy_bert(state: dict[str, np.ndarray], config, input_ids, token_type_ids, attention_mask):
+    """BERT's encoder in float64 NumPy from Hugging Face tensor names: (sequence_output, pooled_output)."""
+    w = {k.removeprefix("bert."): np.asarray(v, np.float64) for k, v in state.items()}
+    eps, heads = config.layer_norm_eps, config.num_attention_heads
+    b, t = input_ids.shape
+    x = (w["embeddings.word_embeddings.weight"][input_ids] + w["embeddings.position_embeddings.weight"][:t]
+         + w["embeddings.token_type_embeddings.weight"][token_type_ids])
+    x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+    keep = attention_mask.astype(bool)[:, None, None, :]  # [B, 1, 1, T]: padding keys get probability 0
+
+    def dense(h, name):
+        return h @ w[name + ".weight"].T + w[name + ".bias"]
+
+    def split(h):  # [B, T, H] -> [B, heads, T, d]
+        return h.reshape(b, t, heads, -1).transpose(0, 2, 1, 3)
+
+    for i in range(config.num_hidden_layers):
+        p = f"encoder.layer.{i}."
+        q, k, v = (split(dense(x, p + f"attention.self.{n}")) for n in ("query", "key", "value"))
+        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1])
+        scores = np.where(keep, scores, -np.inf)
+        probs = np.exp(scores - scores.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        ctx = (probs @ v).transpose(0, 2, 1, 3).reshape(b, t, -1)
+        x = _layer_norm(x + dense(ctx, p + "attention.output.dense"), w[p + "attention.output.LayerNorm.weight"],
+                        w[p + "attention.output.LayerNorm.bias"], eps)  # post-norm: LN(x + Sublayer(x))
+        h = dense(_gelu(dense(x, p + "intermediate.dense")), p + "output.dense")
+        x = _layer_norm(x + h, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+    pooled = np.tanh(dense(x[:, 0], "pooler.dense")) if "pooler.dense.weight" in w else None
+    return x, pooled
+
+
+# ----------------------------------------------------------------------------------------------
+# The checks
+# ----------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _env(**values):
+    """Set (str) or remove (None) environment variables for a while."""
+    old = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _quiet_mindspore():
+    """MindSpore's Python warnings (e.g. "compiled again", expected here: each check builds a new Trainer) off."""
+    import logging
+
+    from mindspore import log as ms_log
+
+    logger = ms_log._get_logger()  # noqa: SLF001 - MindSpore has no public switch for its Python logger
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _setup(target: str, mode: str, precision: str, seed: int = 0):
+    """``device.setup`` with exactly these choices (the BERT_MS_* variables must not override the flags)."""
+    with _env(BERT_MS_DEVICE=None, BERT_MS_MODE=None, BERT_MS_PRECISION=None):
+        return device.setup(target=target, mode=mode, precision=precision, seed=seed, verbose=False)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+class Selftest:
+    """The checks, run in order on one device; results collected in :attr:`report`."""
+
+    def __init__(self, target: str, precision: str, quick: bool, out=print):
+        self.requested, self.precision, self.quick, self.out = target, precision, quick, out
+        self.target: str | None = None
+        self.report = Report(device=target, precision=precision, quick=quick)
+        self.tmp = Path(tempfile.mkdtemp(prefix="bert_ms_selftest_"))
+        self.graph_losses: list[float] | None = None
+        self.trained = None  # (model, batch) after the graph-mode run
+        self.tokens_per_s: float | None = None
+
+    # -- running and recording -----------------------------------------------------------------
+    def check(self, name: str, fn, needs_device: bool = True) -> Check:
+        t0 = time.perf_counter()
+        if needs_device and self.target is None:
+            c = Check(name, "SKIP", cause="not run: the device is not usable")
+        else:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    c = Check(name, "PASS", figure=fn())
+            except Skip as s:
+                c = Check(name, "SKIP", cause=str(s))
+            except Failure as f:
+                c = Check(name, "FAIL", figure=f.figure, cause=f.cause, next_step=f.next_step)
+            except Exception as err:  # noqa: BLE001 - every error becomes a FAIL line with its cause
+                cause, step = explain(err, self.target or self.requested, self.precision)
+                c = Check(name, "FAIL", cause=cause, next_step=step)
+                self.report.versions.setdefault("tracebacks", {})[name] = traceback.format_exc()[-4000:]
+        c.seconds = round(time.perf_counter() - t0, 2)
+        self.report.checks.append(c)
+        self.out(c.line())
+        return c
+
+    # -- 1. environment ---------------------------------------------------------------------------
+    def environment(self) -> str:
+        import mindspore as ms
+
+        versions = {"bert_ms": __version__, "python": platform.python_version(), "mindspore": ms.__version__,
+                    "mindnlp": _version("mindnlp"), "platform": platform.platform()}
+        self.report.versions.update(versions)
+        available = device.available_targets()
+        self.report.versions["available"] = list(available)
+        wanted = self.requested
+        problems: list[tuple[str, str]] = []
+        if wanted == "GPU" and "GPU" not in available:
+            problems = gpu_problems()
+        elif wanted == "Ascend" and "Ascend" not in available:
+            problems = ascend_problems()
+        figure = (f"bert_ms {__version__}, MindSpore {ms.__version__}, Python {versions['python']}; "
+                  f"targets here: {', '.join(available)}")
+        if problems:
+            for cause, step in problems[1:]:
+                self.out(f"      also: {cause}; next: {step}")
+            raise Failure(problems[0][0], problems[0][1], figure)
+        info = _setup(wanted, "graph", self.precision)
+        self.target = info.target
+        self.report.device = info.target
+        if info.target == "GPU":
+            figure += "; CUDA libraries: " + ("preloaded from the nvidia wheels"
+                                               if nvidia.status()["preloaded"] else "from the system")
+        figure += f"; using {info.target} ({info.reason}), precision {info.precision}"
+        if ms.__version__ != MINDSPORE_VERSION:  # the device works, so the other checks still run
+            raise Failure(f"MindSpore {ms.__version__} is not the tested {MINDSPORE_VERSION}",
+                          "run `make setup` (it installs requirements/lock.txt)", figure)
+        return figure
+
+    # -- 2. forward against NumPy -------------------------------------------------------------------
+    def forward(self) -> str:
+        import mindspore as ms
+
+        from bert_ms.bert.config import BertConfig
+        from bert_ms.bert.model import BertModel
+        from bert_ms.bert.weights import read_state_dict, save_pretrained
+
+        _setup(self.target, "pynative", self.precision)
+        cfg = BertConfig(**{**MINI, "vocab_size": 50, "hidden_size": 32, "intermediate_size": 64},
+                         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        model = BertModel(cfg, dtype=self.precision)
+        model.set_train(False)
+        rng = np.random.default_rng(0)
+        for p in model.get_parameters():  # non-trivial weights: LayerNorm scales and biases too
+            base = 1.0 if p.name.endswith("norm.weight") else 0.0
+            p.set_data(ms.Tensor((base + rng.normal(0, 0.1, p.shape)).astype(np.float32)))
+        save_pretrained(model, self.tmp / "forward")
+        state = read_state_dict(self.tmp / "forward")
+        ids = rng.integers(1, cfg.vocab_size, (2, 12)).astype(np.int32)
+        types = np.zeros_like(ids)
+        types[:, 6:] = 1
+        mask = np.ones_like(ids)
+        mask[1, 8:] = 0  # the second row has 4 padding tokens
+        out = model(ms.Tensor(ids), ms.Tensor(types), ms.Tensor(mask))
+        ref_seq, ref_pooled = numpy_bert(state, cfg, ids, types, mask)
+        got_seq = out[0].asnumpy().astype(np.float64)
+        real = mask.astype(bool)
+        diff = max(np.abs(got_seq - ref_seq)[real].max(), np.abs(out[1].asnumpy() - ref_pooled).max())
+        tol = FORWARD_TOL[self.precision]
+        figure = f"max |BertModel - NumPy| = {diff:.1e} (tolerance {tol:.0e}, {self.precision})"
+        if not np.isfinite(diff) or diff > tol:
+            raise Failure(f"BertModel differs from the NumPy reference by {diff:.2e} > {tol:.0e}",
+                          "run `pytest tests/test_bert.py` to locate the layer; on an accelerator, compare "
+                          "with --device CPU", figure)
+        return figure
+
+    # -- 3. training -------------------------------------------------------------------------------
+    def _data(self) -> dict[str, np.ndarray]:
+        """One fixed MLM + NSP batch (random tokens, 5 masked positions, a learnable NSP label)."""
+        rng = np.random.default_rng(1)
+        v = MINI["vocab_size"]
+        ids = rng.integers(5, v, (BATCH, SEQ)).astype(np.int32)
+        ids[:, 0] = 2  # a [CLS]-like first token
+        types = np.zeros_like(ids)
+        types[:, SEQ // 2:] = 1
+        mask = np.ones_like(ids)
+        mask[::2, -6:] = 0
+        ids[mask == 0] = 0
+        positions = np.stack([rng.choice(np.arange(1, SEQ - 6), PREDICTIONS, replace=False)
+                              for _ in range(BATCH)]).astype(np.int32)
+        labels = np.take_along_axis(ids, positions, 1).astype(np.int32)
+        np.put_along_axis(ids, positions, 4, 1)  # [MASK]-like token 4
+        nsp = (ids[:, 1] % 2).astype(np.int32)
+        return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask, "masked_lm_positions": positions,
+                "masked_lm_ids": labels, "masked_lm_weights": np.ones((BATCH, PREDICTIONS), np.float32),
+                "next_sentence_label": nsp}
+
+    def _initial_state(self) -> dict[str, np.ndarray]:
+        if not hasattr(self, "_init"):
+            import mindspore as ms
+
+            from bert_ms.bert.config import BertConfig
+            from bert_ms.bert.model import BertForPreTraining
+
+            ms.set_seed(0)
+            model = BertForPreTraining(BertConfig(**MINI), dtype="fp32")
+            self._init = {p.name: p.asnumpy().copy() for p in model.get_parameters()}
+        return self._init
+
+    def _model(self, dropout: bool = True):
+        import mindspore as ms
+
+        from bert_ms.bert.config import BertConfig
+        from bert_ms.bert.model import BertForPreTraining
+
+        off = {} if dropout else {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+        model = BertForPreTraining(BertConfig(**MINI, **off), dtype=self.precision)
+        init = self._initial_state()
+        for p in model.get_parameters():
+            p.set_data(ms.Tensor(init[p.name]))
+        return model
+
+    def _train(self, mode: str, fused: bool = False, steps: int = STEPS):
+        """(model, per-step losses, seconds of steps 2..N, tokens per step) of ``steps`` Trainer steps."""
+        from bert_ms.train.tasks import build_task
+        from bert_ms.train.trainer import Trainer, TrainerConfig
+
+        _setup(self.target, mode, self.precision)
+        self._initial_state()
+        model = self._model()
+        kw = dict(total_steps=steps, batch_size=BATCH, lr=3e-3, warmup_steps=0, decay="constant", seed=0,
+                  log_every=steps, progress=False, init_loss_scale=2.0 ** 10)
+        fields = getattr(TrainerConfig, "__dataclass_fields__", {})
+        old_api = False
+        if fused and "fused" not in fields:  # before TrainerConfig(fused=...): the device switch's flag
+            old_api = True
+            device.setup(target=self.target, mode=mode, precision=self.precision, seed=0, verbose=False,
+                         fused=True)
+        elif "fused" in fields:
+            kw["fused"] = fused
+        data = self._data()
+        task = build_task("pretraining")
+        trainer = Trainer(model, task, data, TrainerConfig(**kw))
+        try:
+            trainer.fit(until_step=1)  # compiles in graph mode
+            t0 = time.perf_counter()
+            trainer.fit()
+            seconds = time.perf_counter() - t0
+        finally:
+            if old_api:
+                _setup(self.target, mode, self.precision)
+        losses = [loss for _, loss in trainer.losses()]
+        tokens = int(task.tokens(data))
+        return model, losses, seconds, tokens
+
+    def _loss_falls(self, losses: list[float]) -> str:
+        figure = f"loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} steps"
+        if not all(np.isfinite(losses)):
+            raise Failure(f"the loss is not finite ({losses})", "try --precision fp32; with fp16 check the loss scale",
+                          figure)
+        if not losses[-1] < losses[0] - 0.05:
+            raise Failure(f"the loss did not fall ({losses[0]:.4f} -> {losses[-1]:.4f})",
+                          "check the optimizer and the gradients (`pytest tests/test_training.py`)", figure)
+        return figure
+
+    def train_graph(self) -> str:
+        model, losses, seconds, tokens = self._train("graph")
+        self.graph_losses = losses
+        self.trained = model
+        self.tokens_per_s = tokens * (len(losses) - 1) / max(seconds, 1e-9)
+        return self._loss_falls(losses)
+
+    def _same_losses(self, losses: list[float], what: str) -> float:
+        if self.graph_losses is None:
+            raise Skip("no graph-mode run to compare with")
+        ref = np.asarray(self.graph_losses)
+        rel = float(np.max(np.abs(np.asarray(losses) - ref) / np.maximum(np.abs(ref), 1e-6)))
+        tol = LOSS_TOL[self.precision]
+        if not rel <= tol:
+            raise Failure(f"{what} losses differ from graph mode's by {rel:.1e} (relative) > {tol:.0e}",
+                          "report it with --json (the losses are in it)",
+                          f"graph {np.round(ref, 4).tolist()} vs {np.round(losses, 4).tolist()}")
+        return rel
+
+    def train_pynative(self) -> str:
+        _, losses, _, _ = self._train("pynative")
+        figure = self._loss_falls(losses)
+        rel = self._same_losses(losses, "PyNative")
+        return figure + f"; equal to graph mode within {rel:.1e}"
+
+    # -- 4. fused kernels ----------------------------------------------------------------------------
+    def fused(self) -> str:
+        if self.target != "CPU":
+            raise Skip(f"the fused C++ kernels are CPU only, this run is on {self.target}")
+        if self.precision != "fp32":
+            raise Skip(f"the fused kernels are float32 only, this run is {self.precision}")
+        from bert_ms.accel import fused as kernels
+
+        _setup(self.target, "graph", self.precision)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ok = kernels.available()
+        if not ok:
+            why = "; ".join(str(w.message) for w in caught) or "the kernels did not build"
+            raise Skip(f"optional, off: {why}")
+        try:
+            from bert_ms.accel import accelerate, restore
+        except ImportError:  # before bert_ms.accel.accelerate existed: only the Trainer's path below
+            accelerate = restore = None
+        figure = ""
+        if accelerate is not None:
+            figure = self._fused_cells_match(accelerate, restore) + "; "
+        calls = self._trainer_kernel_calls(kernels)
+        if calls == 0:
+            raise Failure("Trainer(fused=True) trained with MindSpore's ops: the fused cells never ran their kernels",
+                          "report it with --json (bert_ms.train.trainer / bert_ms.accel); meanwhile fused=False",
+                          figure.rstrip("; "))
+        _, losses, _, _ = self._train("graph", fused=True)
+        rel = self._same_losses(losses, "fused")
+        runs = f"{calls} kernel calls in one step, " if calls > 0 else ""
+        return figure + (f"Trainer(fused=True): {runs}losses equal MindSpore's ops within {rel:.1e} "
+                         f"over {len(losses)} steps")
+
+    def _trainer_kernel_calls(self, kernels) -> int:
+        """How often one eager Trainer(fused=True) step calls the GELU / LayerNorm kernels (-1: cannot count)."""
+        from bert_ms.train.trainer import TrainerConfig
+
+        names = [n for n in ("gelu", "layer_norm") if callable(getattr(kernels, n, None))]
+        if "fused" not in getattr(TrainerConfig, "__dataclass_fields__", {}) or not names:
+            return -1
+        calls = {"n": 0}
+        originals = {n: getattr(kernels, n) for n in names}
+
+        def counting(make):
+            def made():
+                op = make()
+
+                def counted(*xs):
+                    calls["n"] += 1
+                    return op(*xs)
+
+                return counted
+            return made
+
+        try:
+            for n in names:
+                setattr(kernels, n, counting(originals[n]))
+            self._train("pynative", fused=True, steps=1)
+        finally:
+            for n in names:
+                setattr(kernels, n, originals[n])
+        return calls["n"]
+
+    def _fused_cells_match(self, accelerate, restore) -> str:
+        """accelerate(model) in training mode: the C++ kernels run (counted) and loss and gradients equal the ops."""
+        import mindspore as ms
+
+        from bert_ms.train.tasks import build_task
+
+        _setup(self.target, "pynative", self.precision)  # eager, so the kernel calls can be counted
+        task = build_task("pretraining")
+        data = self._data()
+        inputs = [ms.Tensor(data[k]) for k in task.input_keys]
+        results = []
+        calls = {"n": 0}
+        for fused_on in (False, True):
+            model = self._model(dropout=False)  # the same function on both sides: no random masks
+            swapped = accelerate(model) if fused_on else []
+            if fused_on:
+                if not swapped:
+                    raise Failure("accelerate(model) swapped no cell although the kernels are available",
+                                  "report it with --json")
+                for name, cell in model.cells_and_names():
+                    if name in swapped:
+                        kernel = cell.kernel
+
+                        def counted(*xs, _kernel=kernel):
+                            calls["n"] += 1
+                            return _kernel(*xs)
+
+                        cell.kernel = counted
+            model.set_train(True)
+            params = model.trainable_params()
+            grad_fn = ms.value_and_grad(lambda *xs, m=model: task.loss(m, *xs), None, params)
+            loss, grads = grad_fn(*inputs)
+            results.append((float(loss.asnumpy()), {p.name: g.asnumpy() for p, g in zip(params, grads)}))
+            if fused_on:
+                restore(model)
+        if calls["n"] == 0:
+            raise Failure("the fused cells ran MindSpore's ops, not the C++ kernels",
+                          "report it with --json (bert_ms.accel)")
+        (loss0, g0), (loss1, g1) = results
+        if set(g0) != set(g1):
+            raise Failure(f"accelerate(model) changed the parameters: {sorted(set(g0) ^ set(g1))[:3]}",
+                          "report it with --json (bert_ms.accel)")
+        # relative per tensor, with a floor: some gradients are exactly zero in exact arithmetic (the key
+        # bias: softmax ignores a constant added to every score) and hold only rounding noise
+        floor = 1e-3 * max(float(np.abs(g).max()) for g in g0.values())
+        grad_diff = max(float(np.abs(g0[n] - g1[n]).max()) / max(float(np.abs(g0[n]).max()), floor) for n in g0)
+        loss_diff = abs(loss1 - loss0) / max(abs(loss0), 1e-12)
+        figure = (f"{len(swapped)} cells fused, {calls['n']} kernel calls: loss within {loss_diff:.1e}, "
+                  f"gradients within {grad_diff:.1e} of the ops")
+        if not max(loss_diff, grad_diff) <= 1e-4:
+            raise Failure(f"the fused kernels differ from MindSpore's ops by {max(loss_diff, grad_diff):.1e}",
+                          "run `pytest tests/test_fused_kernels.py`; meanwhile train with fused=False", figure)
+        return figure
+
+    # -- 5. save and load ------------------------------------------------------------------------------
+    def save_load(self) -> str:
+        import mindspore as ms
+
+        from bert_ms.bert.model import load_pretrained
+
+        _setup(self.target, "pynative", self.precision)
+        model = self.trained if self.trained is not None else self._model()
+        model.set_train(False)
+        data = self._data()
+        inputs = [ms.Tensor(data[k]) for k in ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions")]
+        before = [o.asnumpy() for o in model(*inputs)]
+        path = self.tmp / "saved"
+        model.save_pretrained(path)
+        loaded = load_pretrained(path, head="pretraining", dtype=self.precision)
+        after = [o.asnumpy() for o in loaded(*inputs)]
+        diff = max(float(np.abs(a.astype(np.float64) - b).max()) for a, b in zip(after, before))
+        figure = f"max |loaded - saved| = {diff:.1e} on the MLM and NSP logits ({path.name}: safetensors + config.json)"
+        if not diff <= 1e-6:
+            raise Failure(f"the loaded model's outputs differ by {diff:.2e}",
+                          "run `pytest tests/test_weights.py` to find the tensor that is not saved or read", figure)
+        return figure
+
+    # -- 6. speed ------------------------------------------------------------------------------------
+    def speed(self) -> str:
+        if self.tokens_per_s is None:
+            raise Skip("no graph-mode training run to time")
+        return (f"{self.tokens_per_s:,.0f} tokens/s in the graph-mode training step (mini BERT L2/H64, batch "
+                f"{BATCH} x {SEQ}; measured over {STEPS - 1} steps after compiling)")
+
+    # -- 7. a notebook ------------------------------------------------------------------------------
+    def notebook(self) -> str:
+        if self.quick:
+            raise Skip("--quick")
+        if not NOTEBOOK.is_file():
+            raise Skip(f"{NOTEBOOK} is not here (an installed package without the course folder)")
+        import jupytext
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.manager import KernelManager
+        from nbclient import NotebookClient
+
+        spec_dir = self.tmp / "kernels" / "bert-ms-selftest"
+        spec_dir.mkdir(parents=True, exist_ok=True)
+        env = {"BERT_MS_SMOKE": "1", "BERT_MS_DEVICE": self.target, "BERT_MS_PRECISION": self.precision,
+               "BERT_MS_MODE": "graph", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        (spec_dir / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "bert-ms selftest", "language": "python", "env": env}))
+        ksm = KernelSpecManager(kernel_dirs=[str(self.tmp / "kernels")])
+        km = KernelManager(kernel_name="bert-ms-selftest", kernel_spec_manager=ksm)
+        nb = jupytext.read(NOTEBOOK)
+        t0 = time.perf_counter()
+        try:
+            NotebookClient(nb, km=km, timeout=600, resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+        except Exception as err:  # noqa: BLE001
+            cause, step = explain(err, self.target, self.precision)
+            raise Failure(f"{NOTEBOOK.name} failed: {cause}", step) from None
+        return f"{NOTEBOOK.name} ran in smoke mode on {self.target} in {time.perf_counter() - t0:.0f} s"
+
+    # -- all of it ----------------------------------------------------------------------------------
+    def run(self) -> Report:
+        with _quiet_mindspore():
+            return self._run()
+
+    def _run(self) -> Report:
+        t0 = time.perf_counter()
+        self.check("environment", self.environment, needs_device=False)
+        self.check("forward", self.forward)
+        self.check("train-graph", self.train_graph)
+        self.check("train-pynative", self.train_pynative)
+        self.check("fused", self.fused)
+        self.check("save-load", self.save_load)
+        self.check("speed", self.speed)
+        self.check("notebook", self.notebook)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        r = self.report
+        failed = [c.name for c in r.checks if c.status == "FAIL"]
+        skipped = [c.name for c in r.checks if c.status == "SKIP"]
+        passed = len(r.checks) - len(failed) - len(skipped)
+        where = f"{r.device} ({r.precision})"
+        took = f"{time.perf_counter() - t0:.0f} s"
+        if failed:
+            first = next(c for c in r.checks if c.status == "FAIL")
+            r.verdict = (f"FAIL: {len(failed)} of {len(r.checks)} checks failed on {where}: {', '.join(failed)}; "
+                         f"first fix: {first.next_step} ({took})")
+        else:
+            r.verdict = (f"PASS: the course runs on {where}: {passed} passed, {len(skipped)} skipped "
+                         f"({', '.join(skipped) or 'none'}) in {took}")
+        r.ok = not failed
+        return r
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line (registered as ``bert-ms selftest`` by bert_ms/cli.py)
+# ----------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default=None, type=str,
+                        help="auto, CPU, GPU or Ascend (default: BERT_MS_DEVICE, else auto)")
+    parser.add_argument("--precision", default=None, choices=device.PRECISIONS,
+                        help="fp32, fp16 or bf16 (default: BERT_MS_PRECISION, else fp32)")
+    parser.add_argument("--quick", action="store_true", help="skip the notebook check")
+    parser.add_argument("--json", metavar="FILE", default=None, help="also write the report as JSON to FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check, print one line each and the verdict; 0 only if nothing failed."""
+    target = getattr(args, "device", None) or os.environ.get("BERT_MS_DEVICE") or "auto"
+    precision = getattr(args, "precision", None) or os.environ.get("BERT_MS_PRECISION") or "fp32"
+    try:
+        target = "auto" if target.strip().lower() == "auto" else device._canonical(target, device.TARGETS,  # noqa: SLF001
+                                                                                     "device target")
+        precision = device._canonical(precision, device.PRECISIONS, "precision")  # noqa: SLF001
+    except device.DeviceError as err:
+        print(f"bert-ms selftest: error: {err}", file=sys.stderr)
+        return 2
+    if target == "auto":
+        target = device.available_targets()[0]
+    print(f"bert-ms selftest: device {target}, precision {precision}{', quick' if args.quick else ''}")
+    previous = device._CURRENT  # noqa: SLF001 - restored at the end for in-process callers (tests, notebooks)
+    test = Selftest(target, precision, bool(getattr(args, "quick", False)))
+    try:
+        report = test.run()
+    finally:
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                _setup(previous.target, previous.mode, previous.precision, seed=previous.seed)
+    print(f"verdict: {report.verdict}")
+    if getattr(args, "json", None):
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"report written to {path}")
+    return 0 if report.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bert-ms selftest", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
