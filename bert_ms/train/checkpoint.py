@@ -208,14 +208,15 @@ def prune(folder: str | os.PathLike, keep: int, protect: int | None = None) -> l
     good, deleted = 0, []
     for sidecar in reversed(list_checkpoints(folder)):
         step = int(_NAME.match(sidecar.name).group(1))
+        if step == protect:  # just written and hashed by save(): good, and never deleted
+            good += 1
+            continue
         if good < keep:
             try:
                 verify(sidecar)
                 good += 1
             except CheckpointError:
                 pass
-            continue
-        if step == protect:
             continue
         sidecar.unlink(missing_ok=True)  # sidecar first: a half-deleted checkpoint is never "valid"
         sidecar.with_suffix(".safetensors").unlink(missing_ok=True)
