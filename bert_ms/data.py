@@ -67,7 +67,14 @@ def manifest() -> dict:
     path = settings.data_dir() / "MANIFEST.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: is BERT_MS_DATA pointing at the repository's data/ folder?")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ChecksumError(f"{path} is unreadable ({err}); restore it from git or rebuild with "
+                            "scripts/build_data.py") from None
+    if not isinstance(found, dict) or not isinstance(found.get("files"), dict):
+        raise ChecksumError(f"{path} has no 'files' table; restore it from git or rebuild with scripts/build_data.py")
+    return found
 
 
 def data_path(name: str) -> Path:
