@@ -85,14 +85,15 @@ class Check:
     cause: str = ""  # FAIL: what went wrong; SKIP: why not run
     next_step: str = ""  # FAIL: what to do
     seconds: float = 0.0
+    also: list[str] = field(default_factory=list)  # FAIL: further problems found, "cause; next: step"
 
     def line(self) -> str:
-        text = f"{self.status:4s}  {self.name:15s} {self.figure}"
+        text = f"{self.status:4s}  {self.name:15s}" + (f" {self.figure}" if self.figure else "")
         if self.status == "FAIL":
             text += f" -- cause: {self.cause}; next: {self.next_step}"
         elif self.status == "SKIP" and self.cause:
-            text += f"({self.cause})" if not self.figure else f" ({self.cause})"
-        return text.rstrip()
+            text += f" ({self.cause})"
+        return "\n".join([text] + [f"      also: {a}" for a in self.also])
 
 
 @dataclass
@@ -112,9 +113,9 @@ class Report:
 class Failure(Exception):
     """A check failed for a known reason: ``cause`` and ``next_step`` are for the learner."""
 
-    def __init__(self, cause: str, next_step: str, figure: str = ""):
+    def __init__(self, cause: str, next_step: str, figure: str = "", also: list[str] | None = None):
         super().__init__(cause)
-        self.cause, self.next_step, self.figure = cause, next_step, figure
+        self.cause, self.next_step, self.figure, self.also = cause, next_step, figure, also or []
 
 
 class Skip(Exception):
@@ -410,7 +411,7 @@ class Selftest:
             except Skip as s:
                 c = Check(name, "SKIP", cause=str(s))
             except Failure as f:
-                c = Check(name, "FAIL", figure=f.figure, cause=f.cause, next_step=f.next_step)
+                c = Check(name, "FAIL", figure=f.figure, cause=f.cause, next_step=f.next_step, also=f.also)
             except Exception as err:  # noqa: BLE001 - every error becomes a FAIL line with its cause
                 cause, step = explain(err, self.target or self.requested, self.precision)
                 c = Check(name, "FAIL", cause=cause, next_step=step)
@@ -438,10 +439,12 @@ class Selftest:
         figure = (f"bert_ms {__version__}, MindSpore {ms.__version__}, Python {versions['python']}; "
                   f"targets here: {', '.join(available)}")
         if problems:
-            for cause, step in problems[1:]:
-                self.out(f"      also: {cause}; next: {step}")
-            raise Failure(problems[0][0], problems[0][1], figure)
-        info = _setup(wanted, "graph", self.precision)
+            raise Failure(problems[0][0], problems[0][1], figure,
+                          also=[f"{cause}; next: {step}" for cause, step in problems[1:]])
+        try:
+            info = _setup(wanted, "graph", self.precision)
+        except device.DeviceError as err:
+            raise Failure(*explain(err, wanted, self.precision), figure) from None
         self.target = info.target
         self.report.device = info.target
         if info.target == "GPU":

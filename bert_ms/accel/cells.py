@@ -101,6 +101,7 @@ def accelerate(model) -> list[str]:
     for name, parent, attr, child in _children(model):
         twin = _fused_twin(parent, child, kernels)
         if twin is not None:
+            twin.set_train(child.training)  # a model already in training mode runs the kernels at once
             parent._cells[attr] = twin  # noqa: SLF001 - direct, so no parameter is renamed
             swapped.append(name)
     return swapped
