@@ -185,7 +185,7 @@ def _uniform_perplexity() -> float:
 def _lstm_params() -> int:
     from bert_ms.classic import language_model as lm
 
-    return sum(p.size for p in lm.RNNLM(50, dim=64, hidden=128).rnn.trainable_params())
+    return sum(p.size for p in lm.RNNLM(50, dim=64, hidden=128).lstm.trainable_params())
 
 
 def _ffn_lm_hidden_input() -> int:
