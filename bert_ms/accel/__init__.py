@@ -1,8 +1,4 @@
-"""Opt-in speed: fused C++ CPU kernels (GELU, LayerNorm, seeded dropout, gradient norm), applied to a model from outside.
-
-``accelerate(model)`` swaps the fused cells in (``restore(model)`` undoes it); ``TrainerConfig(fused=True)``
-does that during training and adds the dropout and gradient-norm kernels. Off unless asked for.
-"""
+"""Opt-in speed: fused C++ CPU kernels (GELU, LayerNorm, seeded dropout, gradient norm), applied to a model from outside."""
 
 from bert_ms.accel.cells import FusedGELU, FusedLayerNorm, accelerate, fused_cells, restore
 
