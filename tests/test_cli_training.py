@@ -59,7 +59,8 @@ def test_commands_are_registered():
     args = parser.parse_args(["pretrain", "--out", "x", "--steps", "7", "--resume"])
     assert args.steps == 7 and args.resume and args.corpus == "sotu" and args.config == "mini"
     assert args.func is cli.run_pretrain and not args.fused
-    assert parser.parse_args(["finetune", "--init", "m", "--out", "x", "--fused"]).fused
+    fused = parser.parse_args(["finetune", "--init", "m", "--out", "x", "--fused"])
+    assert fused.fused and cli._trainer_config(fused).fused and not cli._trainer_config(args).fused
 
 
 def test_task_choices_are_the_registry():
