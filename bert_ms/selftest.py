@@ -373,8 +373,9 @@ def _quiet_mindspore():
         logger.setLevel(level)
 
 
-def _setup(target: str, mode: str, precision: str, seed: int = 0):
-    """``device.setup`` with exactly these choices (the BERT_MS_* variables must not override the flags)."""
+def _setup(target: str, mode: str, precision: str, seed: int | None = None):
+    """``device.setup`` with exactly these choices (the BERT_MS_* variables must not override the flags); no
+    reseeding unless asked (the checks seed what they need themselves)."""
     with _env(BERT_MS_DEVICE=None, BERT_MS_MODE=None, BERT_MS_PRECISION=None):
         return device.setup(target=target, mode=mode, precision=precision, seed=seed, verbose=False)
 
@@ -547,27 +548,15 @@ class Selftest:
         _setup(self.target, mode, self.precision)
         self._initial_state()
         model = self._model()
-        kw = dict(total_steps=steps, batch_size=BATCH, lr=3e-3, warmup_steps=0, decay="constant", seed=0,
-                  log_every=steps, progress=False, init_loss_scale=2.0 ** 10)
-        fields = getattr(TrainerConfig, "__dataclass_fields__", {})
-        old_api = False
-        if fused and "fused" not in fields:  # before TrainerConfig(fused=...): the device switch's flag
-            old_api = True
-            device.setup(target=self.target, mode=mode, precision=self.precision, seed=0, verbose=False,
-                         fused=True)
-        elif "fused" in fields:
-            kw["fused"] = fused
+        cfg = TrainerConfig(total_steps=steps, batch_size=BATCH, lr=3e-3, warmup_steps=0, decay="constant", seed=0,
+                            log_every=steps, progress=False, init_loss_scale=2.0 ** 10, fused=fused)
         data = self._data()
         task = build_task("pretraining")
-        trainer = Trainer(model, task, data, TrainerConfig(**kw))
-        try:
-            trainer.fit(until_step=1)  # compiles in graph mode
-            t0 = time.perf_counter()
-            trainer.fit()
-            seconds = time.perf_counter() - t0
-        finally:
-            if old_api:
-                _setup(self.target, mode, self.precision)
+        trainer = Trainer(model, task, data, cfg)
+        trainer.fit(until_step=1)  # compiles in graph mode
+        t0 = time.perf_counter()
+        trainer.fit()
+        seconds = time.perf_counter() - t0
         losses = [loss for _, loss in trainer.losses()]
         tokens = int(task.tokens(data))
         return model, losses, seconds, tokens
@@ -622,13 +611,9 @@ class Selftest:
         if not ok:
             why = "; ".join(str(w.message) for w in caught) or "the kernels did not build"
             raise Skip(f"optional, off: {why}")
-        try:
-            from bert_ms.accel import accelerate, restore
-        except ImportError:  # before bert_ms.accel.accelerate existed: only the Trainer's path below
-            accelerate = restore = None
-        figure = ""
-        if accelerate is not None:
-            figure = self._fused_cells_match(accelerate, restore) + "; "
+        from bert_ms.accel import accelerate, restore
+
+        figure = self._fused_cells_match(accelerate, restore) + "; "
         calls = self._trainer_kernel_calls(kernels)
         if calls == 0:
             raise Failure("Trainer(fused=True) trained with MindSpore's ops: the fused cells never ran their kernels",
@@ -642,10 +627,8 @@ class Selftest:
 
     def _trainer_kernel_calls(self, kernels) -> int:
         """How often one eager Trainer(fused=True) step calls the GELU / LayerNorm kernels (-1: cannot count)."""
-        from bert_ms.train.trainer import TrainerConfig
-
         names = [n for n in ("gelu", "layer_norm") if callable(getattr(kernels, n, None))]
-        if "fused" not in getattr(TrainerConfig, "__dataclass_fields__", {}) or not names:
+        if not names:
             return -1
         calls = {"n": 0}
         originals = {n: getattr(kernels, n) for n in names}
@@ -851,7 +834,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if previous is not None:
             with contextlib.suppress(Exception):
-                _setup(previous.target, previous.mode, previous.precision, seed=previous.seed)
+                _setup(previous.target, previous.mode, previous.precision)
     print(f"verdict: {report.verdict}")
     if getattr(args, "json", None):
         path = Path(args.json)
