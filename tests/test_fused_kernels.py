@@ -375,8 +375,17 @@ def _train_three_steps(fused_on, monkeypatch):
                         fused=fused_on)
     trainer = Trainer(model, PretrainingTask(), data, cfg)
     fused_dropout = [type(c) for _, _, c in trainer._dropouts]
+    modes, set_seed = [], trainer._set_seed  # called inside fit(), before every step
+
+    def spy(micro):
+        modes.extend(c.training for _, c in model.cells_and_names()
+                     if isinstance(c, (FusedLayerNorm, FusedGELU, SeededDropout)))
+        set_seed(micro)
+
+    trainer._set_seed = spy
     trainer.fit(until_step=1)
     trainer.fit()
+    assert modes and all(modes)  # every cell swapped in ran in training mode (the kernels, the dropout)
     assert fused_cells(model) == [] and not any(isinstance(c, SeededDropout) for _, c in model.cells_and_names())
     norms = [r["grad_norm"] for r in trainer.state.history if "grad_norm" in r]
     return (swapped, fused_dropout, trainer.step_fn, [loss for _, loss in trainer.losses()], norms,

@@ -286,16 +286,24 @@ def test_seeded_dropout_keeps_the_configured_rate(rate):
 
 
 def test_the_trainer_installs_its_dropout_for_fit_only():
-    """During fit() the model's nn.Dropout is a SeededDropout (what the compiled step traced); before
-    and after, the model is the caller's own: no seeded cell, no seed parameter, nothing to undo."""
-    model = new_model(0, dropout=0.3)
+    """During fit() the model's nn.Dropout is a SeededDropout in training mode, and it drops (the first
+    loss is not the model's loss without dropout); before and after, the model is the caller's own: no
+    seeded cell, no seed parameter, nothing to undo. (The seeded cells once were swapped in after
+    ``set_train(True)``, stayed in inference mode and dropped nothing.)"""
+    model = new_model(0, dropout=0.5)
     original = model.drop
-    trainer = Trainer(model, TASK, make_data(16), TrainerConfig(total_steps=2, batch_size=8, progress=False))
+    data = make_data(16)
+    trainer = Trainer(model, TASK, data, TrainerConfig(total_steps=2, batch_size=8, shuffle=False, log_every=1,
+                                                       progress=False))
     assert model.drop is original
+    model.set_train(False)
+    first = {k: v[:8] for k, v in data.items()}
+    no_dropout = float(TASK.loss(model, *to_inputs(TASK, first)).asnumpy())
     seen, set_seed = [], trainer._set_seed  # called before every micro-batch, inside fit()
-    trainer._set_seed = lambda micro: seen.append(type(model.drop)) or set_seed(micro)
+    trainer._set_seed = lambda micro: seen.append((type(model.drop), model.drop.training)) or set_seed(micro)
     trainer.fit()
-    assert seen and set(seen) == {SeededDropout}
+    assert seen and set(seen) == {(SeededDropout, True)}
+    assert abs(trainer.losses()[0][1] - no_dropout) > 1e-3
     assert model.drop is original and SEED_PARAM not in [p.name for p in model.get_parameters()]
 
 

@@ -113,6 +113,7 @@ def restore(model, names: list[str] | None = None) -> list[str]:
     restored = []
     for name, parent, attr, child in _children(model):
         if isinstance(child, _FUSED) and (names is None or name in names):
+            child.plain.set_train(child.training)
             parent._cells[attr] = child.plain  # noqa: SLF001
             restored.append(name)
     return restored

@@ -118,9 +118,11 @@ def seeded_dropouts(model, seed: Parameter, kernel=None) -> list[tuple[Any, str,
 
 
 def swap(entries: list[tuple[Any, str, Any]]) -> list[tuple[Any, str, Any]]:
-    """Put each ``(parent, attribute, cell)`` into its parent; return the entries that swap back."""
+    """Put each ``(parent, attribute, cell)`` into its parent, in the parent's training mode; return the
+    entries that swap back."""
     undo = []
     for parent, attr, cell in entries:
         undo.append((parent, attr, parent._cells[attr]))  # noqa: SLF001
+        cell.set_train(parent.training)  # a cell made or kept outside the model missed its set_train()
         parent._cells[attr] = cell  # noqa: SLF001 - direct, so no parameter is renamed
     return undo

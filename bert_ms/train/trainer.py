@@ -647,7 +647,6 @@ class Trainer:
                     print(f"[bert_ms] resumed from step {step} ({where})")
         stop = min(until_step if until_step is not None else cfg.total_steps, cfg.total_steps)
         first_step = self.state.step
-        self.model.set_train(True)
         bar = None
         if cfg.progress and self.dist.is_main:
             from tqdm.auto import tqdm
@@ -658,6 +657,7 @@ class Trainer:
         # for the duration of fit(): the seeded dropout and (fused=True) the fused GELU / LayerNorm cells
         undo = swap(self._dropouts)
         accelerated = accel.accelerate(self.model) if self._accelerate else []
+        self.model.set_train(True)  # after the swaps, so the cells swapped in train too
         try:
             while self.state.step < stop and not self.state.stopped_early:
                 micro, position = [], None
