@@ -27,17 +27,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from bert_ms import data, device
-from bert_ms.bert.config import BertConfig
-from bert_ms.bert.model import BertForSequenceClassification, load_pretrained
-from bert_ms.bert.tokenization import BertTokenizer, bert_base_uncased_vocab
+from bert_ms.bert.tokenization import bert_base_uncased_vocab
 from bert_ms.runtime.settings import REPO_ROOT
-from bert_ms.train.tasks import SequenceClassificationTask
+from bert_ms.train.tasks import SequenceClassificationTask, build_classifier
 from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate
 
 COURSE = REPO_ROOT / "models" / "mini-bert-sotu-email"
@@ -50,18 +47,13 @@ def minilm_dir() -> Path:
 
 
 def build(start: str, seed: int):
-    """(model, tokenizer) for a start; ``seed`` fixes the randomly initialised weights."""
-    import mindspore as ms
-
-    ms.set_seed(seed)
+    """(model, tokenizer) for a start; ``seed`` fixes the randomly initialised weights (the new head's, or
+    all of them for ``random``). Fine-tuning dropout is BERT's 0.1 for every start."""
     folder = COURSE if start == "course" else minilm_dir()
-    tok = BertTokenizer(folder / "vocab.txt")
-    if start == "random":
-        return BertForSequenceClassification(BertConfig.from_json_file(folder / "config.json"), num_labels=2), tok
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "2 tensors freshly initialised": the new classifier, expected
-        model = load_pretrained(folder, head="sequence_classification", num_labels=2,
-                                config_overrides={"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1})
+    if start == "random":  # MiniLM's shape and vocabulary, random weights
+        model, tok, _ = build_classifier("random", 2, config=str(folder), vocab=str(folder / "vocab.txt"), seed=seed)
+    else:
+        model, tok, _ = build_classifier(str(folder), 2, seed=seed)
     return model, tok
 
 
@@ -72,9 +64,9 @@ def labelled_subset(n_train: int, n: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(n_train)[:n])
 
 
-def run_one(start: str, budget: str, seed: int, seq_len: int, batch_size: int = 16) -> dict:
+def run_one(start: str, budget: str, seed: int, seq_len: int, batch_size: int = 16, split: str = "test") -> dict:
     texts, labels = data.load_spam("train")
-    test_texts, test_labels = data.load_spam("test")
+    test_texts, test_labels = data.load_spam(split)
     n, steps = BUDGETS[budget]
     keep = labelled_subset(len(texts), n, seed)
     model, tok = build(start, seed)
@@ -83,14 +75,14 @@ def run_one(start: str, budget: str, seed: int, seq_len: int, batch_size: int = 
             "labels": test_labels}
     task = SequenceClassificationTask(2, name="spam")
     cfg = TrainerConfig(total_steps=steps, batch_size=batch_size, lr=LR[start], warmup_ratio=0.1, seed=seed,
-                        log_every=max(steps // 10, 1), progress=False)
+                        log_every=max(steps // 10, 1), progress=False, fused=True)
     model.set_train(True)
     t0 = time.time()
     trainer = Trainer(model, task, {**enc, "labels": labels[keep]}, cfg)
     trainer.fit()
     seconds = time.time() - t0
     metrics = evaluate(model, task, test, batch_size=64)
-    return {"start": start, "budget": budget, "labels": int(len(keep)), "steps": steps, "seed": seed,
+    return {"start": start, "budget": budget, "split": split, "labels": int(len(keep)), "steps": steps, "seed": seed,
             "lr": LR[start], "seq_len": seq_len, "batch_size": batch_size,
             "accuracy": round(float(metrics["accuracy"]), 4), "f1": round(float(metrics["f1"]), 4),
             "train_seconds": round(seconds, 1)}
@@ -103,21 +95,26 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--starts", default="minilm,course,random")
     ap.add_argument("--seq-len", type=int, default=64)
+    ap.add_argument("--split", default="test", choices=("dev", "test"), help="dev: for choosing the learning rate")
+    ap.add_argument("--lr", default=None, help="override, e.g. minilm=1e-4,random=1e-4 (for trying the grid)")
     args = ap.parse_args()
+    for item in filter(None, (args.lr or "").split(",")):
+        start, value = item.split("=")
+        LR[start] = float(value)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = set()
     if out.exists():
         for line in out.read_text().splitlines():
             r = json.loads(line)
-            done.add((r["start"], r["budget"], r["seed"], r["seq_len"]))
+            done.add((r["start"], r["budget"], r["seed"], r["seq_len"], r["lr"], r.get("split", "test")))
     device.setup(seed=0, verbose=False)
     for budget in args.budgets.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             for start in args.starts.split(","):
-                if (start, budget, seed, args.seq_len) in done:
+                if (start, budget, seed, args.seq_len, LR[start], args.split) in done:
                     continue
-                rec = run_one(start, budget, seed, args.seq_len)
+                rec = run_one(start, budget, seed, args.seq_len, split=args.split)
                 print(json.dumps(rec), flush=True)
                 with out.open("a") as f:
                     f.write(json.dumps(rec) + "\n")

@@ -36,7 +36,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import mindspore as ms
 import numpy as np
+from mindspore import ops
 
 from bert_ms.bert.tokenization import (
     SPECIAL_TOKENS,
@@ -258,9 +260,6 @@ def best_span(start_logits, end_logits, allowed=None, max_answer_len: int = 30) 
 def span_loss(start_logits, end_logits, start_positions, end_positions):
     """Mean of the start and end cross-entropies over positions (softmax over the sequence), averaged over
     the batch: ``run_squad.py``'s ``(start_loss + end_loss) / 2``. MindSpore Tensors in, a scalar out."""
-    import mindspore as ms
-    from mindspore import ops
-
     start = ops.cross_entropy(start_logits.astype(ms.float32), start_positions.astype(ms.int32))
     end = ops.cross_entropy(end_logits.astype(ms.float32), end_positions.astype(ms.int32))
     return (start + end) / 2
@@ -274,8 +273,6 @@ def predict_answers(model, tokenizer: BertTokenizer, questions: Sequence[str], c
     ``model(input_ids, token_type_ids, attention_mask) -> (start_logits, end_logits)`` (a
     :class:`~bert_ms.bert.model.BertForQuestionAnswering`); the answer is ``context[start_char:end_char]``.
     """
-    import mindspore as ms
-
     if len(questions) != len(contexts):
         raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts")
     windows: list[Window] = []
