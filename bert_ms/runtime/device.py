@@ -104,12 +104,14 @@ def missing_reason(target: str) -> str:
     if target == "GPU":
         if ctypes.util.find_library("cuda") is None:
             return "GPU: no NVIDIA driver found (libcuda.so is not loadable)"
-        return "GPU: MindSpore's GPU plugin did not load (it needs the CUDA 11.6 or 11.1 runtime and cuDNN 8)"
+        return ("GPU: MindSpore's GPU plugin did not load (it needs the CUDA 11 libraries and cuDNN 8: `make setup-gpu`; "
+                "`bert-ms selftest --device GPU` names what is missing)")
     if target == "Ascend":
         home = os.environ.get("ASCEND_HOME_PATH") or os.environ.get("ASCEND_TOOLKIT_HOME")
         if not home and not Path("/usr/local/Ascend").exists():
             return "Ascend: no CANN toolkit found (ASCEND_HOME_PATH is unset and /usr/local/Ascend is absent)"
-        return "Ascend: MindSpore's Ascend plugin did not load (check the CANN version and `source set_env.sh`)"
+        return ("Ascend: MindSpore's Ascend plugin did not load (MindSpore 2.7.0 needs CANN 8.2.RC1 and "
+                "`source set_env.sh`; `bert-ms selftest --device Ascend` checks both)")
     return ""
 
 
