@@ -15,6 +15,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
+from bert_ms.runtime import device
+
 
 @dataclass
 class Vocab:
@@ -105,6 +107,36 @@ class SkipGramNS(nn.Cell):
         return self.center.embedding_table.asnumpy()
 
 
+class TrainStep(nn.Cell):
+    """One optimisation step as a cell: the loss and its gradient with respect to the optimiser's
+    parameters (``mindspore.value_and_grad``), optionally clipped to a global norm, then one optimiser
+    update. Returns the loss. Being a cell, each instance compiles its own graph under ``mindspore.jit``
+    without MindSpore's "compiled again" warning."""
+
+    def __init__(self, loss_fn, optimizer: nn.Optimizer, clip: float | None = None):
+        super().__init__(auto_prefix=False)
+        self.optimizer = optimizer
+        self.clip = clip
+        self.grad_fn = ms.value_and_grad(loss_fn, None, optimizer.parameters)
+
+    def construct(self, *inputs):
+        loss, grads = self.grad_fn(*inputs)
+        if self.clip is not None:
+            grads = ops.clip_by_global_norm(grads, self.clip)
+        self.optimizer(grads)
+        return loss
+
+
+def train_step(model: SkipGramNS, optimizer: nn.Optimizer):
+    """One training step ``step(centers, contexts, negatives) -> loss``: the eq. 4 loss of the batch,
+    its gradient with respect to both tables (``mindspore.value_and_grad``) and one optimiser update.
+
+    With ``nn.SGD`` the update is ``table <- table - lr * gradient``, the plain stochastic gradient
+    descent of Mikolov 2013b; :func:`train_skipgram` uses Adam instead (faster on a small corpus).
+    Compiled with ``mindspore.jit`` in graph mode (:func:`bert_ms.runtime.device.jit`)."""
+    return device.jit(TrainStep(model, optimizer))
+
+
 def train_skipgram(
     tokens: list[str],
     dim: int = 100,
@@ -116,9 +148,10 @@ def train_skipgram(
     lr: float = 0.005,
     seed: int = 0,
 ) -> tuple[Vocab, SkipGramNS, list[float]]:
-    """Train skip-gram on a token list; returns the vocabulary, the model and the loss curve."""
-    from bert_ms.runtime import device
+    """Train skip-gram on a token list; returns the vocabulary, the model and the loss curve.
 
+    Departs from Mikolov 2013b: Adam instead of SGD with a linearly decaying rate, and a fixed number of
+    batches of ``batch_size`` pairs instead of passes over the corpus."""
     rng = np.random.default_rng(seed)
     vocab = Vocab.build(tokens, min_count=min_count)
     ids = vocab.encode(tokens)
@@ -126,15 +159,7 @@ def train_skipgram(
     centers, contexts = skipgram_pairs(ids, window, rng)
     noise = noise_distribution(vocab.counts)
     model = SkipGramNS(len(vocab), dim)
-    optimizer = nn.Adam(model.trainable_params(), learning_rate=lr)
-    grad_fn = ms.value_and_grad(model, None, optimizer.parameters)
-
-    def step(c, o, n):
-        loss, grads = grad_fn(c, o, n)
-        optimizer(grads)
-        return loss
-
-    step = device.jit(step)
+    step = train_step(model, nn.Adam(model.trainable_params(), learning_rate=lr))
     losses = []
     order = rng.permutation(len(centers))
     for i in range(steps):
