@@ -48,8 +48,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bert_ms import __version__
 from bert_ms.runtime import device, nvidia
+
+__version__ = sys.modules[__package__].__version__  # the package's own (importing bert_ms/__init__ is reserved
+# for the public API, tests/test_architecture.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "00_setup.py"
@@ -764,6 +766,9 @@ class Selftest:
         except Exception as err:  # noqa: BLE001
             cause, step = explain(err, self.target, self.precision)
             raise Failure(f"{NOTEBOOK.name} failed: {cause}", step) from None
+        finally:
+            if km.has_kernel:  # the client shuts down only kernels it started itself
+                km.shutdown_kernel(now=True)
         return f"{NOTEBOOK.name} ran in smoke mode on {self.target} in {time.perf_counter() - t0:.0f} s"
 
     # -- all of it ----------------------------------------------------------------------------------
@@ -824,6 +829,9 @@ def run(args: argparse.Namespace) -> int:
     except device.DeviceError as err:
         print(f"bert-ms selftest: error: {err}", file=sys.stderr)
         return 2
+    # MindSpore's C++ warnings (graph compiler notes) would bury the report; errors still show. Only
+    # effective before MindSpore is imported (bert-ms imports it lazily); a GLOG_v the user set wins.
+    os.environ.setdefault("GLOG_v", "3")
     if target == "auto":
         target = device.available_targets()[0]
     print(f"bert-ms selftest: device {target}, precision {precision}{', quick' if args.quick else ''}")
