@@ -24,7 +24,8 @@ from mindspore.nn.utils import no_init_parameters
 ROOT = Path(__file__).resolve().parent.parent
 LECTURES = ROOT / "lectures"
 COURSE = ["00_setup", "01_word_vectors", "02_neural_language_models", "03_elmo", "04_transformer",
-          "05_bert_input", "06_bert_architecture", "07_pretraining", "08_finetuning"]
+          "05_bert_input", "06_bert_architecture", "07_pretraining", "08_finetuning",
+          "09_features_tokens_qa"]
 ANSWER_LINE = re.compile(r"^(\d+)\. \*\*(.+?)\*\* — (\S.*)$")
 NUMERIC = re.compile(r"^[\d,.\s%\[\]]+$")
 
@@ -339,6 +340,43 @@ def _new_head_params(head: str) -> int:
         return _count(BertForQuestionAnswering(cfg)) - _count(BertModel(cfg, add_pooling_layer=False))
 
 
+def _minilm_head_params() -> int:
+    from bert_ms.bert.model import BertForSequenceClassification, BertModel
+
+    cfg = _minilm_config()
+    with no_init_parameters():
+        return _count(BertForSequenceClassification(cfg, num_labels=2)) - _count(BertModel(cfg))
+
+
+def _first_step_lr_share(total: int, warmup_ratio: float) -> float:
+    from bert_ms.train.trainer import TrainerConfig
+
+    cfg = TrainerConfig(total_steps=total, lr=1.0, warmup_ratio=warmup_ratio)
+    return float(cfg.lr_schedule()[0])
+
+
+def _kept_of_a(len_a: int, len_b: int, room: int) -> int:
+    from bert_ms.bert.tokenization import truncate_longest_first
+
+    return len(truncate_longest_first(list(range(len_a)), list(range(len_b)), room)[0])
+
+
+def _qa_windows(n_words: int, question_pieces: int, max_length: int, stride: int) -> int:
+    from bert_ms.bert import qa
+    from bert_ms.bert.tokenization import BertTokenizer
+
+    tok = BertTokenizer.bert_base_uncased()
+    question = " ".join(["what"] * question_pieces)
+    assert len(tok.tokenize(question)) == question_pieces
+    return len(qa.make_windows(tok, question, " ".join(["house"] * n_words), max_length, stride))
+
+
+def _squad_f1(prediction: str, gold: str) -> float:
+    from bert_ms.bert import qa
+
+    return qa.f1_score(prediction, gold)
+
+
 # (lecture, question) -> (what the code computes, relative tolerance)
 def _labelled_tokens_of(word: str) -> int:
     from bert_ms.bert.tokenization import BertTokenizer
@@ -385,9 +423,14 @@ CHECKS: dict[tuple[str, int], Callable] = {
     ("07_pretraining", 4): lambda mp, tmp: (_scaled_init_range(128), 0.001),
     ("07_pretraining", 8): lambda mp, tmp: (_raw_adam_step_ratio(100), 0.05),
     ("08_finetuning", 1): lambda mp, tmp: (_new_head_params("classifier"), 0),
-    ("08_finetuning", 2): lambda mp, tmp: (_new_head_params("qa"), 0),
-    ("08_finetuning", 3): lambda mp, tmp: (4 * _base().hidden_size, 0),
-    ("08_finetuning", 7): lambda mp, tmp: (_labelled_tokens_of("一九九八年"), 0),
+    ("08_finetuning", 2): lambda mp, tmp: (_minilm_head_params(), 0),
+    ("08_finetuning", 4): lambda mp, tmp: (_first_step_lr_share(40, 0.1), 1e-9),
+    ("08_finetuning", 5): lambda mp, tmp: (_kept_of_a(10, 3, 8), 0),
+    ("09_features_tokens_qa", 1): lambda mp, tmp: (_new_head_params("qa"), 0),
+    ("09_features_tokens_qa", 2): lambda mp, tmp: (4 * _base().hidden_size, 0),
+    ("09_features_tokens_qa", 3): lambda mp, tmp: (_labelled_tokens_of("一九九八年"), 0),
+    ("09_features_tokens_qa", 4): lambda mp, tmp: (_qa_windows(300, 25, 128, 64), 0),
+    ("09_features_tokens_qa", 5): lambda mp, tmp: (_squad_f1("the cat sat", "cat sat on the mat"), 0.001),
 }
 
 
