@@ -46,7 +46,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bert_ms import __version__
 from bert_ms.bert.config import BertConfig, scaled_init_range
 from bert_ms.bert.pretraining import load_arrays, make_pretraining_arrays
 from bert_ms.bert.tokenization import BertTokenizer, train_wordpiece_vocab
@@ -62,6 +61,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: the lock falls back to a pid check
     fcntl = None
 
+__version__ = sys.modules[__package__].__version__  # the parent package, always loaded before this module
 SPLITS = ("train", "dev", "test")
 TEXT_LIMIT = 60      # characters of an input shown in a message or a prediction line
 MESSAGE_LIMIT = 500  # characters of one error line
@@ -443,10 +443,6 @@ def _trainer_config(args: argparse.Namespace, **kw):
                          progress=not args.no_progress, **warm, **kw)
 
 
-def _command_line(command: str) -> str:
-    return " ".join(["bert-ms", command, *sys.argv[2:]]) if len(sys.argv) > 2 else f"bert-ms {command}"
-
-
 def _refuse_untrained_head(folder: Path, head: str, task: str) -> None:
     """A head the model folder has no weights for would be random: refuse (BERT's heads are trained)."""
     from bert_ms.bert.inference import head_is_trained
@@ -583,7 +579,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
                  "max_predictions": max_pred, "dupe_factor": args.dupe_factor, **_trainer_signature(args)}
 
     dev, dist = setup(args, args.seed)
-    with RunLock(out, _command_line("pretrain")) if dist.is_main else contextlib.nullcontext():
+    with RunLock(out, args.command_line) if dist.is_main else contextlib.nullcontext():
         recorded, legacy = None, False
         if dist.is_main:
             previous = claim_run_folder(out, "pretrain", signature, args.resume)
@@ -695,7 +691,7 @@ def run_finetune(args: argparse.Namespace) -> int:
                  "seq_len": args.seq_len, "max_train": args.max_train, "patience": args.patience,
                  "eval_every": args.eval_every, **_trainer_signature(args)}
     _, dist = setup(args, args.seed)
-    with RunLock(out, _command_line("finetune")) if dist.is_main else contextlib.nullcontext():
+    with RunLock(out, args.command_line) if dist.is_main else contextlib.nullcontext():
         legacy = False
         if dist.is_main:
             previous = claim_run_folder(out, "finetune", signature, args.resume)
@@ -895,8 +891,10 @@ def describe_error(err: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the project's own errors and OSError end as one line on stderr and exit code 2
     (``BERT_MS_DEBUG=1``: the traceback instead)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
+        args.command_line = " ".join(["bert-ms", *argv])  # what a run folder's lock file names
         return int(args.func(args) or 0)
     except ERRORS as err:
         if os.environ.get("BERT_MS_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
