@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-import bert_ms.exercises as _pkg
+import bert_ms.exercises as _pkg  # the folder whose lessonNN.py modules hold the checks
 
 
 def _lesson_modules():
