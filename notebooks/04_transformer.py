@@ -553,14 +553,14 @@ bert_curve = np.array([lr_at(int(s), 1e-4, 1_000_000, 10_000, "linear") for s in
 
 fig, ax = plt.subplots(1, 2, figsize=(10, 3))
 for dm, c in curves.items():
-    ax[0].plot(steps_v, c, label=f"d_model = {dm}")
-ax[0].axvline(4000, ls=":", c="k")
-ax[0].set_xlabel("step")
+    ax[0].plot(steps_v / 1000, c, label=f"d_model = {dm}")
+ax[0].axvline(4, ls=":", c="k")
+ax[0].set_xlabel("step (thousands)")
 ax[0].set_ylabel("learning rate")
 ax[0].set_title("Transformer, eq. (3): warm-up 4,000 steps")
 ax[0].legend(fontsize=8)
-ax[1].plot(steps_b, bert_curve)
-ax[1].set_xlabel("step")
+ax[1].plot(steps_b / 1e6, bert_curve)
+ax[1].set_xlabel("step (millions)")
 ax[1].set_title("BERT: warm-up 10,000, linear decay to 1M")
 plt.tight_layout()
 plt.show()
@@ -632,7 +632,7 @@ def train_step(src, tgt_in, tgt):
 
 train_step = device.jit(train_step)
 train_rng = np.random.default_rng(1)
-steps = settings.pick(250, 800)
+steps = settings.pick(150, 800)
 losses = []
 model.set_train(True)
 for _ in range(steps):
