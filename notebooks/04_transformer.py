@@ -745,7 +745,6 @@ assert max(mirrored) > 2 / SEQ, "some decoder layer must look at the mirrored po
 d_bert, dff_bert, heads_bert = 768, 3072, 12
 T_range = np.array([128, 256, 512, 1024, 2048, 4096, 8192])
 attn_scores = 2 * T_range ** 2 * d_bert  # QK^T and weights·V over all heads: 2 · T² · d_model
-projections = 4 * T_range * d_bert ** 2  # W^Q, W^K, W^V, W^O
 ffn_cost = 2 * T_range * d_bert * dff_bert
 score_mb = heads_bert * T_range ** 2 * 4 / 2 ** 20  # the float32 weights of one layer, one example
 for t, s, f, mb in zip(T_range, attn_scores, ffn_cost, score_mb):
@@ -757,7 +756,7 @@ assert score_mb[T_range == 512][0] == 12.0  # 12 heads · 512² · 4 bytes
 assert (attn_scores > ffn_cost).tolist() == (T_range > dff_bert).tolist()
 plt.figure(figsize=(5, 3))
 plt.loglog(T_range, attn_scores, "o-", label="QKᵀ and ·V  (∝ T²)")
-plt.loglog(T_range, ffn_cost + projections, "s-", label="FFN + projections  (∝ T)")
+plt.loglog(T_range, ffn_cost, "s-", label="FFN  (∝ T)")
 plt.axvline(512, ls=":", c="k")
 plt.xlabel("sequence length T")
 plt.ylabel("multiply-adds per layer")
