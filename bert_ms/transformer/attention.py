@@ -34,13 +34,13 @@ def padding_mask(attention_mask: Tensor) -> Tensor:
     if len(attention_mask.shape) != 2:
         raise ValueError("attention_mask must have shape [batch, seq_len]")
     keep = attention_mask.astype(ms.float32)
-    return ((1.0 - keep) * NEG_INF).reshape(keep.shape[0], 1, 1, keep.shape[1])
+    return ((keep - 1.0) * -NEG_INF).reshape(keep.shape[0], 1, 1, keep.shape[1])  # +0.0 where allowed, not -0.0
 
 
 def causal_mask(seq_len: int) -> Tensor:
     """Additive mask [1, 1, T, T] letting position i attend to positions j <= i only (sec. 3.2.3)."""
     future = np.triu(np.ones((seq_len, seq_len), dtype=np.float32), k=1)
-    return Tensor((future * NEG_INF).reshape(1, 1, seq_len, seq_len))
+    return Tensor(np.where(future > 0, NEG_INF, 0.0).astype(np.float32).reshape(1, 1, seq_len, seq_len))
 
 
 def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None,
