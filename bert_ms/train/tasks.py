@@ -31,12 +31,13 @@ import mindspore as ms
 import numpy as np
 from mindspore import ops
 
+from bert_ms.bert import qa
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.inference import encode_texts, model_dir, vocab_file
 from bert_ms.bert.losses import pretraining_loss
 from bert_ms.bert.model import HEADS, load_pretrained
 from bert_ms.bert.tokenization import BertTokenizer
-from bert_ms.data import load_chinese_sentiment, load_peoples_daily, load_sotu, load_spam
+from bert_ms.data import load_chinese_sentiment, load_email_qa, load_peoples_daily, load_sotu, load_spam
 
 CLS_KEYS = ("input_ids", "token_type_ids", "attention_mask")
 PRETRAIN_KEYS = ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions", "masked_lm_ids",
@@ -170,6 +171,40 @@ class TokenClassificationTask(Task):
     def finalize(self, sums):
         n = max(sums.get("count", 0.0), 1.0)
         return {"accuracy": sums["correct"] / n, "loss": sums["loss_sum"] / n, "tokens": sums.get("count", 0.0)}
+
+
+class QuestionAnsweringTask(Task):
+    """Extractive QA on windows (抽取式问答, BERT Sec. 4.2): ``(start_logits, end_logits) = model(*features)``;
+    the loss is :func:`bert_ms.bert.qa.span_loss`, the mean of the start and end cross-entropies over
+    positions. Metrics over windows: how often the best start, the best end and both are the labelled ones
+    (``[CLS]`` for a window without the answer). SQuAD's exact match and F1 over *questions* need every
+    window of a context: :func:`bert_ms.bert.qa.evaluate_answers`."""
+
+    name = "qa"
+    input_keys = qa.QA_KEYS
+    monitor = ("span_accuracy", "max")
+
+    def loss(self, model, input_ids, token_type_ids, attention_mask, start_positions, end_positions):
+        start_logits, end_logits = model(input_ids, token_type_ids, attention_mask)
+        return qa.span_loss(start_logits, end_logits, start_positions, end_positions)
+
+    def predict(self, model, input_ids, token_type_ids, attention_mask, start_positions, end_positions):
+        return model(input_ids, token_type_ids, attention_mask)
+
+    def batch_stats(self, outputs, batch):
+        valid = _valid(batch, len(batch["start_positions"]))
+        ys, ye = np.asarray(batch["start_positions"]), np.asarray(batch["end_positions"])
+        ps, pe = outputs[0].argmax(-1), outputs[1].argmax(-1)
+        ls, le = _log_softmax(outputs[0]), _log_softmax(outputs[1])
+        rows = np.arange(len(ys))
+        nll = -(ls[rows, ys] + le[rows, ye]) / 2
+        return {"count": valid.sum(), "start": ((ps == ys) * valid).sum(), "end": ((pe == ye) * valid).sum(),
+                "span": (((ps == ys) & (pe == ye)) * valid).sum(), "loss_sum": (nll * valid).sum()}
+
+    def finalize(self, sums):
+        n = max(sums.get("count", 0.0), 1.0)
+        return {"span_accuracy": sums["span"] / n, "start_accuracy": sums["start"] / n,
+                "end_accuracy": sums["end"] / n, "loss": sums["loss_sum"] / n, "windows": sums.get("count", 0.0)}
 
 
 class PretrainingTask(Task):
@@ -377,7 +412,8 @@ class TaskSpec:
     * ``head``: the model head it trains (a key of :data:`bert_ms.bert.model.HEADS`):
       ``sequence_classification`` (one label per text or text pair, on [CLS], BERT Sec. 4.1) or
       ``token_classification`` (one label per word, on its first piece, BERT Sec. 5.3);
-    * ``input_kind``: ``text`` (one text), ``pair`` (two segments, A and B) or ``words`` (tagged words);
+    * ``input_kind``: ``text`` (one text), ``pair`` (two segments, A and B), ``words`` (tagged words) or
+      ``qa`` (question + context records with answer spans, :func:`bert_ms.data.load_email_qa`);
     * ``load(split)``: ``(texts, pairs or None, labels)`` for text and pair tasks, the tagged
       sentences ``[[(word, tag), ...], ...]`` for ``words``;
     * ``labels``: label names in id order (or a function returning them, read on first use);
@@ -397,6 +433,8 @@ class TaskSpec:
 
     def task(self, num_labels: int | None = None) -> Task:
         """The :class:`Task` (loss and metrics) to train and evaluate this task with."""
+        if self.head == "question_answering":
+            return QuestionAnsweringTask()
         n = int(num_labels or len(self.label_names()))
         cls = TokenClassificationTask if self.head == "token_classification" else SequenceClassificationTask
         task = cls(n, name=self.name)
@@ -410,6 +448,8 @@ class TaskSpec:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
         if self.input_kind == "words":
             return token_tag_arrays(self.load(split), tokenizer, self.label_names(), seq_len)
+        if self.input_kind == "qa":  # windows: every one holding the answer, and one without it per question
+            return qa.training_windows(self.load(split), tokenizer, seq_len, stride=seq_len // 2)
         texts, pairs, labels = self.load(split)
         return {**encode_texts(tokenizer, texts, seq_len, pairs), "labels": np.asarray(labels).astype(np.int32)}
 
@@ -422,6 +462,8 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
              "sequence_classification", "pair", _same_speech, ("different", "same")),
     TaskSpec("pos", "People's Daily part-of-speech tags (词性标注), token classification",
              "token_classification", "words", _pos, _pos_tags),
+    TaskSpec("qa", "questions about the emails, answered by a span (extractive QA, 抽取式问答)",
+             "question_answering", "qa", load_email_qa, ("start", "end"), metric="span_accuracy"),
 )}
 
 
@@ -453,14 +495,16 @@ def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: st
             shape.vocab_size = len(tok)
         else:
             shape = BertConfig.preset(config, vocab_size=len(tok))
-        return HEADS[head](shape, num_labels=num_labels), tok, vocab_path
+        labels = {} if head == "question_answering" else {"num_labels": num_labels}  # a span head has no labels
+        return HEADS[head](shape, **labels), tok, vocab_path
     folder = model_dir(init)
     vocab_path = vocab_file(vocab) if vocab is not None else folder / "vocab.txt"
     if not vocab_path.is_file():
         raise FileNotFoundError(f"{folder} has no vocab.txt; pass --vocab")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pretraining head's tensors are not used by a classifier
-        model = load_pretrained(folder, head=head, num_labels=num_labels,
+        labels = {} if head == "question_answering" else {"num_labels": num_labels}
+        model = load_pretrained(folder, head=head, **labels,
                                 config_overrides={"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1})
     return model, BertTokenizer(vocab_path), vocab_path
 
