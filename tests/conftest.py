@@ -1,4 +1,10 @@
-"""Shared test set-up: every test process runs on CPU in fp32 through the one device switch."""
+"""Shared test set-up.
+
+* Every test process runs on CPU, PyNative, fp32, through the one device switch (autouse ``_device``);
+  tests do not call ``device.setup`` again unless they test the switch itself or need graph mode
+  (the ``graph_mode`` fixture, which puts the session's choice back).
+* ``tiny_config``: the one tiny BERT used by the model tests (L2 / H32 / A4 / I64, vocabulary 97).
+"""
 
 import os
 
@@ -6,9 +12,34 @@ import pytest
 
 os.environ.setdefault("GLOG_v", "3")  # keep MindSpore's C++ logging quiet in test output
 
+TINY = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+            max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
-@pytest.fixture(scope="session", autouse=True)
-def _device():
+
+def _session_default():
     from bert_ms.runtime import device
 
     return device.setup(target="CPU", mode="pynative", precision="fp32", seed=0, verbose=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _device():
+    return _session_default()
+
+
+@pytest.fixture
+def graph_mode():
+    """Graph mode (hot paths compiled with mindspore.jit) for one test, then the session's choice again."""
+    from bert_ms.runtime import device
+
+    yield device.setup(target="CPU", mode="graph", precision="fp32", verbose=False)
+    _session_default()
+
+
+@pytest.fixture
+def tiny_config():
+    """A fresh tiny BertConfig (dropout 0, so outputs are deterministic); override fields with
+    ``dataclasses.replace``."""
+    from bert_ms.bert.config import BertConfig
+
+    return BertConfig(**TINY)

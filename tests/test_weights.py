@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from bert_ms import device
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.model import (
     HEADS,
@@ -35,9 +34,6 @@ from bert_ms.bert.weights import (
     save_pretrained,
 )
 
-device.setup("CPU", mode="pynative", seed=0, verbose=False)
-CFG = BertConfig(vocab_size=53, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
-                 max_position_embeddings=16)
 IDS = ms.Tensor(np.random.default_rng(0).integers(1, 53, (2, 7)).astype(np.int32))
 KW = {"sequence_classification": {"num_labels": 3}, "token_classification": {"num_labels": 4}}
 
@@ -54,15 +50,15 @@ def snapshot(model):
 
 
 @pytest.fixture
-def pretraining_dir(tmp_path):
-    model = BertForPreTraining(CFG)
+def pretraining_dir(tmp_path, tiny_config):
+    model = BertForPreTraining(tiny_config)
     vocab = tmp_path / "v.txt"
     vocab.write_text("[PAD]\n[UNK]\n")
     save_pretrained(model, tmp_path / "m", vocab_file=vocab)
     return tmp_path / "m", model
 
 
-def test_hf_names():
+def test_hf_names(tiny_config):
     assert hf_to_local("bert.encoder.layer.3.attention.self.query.weight") == "bert.encoder.layers.3.attention.query.weight"
     assert hf_to_local("encoder.layer.0.output.LayerNorm.gamma") == "encoder.layers.0.ffn_norm.norm.weight"
     assert hf_to_local("encoder.layer.0.attention.output.LayerNorm.beta") == "encoder.layers.0.attention_norm.norm.bias"
@@ -70,13 +66,13 @@ def test_hf_names():
     assert hf_to_local("cls.predictions.transform.LayerNorm.weight") == "mlm.transform.norm.weight"
     assert hf_to_local("cls.predictions.weight") is None and hf_to_local("foo.bar") is None
     for head, cls in HEADS.items():
-        for name, _ in cls(CFG, **KW.get(head, {})).parameters_and_names():
+        for name, _ in cls(tiny_config, **KW.get(head, {})).parameters_and_names():
             assert hf_to_local(local_to_hf(name)) == name
 
 
 @pytest.mark.parametrize("head", list(HEADS))
-def test_roundtrip_every_head(tmp_path, head):
-    model = HEADS[head](CFG, **KW.get(head, {}))
+def test_roundtrip_every_head(tmp_path, head, tiny_config):
+    model = HEADS[head](tiny_config, **KW.get(head, {}))
     model.save_pretrained(tmp_path)
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert cfg["architectures"] == [type(model).__name__]
@@ -127,15 +123,15 @@ def test_tf_style_gamma_beta_names(pretraining_dir):
         np.testing.assert_array_equal(a, b)
 
 
-def test_wrong_shape_names_tensor_and_shapes_and_loads_nothing(pretraining_dir):
+def test_wrong_shape_names_tensor_and_shapes_and_loads_nothing(pretraining_dir, tiny_config):
     path, _ = pretraining_dir
     tensors = load_file(str(path / "model.safetensors"))
-    tensors["bert.encoder.layer.1.intermediate.dense.weight"] = np.zeros((31, 16), np.float32)
+    tensors["bert.encoder.layer.1.intermediate.dense.weight"] = np.zeros((63, 32), np.float32)
     save_file(tensors, str(path / "model.safetensors"), metadata={"format": "pt"})
-    with pytest.raises(WeightsError, match=r"encoder\.layers\.1\.ffn\.intermediate\.weight.*\(31, 16\).*\(32, 16\)"):
+    with pytest.raises(WeightsError, match=r"encoder\.layers\.1\.ffn\.intermediate\.weight.*\(63, 32\).*\(64, 32\)"):
         load_pretrained(path, head="pretraining")
     # all-or-nothing: assigning a state with one bad tensor changes no parameter at all
-    model = BertForPreTraining(CFG)
+    model = BertForPreTraining(tiny_config)
     before = snapshot(model)
     state = {n: np.ones_like(a) for n, a in before.items()}
     state["nsp.weight"] = np.ones((3, 16), np.float32)
@@ -185,22 +181,22 @@ def test_bad_files(pretraining_dir, tmp_path):
         load_pretrained(path)
 
 
-def test_mindspore_checkpoint_roundtrip_and_validation(tmp_path):
-    model = BertForPreTraining(CFG)
+def test_mindspore_checkpoint_roundtrip_and_validation(tmp_path, tiny_config):
+    model = BertForPreTraining(tiny_config)
     save_checkpoint(model, tmp_path / "m.ckpt")
-    fresh = BertForPreTraining(CFG)
+    fresh = BertForPreTraining(tiny_config)
     assert not np.array_equal(outputs(fresh)[0], outputs(model)[0])
     load_checkpoint(fresh, tmp_path / "m.ckpt")
     for a, b in zip(outputs(model), outputs(fresh)):
         np.testing.assert_array_equal(a, b)
     # a checkpoint of a different size is refused before anything is assigned
-    other = BertForPreTraining(BertConfig(**{**CFG.__dict__, "intermediate_size": 48}))
+    other = BertForPreTraining(BertConfig(**{**tiny_config.__dict__, "intermediate_size": 48}))
     before = snapshot(other)
-    with pytest.raises(WeightsError, match=r"ffn\.intermediate\.weight.*\(32, 16\).*\(48, 16\)"):
+    with pytest.raises(WeightsError, match=r"ffn\.intermediate\.weight.*\(64, 32\).*\(48, 32\)"):
         load_checkpoint(other, tmp_path / "m.ckpt")
     assert all(np.array_equal(before[n], p.asnumpy()) for n, p in other.parameters_and_names())
     with pytest.raises(WeightsError, match="none of its"):
-        load_checkpoint(BertModel(CFG), tmp_path / "m.ckpt")  # names with "bert." prefix do not fit
+        load_checkpoint(BertModel(tiny_config), tmp_path / "m.ckpt")  # names with "bert." prefix do not fit
     with pytest.raises(FileNotFoundError):
         load_checkpoint(model, tmp_path / "missing.ckpt")
     (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
