@@ -256,8 +256,8 @@ assert np.mean(losses[-50:]) < losses[0] - 0.5, "training must lower the loss"
 
 # %% [markdown]
 # Nearest neighbours by cosine similarity (余弦相似度). The smoke run is far too short to say much; the
-# full run (all 930k PTB tokens) puts market words around "stock" and numbers-and-time words around
-# "year".
+# full run (all 887k PTB tokens) puts market words around "stock" (exchange, trading, composite) and
+# job titles around "president" (vice, chief, executive, officer).
 
 # %%
 vectors = sg_model.vectors()
@@ -265,8 +265,8 @@ neighbours = {q: word2vec.nearest(vectors, vocab.itos, vocab.stoi, q, k=8) for q
 for query, near in neighbours.items():
     print(f"{query:10s} ->", near)
 if not settings.smoke():
-    assert {"shares", "market", "stocks", "exchange", "trading", "prices"} & set(neighbours["stock"])
-    assert {"month", "week", "quarter", "years", "months", "N"} & set(neighbours["year"])
+    assert {"exchange", "trading"} <= set(neighbours["stock"])
+    assert {"vice", "chief", "executive", "officer"} <= set(neighbours["president"])
 
 # %% [markdown]
 # ## 3. GloVe, pretrained on 6 billion tokens
