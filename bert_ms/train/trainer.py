@@ -56,7 +56,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -728,16 +728,3 @@ def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
         if line.strip():
             out.append(json.loads(line))
     return out
-
-
-def batches_from(iterable_fn: Callable[[int, int], Iterable[dict[str, np.ndarray]]], n_batches: int):
-    """Wrap ``fn(epoch, start) -> batches`` (a pure function) as Trainer training data."""
-
-    class _Fn:
-        def __len__(self) -> int:
-            return n_batches
-
-        def epoch(self, epoch: int, start: int = 0):
-            return iter(iterable_fn(epoch, start))
-
-    return _Fn()
