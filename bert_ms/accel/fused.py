@@ -55,6 +55,12 @@ import threading
 import warnings
 from pathlib import Path
 
+import mindspore as ms
+import numpy as np
+from mindspore import Tensor, ops
+
+from bert_ms.runtime import device, settings
+
 SOURCE = Path(__file__).resolve().parent / "csrc" / "fused_ops.cc"
 CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fopenmp")
 SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward", "SeededDropout", "SumOfSquares")
@@ -80,8 +86,6 @@ def _compiler() -> str | None:
 
 def _build(cxx: str) -> Path:
     """Compile SOURCE once into the cache (keyed by source, flags, compiler and CPU); return the .so."""
-    from bert_ms.runtime import settings
-
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
     key = hashlib.sha256(
         "\0".join([SOURCE.read_text(), " ".join(CXX_FLAGS), version, _cpu_signature()]).encode()
@@ -135,8 +139,6 @@ def library() -> Path | None:
 def available() -> bool:
     """Whether the kernels can run here: the process runs on the CPU target (see
     :mod:`bert_ms.runtime.device`) and the library builds (else one warning, and False)."""
-    from bert_ms.runtime import device
-
     if device.current().target != "CPU":
         return False
     return library() is not None
@@ -146,9 +148,6 @@ def _ops() -> dict:
     """The Custom primitives (made once; they need the library)."""
     if "ops" in _STATE:
         return _STATE["ops"]
-    import mindspore as ms
-    from mindspore import ops
-
     lib = _STATE["lib"]
     f32 = ms.float32
 
@@ -187,10 +186,6 @@ def _ops() -> dict:
 def _self_test() -> None:
     """Run each kernel once on a small tensor against the reference ops (catches a library that
     compiles but does not load or compute correctly in this MindSpore)."""
-    import mindspore as ms
-    import numpy as np
-    from mindspore import Tensor, ops
-
     o = _ops()
     rng = np.random.default_rng(0)
     x = Tensor(rng.standard_normal((4, 32)).astype(np.float32))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import math
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -499,8 +500,6 @@ def masked_token_baselines(train: dict[str, np.ndarray], held: dict[str, np.ndar
 
     A BERT below ``neighbours`` has not yet learned to use more than the adjacent tokens.
     """
-    from collections import Counter, defaultdict
-
     text = original_ids(train)
     left, mid, right = text[:, :-2].ravel().tolist(), text[:, 1:-1].ravel().tolist(), text[:, 2:].ravel().tolist()
     unigram = int(np.bincount(mid).argmax())

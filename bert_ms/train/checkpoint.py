@@ -37,13 +37,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.numpy import load_file
+from safetensors.numpy import save as st_save
 
 from bert_ms.data import sha256_of
 
@@ -125,8 +129,6 @@ def save(folder: str | os.PathLike, step: int, tensors: dict[str, np.ndarray], s
     Returns the path of the sidecar JSON. An existing, valid checkpoint of the same step is left
     alone (saving is idempotent), so the "save at the end" never rewrites a good periodic save.
     """
-    from safetensors.numpy import save as st_save
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     sweep_orphans(folder)
@@ -258,8 +260,6 @@ def verify(sidecar: str | os.PathLike) -> dict[str, Any]:
 
 def load(sidecar: str | os.PathLike) -> Checkpoint:
     """Load a verified checkpoint (raises :class:`CheckpointError` on any defect)."""
-    from safetensors.numpy import load_file
-
     sidecar = Path(sidecar)
     state = verify(sidecar)
     try:
@@ -277,8 +277,6 @@ def latest(folder: str | os.PathLike, strict: bool = False, require: bool = Fals
     ``require=True`` finding no usable checkpoint raises :class:`CheckpointError` (naming the
     defects) instead of returning None.
     """
-    import warnings
-
     found = list_checkpoints(folder)
     defects = []
     for sidecar in reversed(found):
@@ -329,8 +327,6 @@ def check_compatible(expected: dict[str, tuple[int, ...]], found: dict[str, np.n
 
 def rng_state() -> dict[str, Any]:
     """NumPy's and Python's global generator states, as JSON-friendly lists."""
-    import random
-
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     py = random.getstate()
     return {"numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
@@ -339,8 +335,6 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`rng_state` returned."""
-    import random
-
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     version, internal, gauss = state["python"]

@@ -65,6 +65,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Parameter, ParameterTuple, nn, ops
 from mindspore.amp import DynamicLossScaler, all_finite
+from tqdm.auto import tqdm
 
 from bert_ms import accel
 from bert_ms.accel import fused as fused_kernels
@@ -264,7 +265,6 @@ class _PerStepWeightDecay(nn.Cell):
 
 def build_optimizer(model, cfg: TrainerConfig):
     """AdamWeightDecay with two groups (decay / no decay) and the warmup-then-decay schedule."""
-    import mindspore as ms
     params = [p for p in model.trainable_params() if p.name != SEED_PARAM]
     decay = [p for p in params if not no_weight_decay(p.name, tuple(p.shape))]
     plain = [p for p in params if no_weight_decay(p.name, tuple(p.shape))]
@@ -434,8 +434,6 @@ def evaluate(model, task, data: dict[str, np.ndarray], batch_size: int = 64, pro
     try:
         batches = eval_batches(data, batch_size)
         if progress:
-            from tqdm.auto import tqdm
-
             n = len(next(iter(data.values())))
             batches = tqdm(batches, total=math.ceil(n / batch_size), desc="eval", leave=False)
         for batch in batches:
@@ -649,8 +647,6 @@ class Trainer:
         first_step = self.state.step
         bar = None
         if cfg.progress and self.dist.is_main:
-            from tqdm.auto import tqdm
-
             bar = tqdm(total=stop, initial=self.state.step, desc=f"train {self.task.name}", dynamic_ncols=True)
         stream = self._stream()
         t_last, ex_since, tok_since, loss_since, n_since = time.perf_counter(), 0, 0, 0.0, 0
