@@ -176,7 +176,7 @@ assert abs(before[2] - before[0] * weights.mean()) < 1e-5, "pytorchic's is the r
 # half of the time, text from a **different** speech (NotNext, label 1).
 
 # %%
-pairs = pretraining.create_pretraining_pairs(train_docs, tokenizer, 64, np.random.default_rng(0))
+pairs = pretraining.create_pretraining_pairs(train_docs[:20], tokenizer, 64, np.random.default_rng(0))
 for pair in pairs[:2]:
     kind = "NotNext" if pair.label else "IsNext"
     print(f"[{kind}] A: {' '.join(pair.tokens_a)[:90]}\n          B: {' '.join(pair.tokens_b)[:90]}\n")
@@ -251,8 +251,7 @@ def learning_rate(step: int) -> float:
 
 trainer_config = TrainerConfig(total_steps=total_steps, warmup_steps=warmup_steps, batch_size=batch_size,
                                lr=peak_lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                               clip_norm=clip_norm, shuffle=False, log_every=settings.pick(5, 50),
-                               progress=not settings.smoke())
+                               clip_norm=clip_norm, shuffle=False, log_every=settings.pick(5, 50), progress=False)
 schedule = np.array([learning_rate(s) for s in range(total_steps)])
 np.testing.assert_allclose(schedule, trainer_config.lr_schedule()[:total_steps], rtol=1e-6)
 correction = np.array([math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t) for t in range(1, total_steps + 1)])
@@ -470,6 +469,8 @@ assert len(train1) == len(train2) == 40 and len(dev) == 8
 assert abs(end1["nsp_accuracy"] - 0.5) < 0.03, "with 32-token pairs NSP stayed at chance"
 assert end2["nsp_accuracy"] > 0.75 and abs(end2["mlm_accuracy"] - 0.329) < 0.001
 assert train2[0][1] > train1[-1][1] + 0.5, "the loss jumps when the sequences grow to 128 tokens"
+mlm_curve = [r["mlm_accuracy"] for _, r in dev]
+assert all(a < b for a, b in zip(mlm_curve, mlm_curve[1:])), "the masked-token accuracy rose at every evaluation"
 
 # %% [markdown]
 # Three things to read off the curves:
@@ -497,19 +498,27 @@ print({k: round(float(v), 3) for k, v in metrics.items()})
 # two yardsticks without a neural network, counted on the training speeches
 train_arrays = pretraining.make_pretraining_arrays(all_train[: settings.pick(30, None)], tokenizer,
                                                    max_seq_length=128, seed=2)
+text = pretraining.original_ids(train_arrays)  # the training text, masked tokens put back
+real = (train_arrays["attention_mask"] == 1) & ~np.isin(text, tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]"]))
+unigram_id = int(np.bincount(text[real]).argmax())  # the most frequent real token ([PAD], [CLS], [SEP] excluded)
+rows, cols = np.nonzero(held_out["masked_lm_weights"] > 0)
+unigram_acc = float((held_out["masked_lm_ids"][rows, cols] == unigram_id).mean())
 base = pretraining.masked_token_baselines(train_arrays, held_out)
-unigram_acc = base["unigram"]
-print(f"unigram baseline: always {tokenizer.convert_ids_to_tokens(base['unigram_id'])!r} -> accuracy {unigram_acc:.3f}")
+print(f"unigram baseline: always {tokenizer.convert_ids_to_tokens(unigram_id)!r} -> accuracy {unigram_acc:.3f}")
 print(f"neighbours baseline: the most frequent token between the same two neighbours -> {base['neighbours']:.3f}")
 print(f"the model: masked-token accuracy {metrics['mlm_accuracy']:.3f} (target 0.3), "
       f"NSP accuracy {metrics['nsp_accuracy']:.3f} (target 0.75, chance 0.5)")
-assert metrics["mlm_accuracy"] > base["neighbours"], "the model must beat counting the two neighbours"
+assert tokenizer.convert_ids_to_tokens(unigram_id) == "the" and 0.04 < unigram_acc < 0.09
+assert metrics["mlm_accuracy"] > base["neighbours"] > unigram_acc, "the model must beat counting the two neighbours"
 assert metrics["mlm_accuracy"] > settings.pick(0.27, 0.3), "the full test split gives 0.327"
 assert metrics["nsp_accuracy"] > settings.pick(0.65, 0.74), "NSP must be well above chance (0.5); the full test split gives 0.751"
 
+guesses = {}
 for text in ["the congress of the united [MASK] must act.", "we will [MASK] taxes for working families."]:
-    top = fill_mask(mini, tokenizer, text, top_k=5, seq_len=128)[0]
-    print(f"{text:55s} -> {[t for t, _ in top]}")
+    guesses[text] = [t for t, _ in fill_mask(mini, tokenizer, text, top_k=5, seq_len=128)[0]]
+    print(f"{text:55s} -> {guesses[text]}")
+assert guesses["the congress of the united [MASK] must act."][0] == "states"
+assert {"cut", "reduce", "increase", "raise", "lower"} & set(guesses["we will [MASK] taxes for working families."])
 
 # where does each head look? average attention at offsets -2..+2 from every position
 cols = [ms.Tensor(held_out[c][:16]) for c in ("input_ids", "token_type_ids", "attention_mask")]
@@ -523,13 +532,13 @@ for layer, a in enumerate(maps):
                                   for k in offsets}
         print(f"layer {layer} head {head}: " + "  ".join(f"{k:+d}: {v:.3f}" for k, v in at_offset[layer, head].items()))
 layer0 = [row for (layer, _), row in at_offset.items() if layer == 0]
-assert max(r[-1] for r in layer0) > 0.5 and max(r[1] for r in layer0) > 0.5, \
+assert max(r[-1] for r in layer0) > 0.7 and max(r[1] for r in layer0) > 0.7, \
     "layer 0 should have a previous-token head and a next-token head"
 
 # %% [markdown]
 # The model beats both yardsticks, and its fill-mask answers fit the slot. How does it use word order?
-# The attention printout above shows it: in layer 0, one head puts ~0.79 of its weight on the
-# **previous** token and the other ~0.74 on the **next** one, so every position sees its two neighbours
+# The attention printout above shows it: in layer 0, one head puts more than 0.7 of its weight on the
+# **previous** token and the other more than 0.7 on the **next** one, so every position sees its two neighbours
 # (uniform attention would give each position ~1/120). Layer 1 mixes in the wider context, which is what
 # lets it tell the era and topic of two segments (NSP).
 #
