@@ -27,7 +27,7 @@ def main() -> None:
     max_pred = max(1, round(0.15 * args.seq_len))
     train = make_pretraining_arrays(load_sotu("train"), tok, args.seq_len, max_pred, seed=0, dupe_factor=1)
     held = make_pretraining_arrays(load_sotu(args.split), tok, args.seq_len, max_pred, seed=args.seed, dupe_factor=1)
-    res = masked_token_baselines(train, held)
+    res = masked_token_baselines(train, held, special_ids=tok.convert_tokens_to_ids(["[CLS]", "[SEP]"]))
     print(json.dumps({"split": args.split, "seq_len": args.seq_len, "masked_tokens": res["masked"],
                       "unigram_accuracy": round(res["unigram"], 4),
                       "unigram_token": tok.convert_ids_to_tokens(res["unigram_id"]),

@@ -490,10 +490,12 @@ def original_ids(arrays: dict[str, np.ndarray]) -> np.ndarray:
     return ids
 
 
-def masked_token_baselines(train: dict[str, np.ndarray], held: dict[str, np.ndarray]) -> dict[str, float]:
+def masked_token_baselines(train: dict[str, np.ndarray], held: dict[str, np.ndarray],
+                           special_ids: Sequence[int] = ()) -> dict[str, float]:
     """Two yardsticks for masked-token accuracy that use no neural network, scored on ``held``.
 
-    * ``unigram``: always the most frequent token of the training text (what an MLM learns first);
+    * ``unigram``: always the most frequent *real* token of the training text (what an MLM learns first);
+      padding (``attention_mask == 0``) and ``special_ids`` (pass [CLS] and [SEP]) are not counted;
     * ``neighbours``: the token seen most often between the same left and right neighbours in the
       training text (else after the same left neighbour, else the unigram). It sees one token on each
       side, and those can themselves be ``[MASK]`` or random, exactly as the model sees them.
@@ -502,7 +504,9 @@ def masked_token_baselines(train: dict[str, np.ndarray], held: dict[str, np.ndar
     """
     text = original_ids(train)
     left, mid, right = text[:, :-2].ravel().tolist(), text[:, 1:-1].ravel().tolist(), text[:, 2:].ravel().tolist()
-    unigram = int(np.bincount(mid).argmax())
+    real = np.ones(text.shape, bool) if "attention_mask" not in train else train["attention_mask"] == 1
+    real &= ~np.isin(text, np.asarray(list(special_ids), dtype=text.dtype))
+    unigram = int(np.bincount(text[real]).argmax())
     both: dict[tuple[int, int], Counter] = defaultdict(Counter)
     after: dict[int, Counter] = defaultdict(Counter)
     for a, b, c in zip(left, mid, right):

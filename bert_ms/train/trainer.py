@@ -65,7 +65,6 @@ import mindspore as ms
 import numpy as np
 from mindspore import Parameter, ParameterTuple, nn, ops
 from mindspore.amp import DynamicLossScaler, all_finite
-from tqdm.auto import tqdm
 
 from bert_ms import accel
 from bert_ms.accel import fused as fused_kernels
@@ -435,6 +434,9 @@ def evaluate(model, task, data: dict[str, np.ndarray], batch_size: int = 64, pro
         batches = eval_batches(data, batch_size)
         if progress:
             n = len(next(iter(data.values())))
+            # imported here, not at the top: importing tqdm.auto in Jupyter without ipywidgets warns on stderr
+            from tqdm.auto import tqdm
+
             batches = tqdm(batches, total=math.ceil(n / batch_size), desc="eval", leave=False)
         for batch in batches:
             out = fn(*to_inputs(task, batch))
@@ -647,6 +649,9 @@ class Trainer:
         first_step = self.state.step
         bar = None
         if cfg.progress and self.dist.is_main:
+            # imported here, not at the top: importing tqdm.auto in Jupyter without ipywidgets warns on stderr
+            from tqdm.auto import tqdm
+
             bar = tqdm(total=stop, initial=self.state.step, desc=f"train {self.task.name}", dynamic_ncols=True)
         stream = self._stream()
         t_last, ex_since, tok_since, loss_since, n_since = time.perf_counter(), 0, 0, 0.0, 0
