@@ -279,3 +279,20 @@ def test_masked_token_baselines_on_a_text_with_a_rule():
     assert res["masked"] == 200 and res["unigram_id"] == 50
     assert res["unigram"] == pytest.approx(0.5)  # right for every masked 50, wrong for every 100 + a
     assert res["neighbours"] == pytest.approx(1.0)  # (a, a+1) -> 100 + a; (a+1 or 50, ...) -> 50
+
+
+def test_masked_token_baselines_never_guess_padding_or_special_tokens():
+    """Short sequences padded with [PAD] (id 0): [PAD], [CLS] (2) and [SEP] (3) outnumber every word, yet the
+    unigram yardstick must be the most frequent *real* token (7 here)."""
+    from bert_ms.bert.pretraining import masked_token_baselines
+
+    n, t = 50, 12
+    ids = np.zeros((n, t), np.int64)
+    ids[:, 0], ids[:, 4] = 2, 3  # [CLS] w w w [SEP] [PAD]...
+    ids[:, 1:4] = [7, 7, 9]
+    mask = (np.arange(t) < 5).astype(np.int32)[None].repeat(n, 0)
+    arrays = {"input_ids": ids, "attention_mask": mask, "masked_lm_positions": np.full((n, 1), 3),
+              "masked_lm_ids": np.full((n, 1), 9), "masked_lm_weights": np.ones((n, 1), np.float32)}
+    res = masked_token_baselines(arrays, arrays, special_ids=[2, 3])
+    assert res["unigram_id"] == 7
+    assert masked_token_baselines(arrays, arrays)["unigram_id"] != 0  # padding is excluded even without special_ids
