@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -111,16 +113,21 @@ def main() -> None:
         for line in out.read_text().splitlines():
             r = json.loads(line)
             done.add((r["start"], r["budget"], r["seed"], r["seq_len"], r["lr"], r.get("split", "test")))
+    pending = [(b, int(seed), start) for b in args.budgets.split(",") for seed in args.seeds.split(",")
+               for start in args.starts.split(",") if (start, b, int(seed), args.seq_len, LR[start], args.split) not in done]
+    if len(pending) > 1:  # one fresh process per run: a process keeps every graph it compiled (memory grows)
+        lrs = ",".join(f"{k}={v}" for k, v in LR.items())
+        for b, seed, start in pending:
+            subprocess.run([sys.executable, __file__, "--out", str(out), "--budgets", b, "--seeds", str(seed),
+                            "--starts", start, "--seq-len", str(args.seq_len), "--split", args.split, "--lr", lrs],
+                           check=True)
+        return
     device.setup(seed=0, verbose=False)
-    for budget in args.budgets.split(","):
-        for seed in (int(s) for s in args.seeds.split(",")):
-            for start in args.starts.split(","):
-                if (start, budget, seed, args.seq_len, LR[start], args.split) in done:
-                    continue
-                rec = run_one(start, budget, seed, args.seq_len, split=args.split)
-                print(json.dumps(rec), flush=True)
-                with out.open("a") as f:
-                    f.write(json.dumps(rec) + "\n")
+    for budget, seed, start in pending:
+        rec = run_one(start, budget, seed, args.seq_len, split=args.split)
+        print(json.dumps(rec), flush=True)
+        with out.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
 
 
 if __name__ == "__main__":
