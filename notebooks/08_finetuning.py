@@ -248,30 +248,35 @@ plt.show()
 # ## 5. Accuracy against the number of labels, three seeds
 #
 # 27 runs (3 starts x 3 label budgets x 3 seeds) take about three hours on two CPU cores, most of it the
-# MiniLM-shaped models on all 4,714 emails, so they were run once with `scripts/spam_label_budgets.py`
-# (the same code as the cell above) and recorded in `scripts/results/spam_label_budgets.jsonl`. This
-# notebook re-runs the 64-label, seed-0 row live (section 4) and, in full mode, asserts that it gives the
-# recorded numbers; the other rows are read from the record.
+# MiniLM-shaped models on all 4,714 emails, so they are run with `scripts/spam_label_budgets.py` (the same
+# code as the cell above) and recorded in `scripts/results/spam_label_budgets.jsonl`. The record in this
+# version holds the 64-label runs of seeds 0 and 1 only; the rest is still to be run. This notebook re-runs
+# the 64-label, seed-0 row live (section 4) and, in full mode, asserts that it gives the recorded numbers.
 
 # %%
 records = [json.loads(line) for line in (RESULTS / "spam_label_budgets.jsonl").read_text().splitlines()]
 records = [r for r in records if r["split"] == "test" and r["lr"] == best_lr[r["start"]]]
 table = {(r["start"], r["labels"], r["seed"]): r["accuracy"] for r in records}
-sizes = sorted({r["labels"] for r in records})
+print(f"recorded so far: {len(table)} of 27 runs (3 starts x 3 label budgets x 3 seeds)")
+sizes = sorted({n for (_, n, _) in table if all(any((st, n, s) in table for s in (0, 1, 2))
+                                                 for st in ("minilm", "course", "random"))})
+
+
+def seeds(start, n):
+    return [table[(start, n, s)] for s in (0, 1, 2) if (start, n, s) in table]
+
+
 print("labels  " + "".join(f"{s:>26s}" for s in ("minilm", "course", "random")))
 for n in sizes:
-    cells = []
-    for start in ("minilm", "course", "random"):
-        accs = [table[(start, n, s)] for s in (0, 1, 2)]
-        cells.append(" / ".join(f"{a:.3f}" for a in accs) + f" ({np.mean(accs):.3f})")
+    cells = [" / ".join(f"{a:.3f}" for a in seeds(st, n)) + f" ({np.mean(seeds(st, n)):.3f})"
+             for st in ("minilm", "course", "random")]
     print(f"{n:6d}  " + "".join(f"{c:>26s}" for c in cells))
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for start, colour in (("minilm", "C0"), ("course", "C1"), ("random", "C2")):
-    means = [np.mean([table[(start, n, s)] for s in (0, 1, 2)]) for n in sizes]
-    ax.plot(sizes, means, "-o", color=colour, label=start)
+    ax.plot(sizes, [np.mean(seeds(start, n)) for n in sizes], "-o", color=colour, label=start)
     for n in sizes:
-        ax.scatter([n] * 3, [table[(start, n, s)] for s in (0, 1, 2)], color=colour, s=8, alpha=0.5)
+        ax.scatter([n] * len(seeds(start, n)), seeds(start, n), color=colour, s=8, alpha=0.5)
 ax.axhline(0.698, color="gray", ls="--", label="always 'ham'")
 ax.set_xscale("log")
 ax.set_xticks(sizes, [str(n) for n in sizes])
@@ -285,17 +290,17 @@ if not settings.smoke():  # the live run of section 4 reproduces the record
         assert abs(live[start]["accuracy"] - table[(start, 64, 0)]) < 0.006, (start, live[start], table[(start, 64, 0)])
 else:
     assert all(np.isfinite(c[-1][1]) for c in curves.values())
-minilm_64 = [table[("minilm", 64, s)] for s in (0, 1, 2)]
-course_64 = [table[("course", 64, s)] for s in (0, 1, 2)]
-random_64 = [table[("random", 64, s)] for s in (0, 1, 2)]
-print("MiniLM ahead of both others at 64 labels, per seed:",
-      [m > max(c, r) for m, c, r in zip(minilm_64, course_64, random_64)])
+ahead = [table[("minilm", 64, s)] > max(table[("course", 64, s)], table[("random", 64, s)])
+         for s in (0, 1, 2) if all((st, 64, s) in table for st in ("minilm", "course", "random"))]
+print(f"MiniLM ahead of both others at 64 labels, per recorded seed: {ahead}")
+assert ahead and all(ahead), "the text below says MiniLM leads at 64 labels on every recorded seed"
 
 # %% [markdown]
-# **What the record shows.** (Filled in from the recorded numbers; the assertions below keep the words true.)
-
-# %%
-# (assertions for the text above go here once the record is complete)
+# **What the record shows.** With 64 labelled emails, the real pretrained MiniLM is ahead of both the course
+# BERT and random initialisation on every recorded seed (asserted above), and random initialisation of the
+# same shape stays at the majority class ("always ham", F1 0). The record is not complete yet (the cell above
+# prints how many of the 27 runs it holds); the 256-label and all-label rows appear as
+# `scripts/spam_label_budgets.py` adds them, about three hours on two cores.
 
 # %% [markdown]
 # ## 6. Sentence pairs (句子对): are two sentences from the same speech?
