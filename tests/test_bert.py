@@ -24,7 +24,6 @@ from bert_ms.bert.model import (
     count_parameters,
 )
 
-device.setup("CPU", mode="pynative", seed=0, verbose=False)
 TINY = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
             max_position_embeddings=32)
 

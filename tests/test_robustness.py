@@ -23,7 +23,6 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from bert_ms import device
 from bert_ms.bert import pretraining, weights
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.model import BertForPreTraining, BertModel, load_pretrained
@@ -31,7 +30,6 @@ from bert_ms.bert.tokenization import SPECIAL_TOKENS, BertTokenizer, VocabError,
 from bert_ms.bert.weights import WeightsError, read_state_dict, save_pretrained
 from bert_ms.train import checkpoint as ckpt
 
-device.setup("CPU", mode="pynative", seed=0, verbose=False)
 CFG = BertConfig(vocab_size=40, hidden_size=8, num_hidden_layers=2, num_attention_heads=2, intermediate_size=16,
                  max_position_embeddings=16)
 IDS = ms.Tensor(np.arange(1, 15, dtype=np.int32).reshape(2, 7))

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from mindspore.nn.utils import no_init_parameters
 
-from bert_ms import device
 from bert_ms.bert.model import count_parameters
 from bert_ms.transformer.attention import (
     MultiHeadAttention,
@@ -21,7 +20,6 @@ from bert_ms.transformer.feedforward import PositionwiseFeedForward
 from bert_ms.transformer.model import AddNorm, Encoder, EncoderLayer, Transformer, TransformerConfig
 from bert_ms.transformer.positional import SinusoidalPositionalEncoding, sinusoidal_table
 
-device.setup("CPU", mode="pynative", seed=0, verbose=False)
 rng = np.random.default_rng(0)
 
 
