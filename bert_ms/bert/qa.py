@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -266,6 +267,20 @@ def span_loss(start_logits, end_logits, start_positions, end_positions):
     return (start + end) / 2
 
 
+_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled_forward(model):
+    """``model``'s forward pass compiled once and kept while the model lives: every call of
+    :func:`predict_answers` reuses it (each new compiled function would hold its own memory)."""
+    if model not in _FORWARDS:
+        def forward(input_ids, token_type_ids, attention_mask):
+            return model(input_ids, token_type_ids, attention_mask)
+
+        _FORWARDS[model] = device.jit(forward)  # every batch is padded to one shape
+    return _FORWARDS[model]
+
+
 def predict_answers(model, tokenizer: BertTokenizer, questions: Sequence[str], contexts: Sequence[str],
                     max_length: int = 128, stride: int = 64, max_answer_len: int = 30, batch_size: int = 32
                     ) -> list[tuple[str, int, int, float]]:
@@ -282,10 +297,7 @@ def predict_answers(model, tokenizer: BertTokenizer, questions: Sequence[str], c
             raise ValueError(f"context {k} is empty")
         windows += make_windows(tokenizer, q, c, max_length, stride, example=k)
 
-    def forward(input_ids, token_type_ids, attention_mask):
-        return model(input_ids, token_type_ids, attention_mask)
-
-    forward = device.jit(forward)  # one compiled graph: every batch is padded to the same shape
+    forward = _compiled_forward(model)
     was = getattr(model, "training", False)
     model.set_train(False)
     best: list[tuple[str, int, int, float]] = [("", 0, 0, -np.inf)] * len(questions)
