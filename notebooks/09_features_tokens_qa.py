@@ -254,10 +254,31 @@ plt.show()
 assert abs(layer_weights.sum() - 1) < 1e-5
 
 # %% [markdown]
-# **What it shows.** Read the left panel against the dashed line first: every frozen-feature row is a linear
-# classifier on a representation nobody tuned for spam. Compare the rows' *order* with the paper's. This
-# version of the course does not yet state a conclusion in words: the full-mode numbers were not recorded
-# when it was written, and a sentence that the output could contradict is worse than none.
+# **What it shows** (full mode; the cell below asserts each sentence).
+#
+# * A learned mix of **all** of MiniLM's layers makes the best features (0.937 test accuracy), and the mix
+#   spreads its weight over the layers (none above 0.25), with the **least** on the last one.
+# * The **last layer** is the worst single choice (0.869), behind the second-to-last (0.922). MiniLM's last
+#   layer was trained to compare whole sentences (its sentence-embedding objective), not to keep the words an
+#   email is made of; in the paper, too, the last layer lost to the second-to-last and to the last four.
+# * The **embeddings** alone are nearly as good as the best mix (0.925): spam is told by its words, and a
+#   mean of word vectors is a bag of words. Here our task differs from the paper's NER, where the embeddings
+#   were 5 points behind (91.0), because a word's entity type depends on its context.
+# * **Fine-tuning** the whole model on the same 256 emails (lesson 08's recorded run, seed 0: 0.949) beats every
+#   frozen-feature row, by about a point over the best -- the paper's picture too (96.4 against 96.1). Frozen
+#   features are still a strong and cheap alternative: the encoder runs once, and one set of features serves
+#   many classifiers.
+
+# %%
+six = {k: v for k, v in feature_acc.items() if not k.startswith("fine-tuned")}
+print(f"best features: {max(six, key=six.get)}; worst: {min(six, key=six.get)}; fine-tuned: "
+      f"{feature_acc['fine-tuned (lesson 08)']:.3f}")
+if not settings.smoke():
+    assert max(six, key=six.get) == "weighted_all" and layer_weights.max() < 0.25
+    assert int(np.argmin(layer_weights)) == L, "the mix gives the last layer the least weight"
+    assert min(six, key=six.get) == "last" and six["last"] < six["second_to_last"]
+    assert six["weighted_all"] - six["embeddings"] < 0.015 and six["embeddings"] > six["last"] + 0.03
+    assert 0 < feature_acc["fine-tuned (lesson 08)"] - max(six.values()) < 0.03
 
 # %% [markdown]
 # ## 2. Token classification (序列标注): one label per word, on its first piece
@@ -337,6 +358,19 @@ case_scores["lookup + capital first word"] = ((rule == gold_words).mean(), capit
 case_scores["always lower"] = ((gold_words == 0).mean(), 0.0)
 for name, (acc, f1) in case_scores.items():
     print(f"{name:28s} word accuracy {acc:.3f}   F1 of capitalised words {f1:.3f}")
+pretrained_f1, random_f1 = case_scores["speeches (pretrained)"][1], case_scores["random init"][1]
+lookup_f1 = case_scores["lookup + capital first word"][1]
+if not settings.smoke():
+    assert pretrained_f1 > random_f1 + 0.01 and abs(pretrained_f1 - lookup_f1) < 0.01
+
+# %% [markdown]
+# Word accuracy hides the task: 93 % of words are lower case, so "always lower" scores 0.93. On the words that
+# matter, the capitalised ones, the course BERT pretrained on these speeches **matches** the lookup table
+# with its first-word rule (F1 within 0.01, about 0.92) after 250 steps, and is ahead of the same model
+# trained from random weights (asserted above). The lookup table already knows most names ("washington",
+# "congress"); what it cannot know is context ("the states" vs "the united states"), and a pretrained model
+# has seen that context. Exercise: train for 1,000 steps (about 4 minutes) and see whether the pretrained
+# model pulls ahead.
 
 # %% [markdown]
 # ### 2b. Chinese: part-of-speech tags (词性标注) on People's Daily
@@ -361,7 +395,7 @@ assert pos_tr["labels"][0][0] == -100 and pos_tr["labels"][0][1] == pos_tags.ind
 
 pos_model, _, _ = tasks.build_classifier("random", len(pos_tags), config="tiny", vocab="bert-base-chinese", seed=0,
                                          head="token_classification")
-pos_steps = settings.pick(3, 250)
+pos_steps = settings.pick(3, 200)
 cfg = TrainerConfig(total_steps=pos_steps, batch_size=32, lr=1e-3, warmup_ratio=0.1, log_every=50, progress=False,
                     fused=FUSED)
 pos_model.set_train(True)
@@ -383,9 +417,11 @@ plt.tight_layout()
 plt.show()
 if not settings.smoke():
     assert pos_acc > always_n + 0.4, "the tagger must learn far more than 'noun'"
+    assert pos_acc < per_word - 0.1, "the text says the lookup table stays ahead"
 
 # %% [markdown]
-# **Honest about the lookup table.** In full mode this cell trains for 400 steps (about 2 minutes). The
+# **Honest about the lookup table.** In full mode this cell trains for only 200 steps (about a minute) on the
+# first 1,000 test sentences: far above always `n`, far below the lookup table (asserted above). The
 # course's longer run, `bert-ms finetune --task pos --init random --config tiny --vocab bert-base-chinese
 # --steps 1500 --batch-size 32 --seq-len 128 --lr 1e-3` (about 10 minutes), reached **0.800** word accuracy
 # on the 83,949 test words that fit in 128 tokens, against **0.913** for each word's most frequent tag. A small
@@ -465,7 +501,7 @@ def balanced(records, per_type, seed):
 
 
 qa_train = balanced(data.load_email_qa("train"), settings.pick(4, 100), seed=0)
-qa_test = balanced(data.load_email_qa("test"), settings.pick(1, 30), seed=1)
+qa_test = balanced(data.load_email_qa("test"), settings.pick(1, 20), seed=1)
 print(len(qa_train), "training questions,", len(qa_test), "test questions:", dict(Counter(r["type"] for r in qa_test)))
 for r in qa_test[:: max(len(qa_test) // 5, 1)][:5]:
     print(f"  {r['question']:45s} -> {r['answer'][:50]!r} (character {r['answer_start']})")
@@ -514,7 +550,9 @@ assert any(w.start_position for w in windows) and not all(w.start_position for w
 # Training examples are windows. Departure from `run_squad.py`, for the CPU budget: we train on every window
 # that holds the answer and **one** window of the same email that does not (labelled `[CLS]`), instead of on
 # all windows. The loss is the mean of the start and end cross-entropies (`qa.span_loss`); everything else
-# is lesson 08's recipe (AdamW, warm-up then linear decay, batch 16, lr 1e-4 from the small-model grid).
+# is lesson 08's recipe: AdamW, warm-up then linear decay, batch 16, lr 3e-4 (the small-model grid's rate that
+# MiniLM chose on spam), 150 steps -- about two epochs of the windows, some 5 minutes on two cores. (With fewer
+# steps the model still mixes up the question types and answers a date to "who": try 100.)
 
 # %%
 class SpanTask(tasks.Task):
@@ -534,12 +572,13 @@ print(f"{len(qa_arrays['input_ids'])} training windows from {len(qa_train)} ques
 
 qa_model = reference  # BertForQuestionAnswering with MiniLM's weights (its head equals SpanHead above)
 qa_model.set_train(True)
-qa_steps = settings.pick(1, 100)
+qa_steps = settings.pick(1, 150)
 cfg = TrainerConfig(total_steps=qa_steps, batch_size=16, lr=QA_LR, warmup_ratio=0.1, seed=0, log_every=10,
                     progress=False, fused=FUSED)
 qa_trainer = Trainer(qa_model, SpanTask(), qa_arrays, cfg)
 qa_trainer.fit()
 print("loss every 10 steps:", [round(loss, 3) for _, loss in qa_trainer.losses()[::10]])
+del qa_trainer  # its optimizer state is no longer needed
 
 # %% [markdown]
 # ### 3e. Exact match and F1, against a baseline
@@ -581,8 +620,19 @@ ax.legend()
 plt.tight_layout()
 plt.show()
 if not settings.smoke():
-    assert model_scores["exact_match"] > base_scores["exact_match"] + 20 and model_scores["f1"] > base_scores["f1"] + 10
+    assert model_scores["exact_match"] > 80 and model_scores["f1"] > 90
+    assert base_scores["exact_match"] == 0 and base_scores["f1"] < 20
+    assert min(per_type, key=lambda t: per_type[t][0]["exact_match"]) == "subject"
+    assert per_type["subject"][1]["f1"] > 50 and per_type["subject"][0]["f1"] > per_type["subject"][1]["f1"]
 assert all(0 <= s <= 100 for s in (model_scores["exact_match"], model_scores["f1"]))
+
+# %% [markdown]
+# **Reading the numbers** (full mode, asserted above). Fine-tuned MiniLM answers more than 80 % of the held-out
+# questions exactly (F1 above 90); the line-overlap baseline answers none exactly (F1 below 20). The baseline's
+# one good type is the subject: the question says "subject" and so does the line, but it answers with the
+# whole line, `Subject:` included, which earns F1 and never an exact match. The subject is also the model's
+# hardest type for exact match: a subject has no pattern of its own (an address has its `@`, a date its
+# month), so the model sometimes stops early or runs on into the next line -- F1 forgives that, EM does not.
 
 # %% [markdown]
 # Where the model looks: the start and end probabilities (the softmax over positions) for one held-out email.
