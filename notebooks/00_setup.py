@@ -19,7 +19,7 @@
 # **The course in one paragraph.** BERT is a network *pretrained* on raw text and then adapted to a task
 # with few labels: **pretraining as transfer learning (预训练 / 迁移学习)**. The road to it runs through
 # static word vectors (lesson 01), neural language models (02), ELMo's contextual vectors (03), the
-# Transformer (04) and BERT itself (05-08); GPT takes the Transformer's decoder branch. Pretraining is
+# Transformer (04) and BERT itself (05-09); GPT takes the Transformer's decoder branch. Pretraining is
 # **self-supervised (自监督)**: the labels (the next word, a hidden word) come from the text itself, where
 # supervised learning (监督学习) needs a person to label each example; pretraining followed by supervised
 # fine-tuning on a few labels is called **semi-supervised (半监督)**. Course lecture: step_into_llm,

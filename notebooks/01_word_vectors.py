@@ -17,7 +17,7 @@
 # # 01 · Static word vectors (静态词向量): one-hot, word2vec, GloVe
 #
 # **Where this lesson sits.** The course follows one road: static word vectors (this lesson) → neural
-# language models (02) → ELMo's contextual vectors (03) → the Transformer (04) → BERT (05-08). GPT takes
+# language models (02) → ELMo's contextual vectors (03) → the Transformer (04) → BERT (05-09). GPT takes
 # the decoder branch of the same road (lecture 04). One idea runs through all of it: **pretraining as
 # transfer learning (预训练 / 迁移学习)**. Learn from plentiful unlabelled text first, then carry what
 # was learned to a task that has few labels. word2vec is the first form of it: vectors trained once on raw

@@ -17,7 +17,7 @@
 # # 04 · The Transformer (Transformer 模型)
 #
 # Vaswani et al. 2017, "Attention Is All You Need", replaced recurrence by **attention (注意力)**:
-# every position looks at every other position in one step. BERT (lessons 05-08) is exactly the
+# every position looks at every other position in one step. BERT (lessons 05-09) is exactly the
 # *encoder* half of this model and GPT the *decoder* half, so everything here carries over.
 #
 # We build every piece in a few lines of MindSpore in this notebook (attention, the masks,
@@ -727,7 +727,7 @@ assert max(mirrored) > 2 / SEQ, "some decoder layer must look at the mirrored po
 #   cross-attention (there is no encoder): masked self-attention + FFN. It is trained to predict the
 #   next token from the previous ones, an **autoregressive (自回归)** language model, and the causal
 #   mask is what lets it train on every position at once, exactly like our decoder above.
-# * **Encoder-only: BERT (lessons 05-08).** A stack of encoder layers with *no* causal mask, so
+# * **Encoder-only: BERT (lessons 05-09).** A stack of encoder layers with *no* causal mask, so
 #   every token sees its left and its right context (**bidirectional**, 双向). Such a model cannot be
 #   trained to predict the next word: in a bidirectional stack each word would "see itself" through
 #   the other positions after one layer. So BERT corrupts the input and reconstructs it: the

@@ -186,7 +186,7 @@ def _uniform_perplexity() -> float:
 def _lstm_params() -> int:
     from bert_ms.classic import language_model as lm
 
-    return sum(p.size for p in lm.RNNLM(50, dim=64, hidden=128).lstm.trainable_params())
+    return sum(p.size for p in lm.RNNLM(50, dim=64, hidden=128).rnn.trainable_params())
 
 
 def _ffn_lm_hidden_input() -> int:
@@ -195,11 +195,29 @@ def _ffn_lm_hidden_input() -> int:
     return lm.FeedForwardLM(50, context=3, dim=64, hidden=128).hidden.weight.shape[1]
 
 
+def _trigram_table_size(vocab_size: int) -> int:
+    """Entries of a full trigram table: one probability per (two previous words, next word)."""
+    from bert_ms.classic import language_model as lm
+
+    model = lm.NGramLM(3, vocab_size, k=1.0)  # nothing fitted: every entry is the smoothed 1/V
+    assert model.prob([0, 1], 2) == 1 / vocab_size
+    return vocab_size ** (model.n - 1) * vocab_size
+
+
 def _elmo_layers(dim: int) -> list:
     from bert_ms.classic import elmo
 
     ids = ms.Tensor(np.array([[1, 2, 3, 4]], dtype=np.int32))
     return elmo.BiLM(20, dim=dim, num_layers=2, dropout=0.0).layer_states(ids)
+
+
+def _layer0_cosine_across_sentences() -> float:
+    from bert_ms.classic import elmo
+
+    model = elmo.BiLM(20, dim=8, num_layers=2, dropout=0.0)
+    a = model.layer_states(ms.Tensor(np.array([[1, 5, 2]], dtype=np.int32)))[0].asnumpy()[0, 1]
+    b = model.layer_states(ms.Tensor(np.array([[7, 3, 5, 9]], dtype=np.int32)))[0].asnumpy()[0, 2]
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
 
 
 def _transformer_sqrt_dk() -> float:
@@ -397,8 +415,10 @@ CHECKS: dict[tuple[str, int], Callable] = {
     ("02_neural_language_models", 1): lambda mp, tmp: (_uniform_perplexity(), 1e-4),
     ("02_neural_language_models", 2): lambda mp, tmp: (_lstm_params(), 0),
     ("02_neural_language_models", 3): lambda mp, tmp: (_ffn_lm_hidden_input(), 0),
+    ("02_neural_language_models", 6): lambda mp, tmp: (_trigram_table_size(10_000), 0),
     ("03_elmo", 1): lambda mp, tmp: (len(_elmo_layers(8)), 0),
     ("03_elmo", 2): lambda mp, tmp: (_elmo_layers(32)[1].shape[-1], 0),
+    ("03_elmo", 8): lambda mp, tmp: (_layer0_cosine_across_sentences(), 1e-6),
     ("04_transformer", 1): lambda mp, tmp: (_transformer_sqrt_dk(), 0),
     ("04_transformer", 2): lambda mp, tmp: (_dot_variance(64), 0.02),
     ("04_transformer", 3): lambda mp, tmp: (_decoder_sublayers(), 0),

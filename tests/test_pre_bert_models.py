@@ -93,3 +93,78 @@ def test_bilm_loss_of_untrained_model_is_log_v_and_scalar_mix_averages():
     layers = model.layer_states(ids)
     mixed = elmo.ScalarMix(3)(layers).asnumpy()
     np.testing.assert_allclose(mixed, np.mean([h.asnumpy() for h in layers], axis=0), atol=1e-6)
+
+
+def test_one_sgd_train_step_equals_the_hand_derived_gradient():
+    """word2vec.train_step with nn.SGD: table <- table - lr * dℓ/dtable, ℓ the mean of eq. 4 (Mikolov 2013b)."""
+    from mindspore import nn
+
+    rng = np.random.default_rng(0)
+    vocab, dim, batch, k, lr = 30, 6, 8, 3, 0.5
+    model = word2vec.SkipGramNS(vocab, dim)
+    model.context.embedding_table.set_data(ms.Tensor(rng.normal(0, 0.5, (vocab, dim)).astype(np.float32)))
+    v_tab, u_tab = model.center.embedding_table.asnumpy().copy(), model.context.embedding_table.asnumpy().copy()
+    c, o = rng.integers(1, vocab, batch), rng.integers(1, vocab, batch)
+    n = rng.integers(1, vocab, (batch, k))
+    step = word2vec.train_step(model, nn.SGD(model.trainable_params(), learning_rate=lr))
+    loss = float(step(*(ms.Tensor(a.astype(np.int32)) for a in (c, o, n))).asnumpy())
+
+    def sig(x):
+        return 1 / (1 + np.exp(-x))
+
+    v, up, un = v_tab[c], u_tab[o], u_tab[n]
+    sp, sn = (up * v).sum(-1), (un * v[:, None]).sum(-1)
+    assert loss == pytest.approx(-(np.log(sig(sp)) + np.log(sig(-sn)).sum(-1)).mean(), rel=1e-5)
+    grad_v, grad_u = np.zeros_like(v_tab), np.zeros_like(u_tab)
+    np.add.at(grad_v, c, (-(1 - sig(sp))[:, None] * up + (sig(sn)[..., None] * un).sum(1)) / batch)
+    np.add.at(grad_u, o, -(1 - sig(sp))[:, None] * v / batch)
+    np.add.at(grad_u, n, sig(sn)[..., None] * v[:, None] / batch)
+    np.testing.assert_allclose(model.center.embedding_table.asnumpy(), v_tab - lr * grad_v, atol=1e-6)
+    np.testing.assert_allclose(model.context.embedding_table.asnumpy(), u_tab - lr * grad_u, atol=1e-6)
+
+
+def test_direct_connections_add_w_x_to_the_bengio_output():
+    """y = b + W x + U tanh(d + H x) (Bengio 2003, sec. 2); direct=False is the same with W = 0."""
+    with_w = lm.FeedForwardLM(40, context=2, dim=4, hidden=5, direct=True)
+    without = lm.FeedForwardLM(40, context=2, dim=4, hidden=5, direct=False)
+    for name in ("embed.embedding_table", "hidden.weight", "hidden.bias", "out.weight", "out.bias"):
+        dict(without.parameters_and_names())[name].set_data(dict(with_w.parameters_and_names())[name].copy())
+    ids = np.array([[1, 2], [3, 39]], dtype=np.int32)
+    x = with_w.embed.embedding_table.asnumpy()[ids].reshape(2, -1)
+    expected = without(ms.Tensor(ids)).asnumpy() + x @ with_w.direct.weight.asnumpy().T
+    np.testing.assert_allclose(with_w(ms.Tensor(ids)).asnumpy(), expected, atol=1e-5)
+    assert without.direct is None
+
+
+def test_vanilla_rnnlm_follows_the_elman_equation():
+    """RNNLM(cell="rnn"): s_t = tanh(U x_t + W s_{t-1} + b) from s_0 = 0, logits = out(s_t)."""
+    model = lm.RNNLM(20, dim=4, hidden=3, cell="rnn")
+    ids = np.array([[1, 5, 7, 2, 9]], dtype=np.int32)
+    x = model.embed.embedding_table.asnumpy()[ids[0]]
+    r = model.rnn
+    U, W = r.weight_ih_l0.asnumpy(), r.weight_hh_l0.asnumpy()
+    b = r.bias_ih_l0.asnumpy() + r.bias_hh_l0.asnumpy()
+    s, states = np.zeros(3), []
+    for t in range(5):
+        s = np.tanh(U @ x[t] + W @ s + b)
+        states.append(s)
+    logits = np.array(states) @ model.out.weight.asnumpy().T + model.out.bias.asnumpy()
+    np.testing.assert_allclose(model(ms.Tensor(ids)).asnumpy()[0], logits, atol=1e-5)
+    with pytest.raises(ValueError, match="cell must be"):
+        lm.RNNLM(20, cell="gru")
+
+
+def test_add_k_ngram_counts_and_normalises():
+    ids = [0, 1, 2, 0, 1, 1, 2, 0]
+    bigram = lm.NGramLM(2, 3, k=0.5).fit(ids)
+    assert bigram.prob([0], 1) == pytest.approx((2 + 0.5) / (2 + 1.5))  # 0->1 twice, 0 seen twice as a context
+    for n in (1, 2, 3):
+        model = lm.NGramLM(n, 3, k=0.1).fit(ids)
+        for context in ([], [0], [1, 2], [2, 2]):
+            if len(context) >= n - 1:
+                assert sum(model.prob(context, w) for w in range(3)) == pytest.approx(1.0)
+    unigram = lm.NGramLM(1, 3, k=1.0).fit(ids)
+    probs = np.array([3 + 1, 3 + 1, 2 + 1]) / (8 + 3)
+    assert unigram.perplexity(ids) == pytest.approx(math.exp(-np.mean(np.log(probs[ids]))))
+    with pytest.raises(ValueError, match="k > 0"):
+        lm.NGramLM(2, 3, k=0)
