@@ -15,7 +15,7 @@ import argparse
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jupytext
@@ -59,14 +59,14 @@ def run(path: Path, mode: str, timeout: int) -> dict:
         try:
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
-        except Exception as exc:  # noqa: BLE001: recorded, the next notebook still runs
+        except Exception as exc:  # noqa: BLE001 (recorded; the next notebook still runs)
             error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"[:500]
         cpu = kernel_cpu_seconds(client)
     wall = time.perf_counter() - t0
     return {"notebook": path.stem, "mode": mode, "wall_s": round(wall, 1), "kernel_cpu_s": round(cpu, 1),
             "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
             "ok": error is None, "error": error, "slowest_cells": slowest_cells(nb),
-            "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "when": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def main() -> None:
