@@ -249,17 +249,17 @@ plt.show()
 #
 # 27 runs (3 starts x 3 label budgets x 3 seeds) take about three hours on two CPU cores, most of it the
 # MiniLM-shaped models on all 4,715 emails, so they are run with `scripts/spam_label_budgets.py` (the same
-# code as the cell above) and recorded in `scripts/results/spam_label_budgets.jsonl`. The record is not
-# complete yet: the cell below prints how many of the 27 runs it holds and shows only those. This notebook
-# re-runs the 64-label, seed-0 row live (section 4) and, in full mode, asserts that it gives the recorded numbers.
+# code as the cell above) and recorded in `scripts/results/spam_label_budgets.jsonl`. The cell below reads
+# all 27 and plots them. This notebook re-runs the 64-label, seed-0 row live (section 4) and, in full mode,
+# asserts that it gives the recorded numbers.
 
 # %%
 records = [json.loads(line) for line in (RESULTS / "spam_label_budgets.jsonl").read_text().splitlines()]
 records = [r for r in records if r["split"] == "test" and r["lr"] == best_lr[r["start"]]]
 table = {(r["start"], r["labels"], r["seed"]): r["accuracy"] for r in records}
-print(f"recorded so far: {len(table)} of 27 runs (3 starts x 3 label budgets x 3 seeds)")
-sizes = sorted({n for (_, n, _) in table if all(any((st, n, s) in table for s in (0, 1, 2))
-                                                 for st in ("minilm", "course", "random"))})
+print(f"{len(table)} runs recorded (3 starts x 3 label budgets x 3 seeds)")
+assert len(table) == 27, "scripts/spam_label_budgets.py --budgets 64,256,all completes the record"
+sizes = sorted({n for (_, n, _) in table})
 
 
 def seeds(start, n):
@@ -290,17 +290,31 @@ if not settings.smoke():  # the live run of section 4 reproduces the record
         assert abs(live[start]["accuracy"] - table[(start, 64, 0)]) < 0.006, (start, live[start], table[(start, 64, 0)])
 else:
     assert all(np.isfinite(c[-1][1]) for c in curves.values())
-ahead = [table[("minilm", 64, s)] > max(table[("course", 64, s)], table[("random", 64, s)])
-         for s in (0, 1, 2) if all((st, 64, s) in table for st in ("minilm", "course", "random"))]
-print(f"MiniLM ahead of both others at 64 labels, per recorded seed: {ahead}")
-assert ahead and all(ahead), "the text below says MiniLM leads at 64 labels on every recorded seed"
+# The claims of the next cell, checked on the record:
+for n in sizes:
+    ahead = [table[("minilm", n, s)] > max(table[("course", n, s)], table[("random", n, s)]) for s in (0, 1, 2)]
+    assert all(ahead), f"MiniLM is not ahead of both other starts on every seed at {n} labels: {ahead}"
+lead = {n: np.mean(seeds("minilm", n)) - np.mean(seeds("random", n)) for n in sizes}
+print("MiniLM's lead over random init (mean of 3 seeds): "
+      + ", ".join(f"{n} labels {100 * d:.1f} points" for n, d in lead.items()))
+assert lead[64] > lead[256] > lead[4715] > 0  # pretraining pays most when labels are few
+assert all(abs(a - 0.698) < 0.001 for a in seeds("random", 64))  # random init: always "ham" with 64 labels
+assert all(table[("course", 64, s)] > table[("random", 64, s)] for s in (0, 1, 2))
+assert all(table[("random", n, s)] > table[("course", n, s)] for n in (256, 4715) for s in (0, 1, 2))
 
 # %% [markdown]
-# **What the record shows.** With 64 labelled emails, the real pretrained MiniLM is ahead of both the course
-# BERT and random initialisation on every recorded seed (asserted above), and random initialisation of the
-# same shape stays at the majority class ("always ham", F1 0). The record is not complete yet (the cell above
-# prints how many of the 27 runs it holds); the 256-label and all-label rows appear as
-# `scripts/spam_label_budgets.py` adds them, about three hours on two cores.
+# **What the record shows** (every sentence asserted in the cell above).
+#
+# - **The real pretrained start wins at every budget, on every seed.** MiniLM is ahead of both the course BERT
+#   and random initialisation of its own shape at 64, 256 and all 4,715 labels, on each of the three seeds.
+# - **Pretraining pays most when labels are few (标注少时预训练最有用).** MiniLM's lead over random init is
+#   about 22 points with 64 labels (random init never leaves "always ham", F1 0), about 3 with 256 and about
+#   1.4 with all 4,715. With enough labels a model learns the task from scratch; with few, it cannot.
+# - **A pretrained start is not automatically a good one.** The course BERT, pretrained here on speeches only,
+#   with 128-wide layers and its own small vocabulary, beats random init only at 64 labels (where random init
+#   collapses); at 256 and 4,715 labels the larger random-init model is ahead of it on every seed. What the
+#   model was pretrained on, and how big it is, matter as much as *that* it was pretrained: this is why
+#   BERT's claim needs a model pretrained on a large general corpus, like MiniLM.
 
 # %% [markdown]
 # ## 6. Sentence pairs (句子对): are two sentences from the same speech?
