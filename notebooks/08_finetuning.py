@@ -266,11 +266,11 @@ def seeds(start, n):
     return [table[(start, n, s)] for s in (0, 1, 2) if (start, n, s) in table]
 
 
-print("labels  " + "".join(f"{s:>26s}" for s in ("minilm", "course", "random")))
+print("labels  " + "".join(f"{s:>32s}" for s in ("minilm", "course", "random")))
 for n in sizes:
     cells = [" / ".join(f"{a:.3f}" for a in seeds(st, n)) + f" ({np.mean(seeds(st, n)):.3f})"
              for st in ("minilm", "course", "random")]
-    print(f"{n:6d}  " + "".join(f"{c:>26s}" for c in cells))
+    print(f"{n:6d}  " + "".join(f"{c:>32s}" for c in cells))
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for start, colour in (("minilm", "C0"), ("course", "C1"), ("random", "C2")):
@@ -317,57 +317,92 @@ assert all(table[("random", n, s)] > table[("course", n, s)] for n in (256, 4715
 #   BERT's claim needs a model pretrained on a large general corpus, like MiniLM.
 
 # %% [markdown]
-# ## 6. Sentence pairs (句子对): are two sentences from the same speech?
+# ## 6. Sentence pairs (句子对): two tasks, two home grounds
 #
 # For a pair, BERT's input is `[CLS] A [SEP] B [SEP]`, segment 0 for A and its `[SEP]`, segment 1 for B
 # (lesson 05); the classifier is the same as for one sentence. When the pair is too long, BERT cuts the
 # **longer** sentence first, one token at a time from its end (`_truncate_seq_pair`; Exercise 8.1).
 #
-# Our pair task, built from the shipped speeches: are A and B from the **same** State of the Union address?
-# Unlike next sentence prediction they are never neighbours, so the model has to recognise topic and era.
-# Half the pairs are "same" (chance: 50 %). Training pairs come from the training speeches, test pairs from
-# the held-out test speeches. This is the course BERT's home ground (it was pretrained on speeches; we use
-# the speech-only `models/mini-bert-sotu` here), and new ground for MiniLM.
+# Two pair tasks built from the shipped text, each with half its pairs positive (chance: 50 %), training
+# pairs from the training split and test pairs from the held-out test split:
+#
+# - **same speech**: are sentences A and B from the **same** State of the Union address? Unlike next sentence
+#   prediction they are never neighbours, so the model has to recognise topic and era. The home ground of the
+#   course BERT pretrained on speeches (`models/mini-bert-sotu`, with NSP on these very speeches).
+# - **subject and body**: does subject line A belong to email body B, or to another email? "Re:", list tags
+#   and quoted lines are removed so that the body does not simply repeat the subject
+#   (`tasks.email_subject_and_body`). The home ground of MiniLM, which was trained to match titles with
+#   bodies and questions with answers; the course BERT here is the email-adapted one of section 4.
+#
+# Each start is fine-tuned for the same 120 steps, two epochs of 960 pairs (the low end of the paper's 2-4), at
+# the rate chosen on spam dev. The number of epochs was chosen on pairs from the **dev** emails: one epoch left
+# MiniLM at 0.634 on the subject/body task, two gave 0.740.
 
 # %%
-a_train, b_train, y_train = tasks.same_speech_pairs(data.load_sotu("train"), n_pairs=settings.pick(32, 960), seed=0)
-a_test, b_test, y_test = tasks.same_speech_pairs(data.load_sotu("test"), n_pairs=settings.pick(32, 500), seed=2)
-pair = tok.encode(a_train[0], b_train[0], max_length=48, padding="max_length")
-print("label (1 = same speech):", y_train[0])
-print(" ".join(pair.tokens[:48]))
-print("segments:", "".join(map(str, pair.token_type_ids[:48])))
-first_sep = pair.tokens.index("[SEP]")
-assert set(pair.token_type_ids[: first_sep + 1]) == {0} and pair.token_type_ids[first_sep + 1] == 1
+speeches_train, speeches_test = data.load_sotu("train"), data.load_sotu("test")
+emails_test = data.load_spam("test")[0]
+PAIR_TASKS = {  # task -> (training pairs, test pairs, the course BERT pretrained on its text)
+    "same speech": (tasks.same_speech_pairs(speeches_train, n_pairs=settings.pick(32, 960), seed=0),
+                    tasks.same_speech_pairs(speeches_test, n_pairs=settings.pick(32, 500), seed=2), SPEECHES),
+    "subject and body": (tasks.subject_body_pairs(texts, n_pairs=settings.pick(32, 960), seed=0),
+                         tasks.subject_body_pairs(emails_test, n_pairs=settings.pick(32, 500), seed=2), COURSE),
+}
+for name, ((a_train, b_train, y_train), test_pairs, _) in PAIR_TASKS.items():
+    y_test = test_pairs[2]
+    pair = tok.encode(a_train[0], b_train[0], max_length=48, padding="max_length")
+    print(f"{name}: label {y_train[0]} (1 = positive)")
+    print("  " + " ".join(pair.tokens[:48]))
+    print("  segments:", "".join(map(str, pair.token_type_ids[:48])))
+    first_sep = pair.tokens.index("[SEP]")
+    assert set(pair.token_type_ids[: first_sep + 1]) == {0} and pair.token_type_ids[first_sep + 1] == 1
+    print(f"  {len(y_train)} training pairs ({y_train.mean():.0%} positive), "
+          f"{len(y_test)} test pairs ({y_test.mean():.0%} positive)")
 cut_a, cut_b = truncate_longest_first(list("abcdefghij"), list("xyz"), 8)
 assert (cut_a, cut_b) == (list("abcde"), list("xyz"))  # the longer one gives way
-print(f"{len(y_train)} training pairs ({y_train.mean():.0%} same), {len(y_test)} test pairs ({y_test.mean():.0%} same)")
 
 # %%
-pair_steps = settings.pick(1, 60)
-pair_lr = {"minilm": best_lr["minilm"], "speeches": best_lr["course"]}
+pair_steps = settings.pick(1, 120)
 pair_acc = {}
-for start, folder in (("minilm", MINILM), ("speeches", SPEECHES)):
-    model, start_tok, _ = build_classifier(str(folder), 2, seed=0)
-    train = {**start_tok.encode_batch(a_train, b_train, max_length=SEQ_LEN, padding="max_length"), "labels": y_train}
-    test = {**start_tok.encode_batch(a_test, b_test, max_length=SEQ_LEN, padding="max_length"), "labels": y_test}
-    task = SequenceClassificationTask(2, name="same_speech")
-    cfg = TrainerConfig(total_steps=pair_steps, batch_size=16, lr=pair_lr[start], warmup_ratio=0.1, seed=0,
-                        log_every=10, progress=False, fused=FUSED)
-    model.set_train(True)
-    Trainer(model, task, train, cfg).fit()
-    pair_acc[start] = evaluate(model, task, test, batch_size=settings.pick(32, 64))["accuracy"]
-    del model
-    print(f"{start:8s} same-speech test accuracy {pair_acc[start]:.3f} (chance 0.5)")
+for name, ((a_train, b_train, y_train), (a_test, b_test, y_test), course_folder) in PAIR_TASKS.items():
+    for start, folder in (("minilm", MINILM), ("course", course_folder)):
+        model, start_tok, _ = build_classifier(str(folder), 2, seed=0)
+        train = {**start_tok.encode_batch(a_train, b_train, max_length=SEQ_LEN, padding="max_length"),
+                 "labels": y_train}
+        test = {**start_tok.encode_batch(a_test, b_test, max_length=SEQ_LEN, padding="max_length"), "labels": y_test}
+        task = SequenceClassificationTask(2, name=name.replace(" ", "_"))
+        cfg = TrainerConfig(total_steps=pair_steps, batch_size=16, lr=best_lr[start], warmup_ratio=0.1, seed=0,
+                            log_every=10, progress=False, fused=FUSED)
+        model.set_train(True)
+        Trainer(model, task, train, cfg).fit()
+        pair_acc[(name, start)] = evaluate(model, task, test, batch_size=settings.pick(32, 64))["accuracy"]
+        del model
+        print(f"{name:16s} {start:7s} test accuracy {pair_acc[(name, start)]:.3f} (chance 0.5)")
 
-fig, ax = plt.subplots(figsize=(5, 2.5))
-ax.barh(list(pair_acc), list(pair_acc.values()))
+fig, ax = plt.subplots(figsize=(6, 2.8))
+bar_names = [f"{name}\n{'MiniLM' if start == 'minilm' else 'course BERT'}" for name, start in pair_acc]
+ax.barh(bar_names, list(pair_acc.values()), color=["C0" if start == "minilm" else "C1" for _, start in pair_acc])
 ax.axvline(0.5, color="gray", ls="--", label="chance")
-ax.set_xlim(0.4, 0.8)
-ax.set_xlabel(f"same-speech test accuracy ({len(y_test)} pairs)")
+ax.set_xlim(0.3, 0.8)
+ax.set_xlabel("test accuracy (500 pairs per task)")
 ax.legend()
 plt.show()
-if not settings.smoke():
-    assert min(pair_acc.values()) > 0.55, "both pretrained starts must beat chance on the pair task"
+if not settings.smoke():  # what the next cell says
+    assert pair_acc[("same speech", "course")] > 0.6 and abs(pair_acc[("same speech", "minilm")] - 0.5) < 0.06
+    assert pair_acc[("subject and body", "minilm")] > 0.6 and abs(pair_acc[("subject and body", "course")] - 0.5) < 0.06
+
+# %% [markdown]
+# **What the pair tasks show** (asserted above). Each start wins on its own home ground and stays near chance
+# on the other's, after the same 120 steps:
+#
+# - **same speech**: the course BERT, pretrained with next sentence prediction on these very speeches, is
+#   well above chance; MiniLM, trained on over a billion sentence pairs to match *meaning*, stays near chance. Which
+#   speech a sentence comes from is about era and style, which MiniLM's pretraining never asked for.
+# - **subject and body**: MiniLM matches subjects with bodies well above chance; the email-adapted course
+#   BERT stays near chance: MLM and NSP on the emails taught it their words, not what a subject line says.
+#
+# The pair input and the classifier are the same in both; what transfers is what the pretraining taught.
+# 120 steps is a small budget: with more labelled pairs or steps the model that starts at chance can still
+# learn the task (as random init learned spam from 256 labels on), it just gets no head start.
 
 # %% [markdown]
 # ## 7. Your turn: type an email

@@ -7,6 +7,7 @@ after, as one JSON line in ``--out``. A notebook that fails is recorded with its
 
     python scripts/time_notebooks.py --modes smoke,full 02 03       # lessons 02 and 03, both modes
     python scripts/time_notebooks.py --modes smoke                  # every lesson, smoke mode
+    python scripts/time_notebooks.py --modes full --save runs/nb 08 # keep the executed notebook to read
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jupytext
+import nbformat
 import psutil
 from nbclient import NotebookClient
 
@@ -46,7 +48,7 @@ def slowest_cells(nb, n: int = 3) -> list:
     return sorted(took, key=lambda t: -t[1])[:n]
 
 
-def run(path: Path, mode: str, timeout: int) -> dict:
+def run(path: Path, mode: str, timeout: int, save: Path | None = None) -> dict:
     os.environ["BERT_MS_SMOKE"] = "1" if mode == "smoke" else "0"
     os.environ.pop("MPLBACKEND", None)  # Jupyter's inline backend, as a learner gets
     nb = jupytext.read(path)
@@ -63,6 +65,9 @@ def run(path: Path, mode: str, timeout: int) -> dict:
             error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"[:500]
         cpu = kernel_cpu_seconds(client)
     wall = time.perf_counter() - t0
+    if save is not None:  # the executed notebook, outputs and all (also when a cell failed)
+        save.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, save / f"{path.stem}.{mode}.ipynb")
     return {"notebook": path.stem, "mode": mode, "wall_s": round(wall, 1), "kernel_cpu_s": round(cpu, 1),
             "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
             "ok": error is None, "error": error, "slowest_cells": slowest_cells(nb),
@@ -75,13 +80,14 @@ def main() -> None:
     ap.add_argument("--modes", default="smoke,full")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     ap.add_argument("--out", default=str(ROOT / "scripts" / "results" / "notebook_times.jsonl"))
+    ap.add_argument("--save", type=Path, help="folder to write each executed notebook to (NN_name.MODE.ipynb)")
     args = ap.parse_args()
     chosen = [p for p in NOTEBOOKS if not args.lessons or p.stem[:2] in args.lessons]
     if not chosen:
         raise SystemExit(f"no notebook matches {args.lessons}; have {[p.stem for p in NOTEBOOKS]}")
     for path in chosen:
         for mode in args.modes.split(","):
-            rec = run(path, mode, args.timeout)
+            rec = run(path, mode, args.timeout, args.save)
             print(json.dumps(rec), flush=True)
             with open(args.out, "a") as f:
                 f.write(json.dumps(rec) + "\n")

@@ -55,3 +55,32 @@ def test_notebook_executes_in_smoke_mode(path, monkeypatch, tmp_path):
     drawn = sum(1 for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
     assert promised >= 1, f"{path.name}: the header promises no picture (add bert_ms: images: N)"
     assert drawn >= promised, f"{path.name}: promises {promised} pictures, drew {drawn}"
+
+
+def _seconds(cell: str) -> float:
+    value, unit = cell.strip().split()
+    return float(value) * {"s": 1, "min": 60}[unit]
+
+
+def test_readme_lesson_table_states_the_measured_times_within_the_limits():
+    """The README's lesson table gives every notebook's smoke and full time; each is the latest record of
+    scripts/time_notebooks.py for that notebook (rounded as printed), and within the course's limits:
+    60 s smoke, 10 minutes full. (The times are measured, not asserted live: wall clocks are flaky in CI.)"""
+    import json
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {m.group(1): (m.group(2), m.group(3))
+            for m in re.finditer(r"^\| `(\d\d_\w+)` \| .* \| ([\d.]+ (?:s|min)) \| ([\d.]+ (?:s|min)) \|$", readme, re.M)}
+    assert sorted(rows) == sorted(p.stem for p in NOTEBOOKS), "every notebook needs a row with both times"
+    latest = {}
+    for line in (ROOT / "scripts" / "results" / "notebook_times.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if rec["ok"]:
+            latest[(rec["notebook"], rec["mode"])] = rec["wall_s"]
+    for name, (smoke, full) in rows.items():
+        assert _seconds(smoke) <= 60 and _seconds(full) <= 600, f"{name}: {smoke} smoke, {full} full"
+        for mode, stated in (("smoke", smoke), ("full", full)):
+            measured = latest.get((name, mode))
+            assert measured is not None, f"{name}: no {mode} record in notebook_times.jsonl"
+            assert abs(_seconds(stated) - measured) <= max(0.05 * measured, 0.5), (name, mode, stated, measured)

@@ -20,8 +20,10 @@ from bert_ms.train.tasks import (
     Task,
     TokenClassificationTask,
     combine_layers,
+    email_subject_and_body,
     extract_features,
     same_speech_pairs,
+    subject_body_pairs,
     token_tag_arrays,
 )
 from bert_ms.train.trainer import (
@@ -468,6 +470,21 @@ def test_same_speech_pairs_labels_are_true():
     doc_of = {s: d for d, sents in enumerate(docs) for s in sents}
     assert [int(doc_of[x] == doc_of[z]) for x, z in zip(a, b)] == y.tolist()
     assert 0.35 < y.mean() < 0.65 and all(x != z for x, z in zip(a, b))
+
+
+def test_subject_body_pairs_labels_are_true_and_the_subject_is_not_given_away():
+    emails = [f"Subject: Re: [list] topic number {i} of the list\n\n> quoted topic number {i}\n"
+              f"Subject: topic number {i}\nthe body of email {i} " + "with enough words to be kept " * 3
+              for i in range(12)]
+    a, b, y = subject_body_pairs(emails, n_pairs=300, seed=0)
+    assert a[0].startswith("topic number") and "[list]" not in a[0] and not a[0].lower().startswith("re")
+    own = {subject: body for subject, body in map(email_subject_and_body, emails)}
+    assert [int(own[x] == z) for x, z in zip(a, b)] == y.tolist()
+    assert 0.4 < y.mean() < 0.6
+    assert not any("topic number" in z for z in b), "quoted and header lines repeating the subject are dropped"
+    assert email_subject_and_body("no subject line\n\nbody") == ("", "")
+    with pytest.raises(ValueError, match="at least two emails"):
+        subject_body_pairs(emails[:1], n_pairs=4)
 
 
 def test_token_tag_arrays_label_first_piece_only():

@@ -19,6 +19,7 @@ loader, head, label names and metric), used alike by the notebooks and the ``ber
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -299,6 +300,52 @@ def same_speech_pairs(documents: list[list[str]], n_pairs: int | None = None, se
     return a, b, y
 
 
+_REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|fwd?)\s*:\s*|\s*\[[^\]]*\]\s*)+", re.I)
+_HEADER_OR_QUOTE = re.compile(r"^\s*(?:>|\||date:|from:|to:|subject:|message-id:)", re.I)
+
+
+def email_subject_and_body(text: str, max_body_chars: int = 400) -> tuple[str, str]:
+    """An email of :func:`bert_ms.data.load_spam` as ``(subject, body)`` for the subject/body pair task.
+
+    The subject loses its "Re:"/"Fwd:" prefixes and mailing-list tags such as ``[zzzzteana]``; the body
+    loses quoted lines (``>``, ``|``) and header-like lines (they often repeat the subject, which would
+    give the answer away), its whitespace is collapsed, and it is cut to ``max_body_chars``.
+    ``("", "")`` when the text has no subject line."""
+    first, _, body = text.partition("\n\n")
+    if not first.startswith("Subject: "):
+        return "", ""
+    subject = _REPLY_PREFIX.sub("", first[len("Subject: "):]).strip()
+    kept = " ".join(line for line in body.splitlines() if not _HEADER_OR_QUOTE.match(line))
+    return subject, " ".join(kept.split())[:max_body_chars]
+
+
+def subject_body_pairs(texts: list[str], n_pairs: int, seed: int = 0, min_subject_chars: int = 8,
+                       min_body_chars: int = 80) -> tuple[list[str], list[str], np.ndarray]:
+    """Sentence-pair task (句子对任务): does subject line A belong to email body B? (label 1 = its own body).
+
+    For each pair an email is drawn; with probability 1/2 B is its own body, otherwise the body of
+    another email of the same split. Emails whose cleaned subject or body is too short are skipped. A
+    matching task, close to what sentence-embedding models such as MiniLM were trained on (titles
+    and bodies); the State of the Union speeches teach nothing about it."""
+    items = [email_subject_and_body(t) for t in texts]
+    items = [(a, b) for a, b in items if len(a) >= min_subject_chars and len(b) >= min_body_chars]
+    if len(items) < 2:
+        raise ValueError("subject_body_pairs needs at least two emails with a subject and a body")
+    rng = np.random.default_rng(seed)
+    a, b, y = [], [], np.zeros(n_pairs, np.int32)
+    for i in range(n_pairs):
+        j = int(rng.integers(len(items)))
+        a.append(items[j][0])
+        if rng.random() < 0.5:
+            b.append(items[j][1])
+            y[i] = 1
+        else:
+            k = int(rng.integers(len(items) - 1))
+            k += k >= j
+            b.append(items[k][1])
+    return a, b, y
+
+
 def split_indices(n: int, split: str, seed: int = 0) -> np.ndarray:
     """Row indices of ``split`` in a fixed-seed 80/10/10 train/dev/test partition of ``n`` rows."""
     order = np.random.default_rng(seed).permutation(n)
@@ -397,6 +444,11 @@ def _same_speech(split: str):
     return same_speech_pairs(load_sotu(split), seed=SAME_SPEECH_SEEDS[split])
 
 
+def _subject_body(split: str):
+    texts = load_spam(split)[0]
+    return subject_body_pairs(texts, n_pairs=len(texts), seed=SAME_SPEECH_SEEDS[split])
+
+
 def _pos(split: str):
     return pos_split(split)[0]
 
@@ -460,6 +512,8 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
              _sentiment, ("negative", "positive")),
     TaskSpec("same_speech", "are two SOTU sentences from the same speech? (sentence pairs)",
              "sequence_classification", "pair", _same_speech, ("different", "same")),
+    TaskSpec("subject_body", "does an email's subject line belong to this body? (sentence pairs)",
+             "sequence_classification", "pair", _subject_body, ("other", "own")),
     TaskSpec("pos", "People's Daily part-of-speech tags (词性标注), token classification",
              "token_classification", "words", _pos, _pos_tags),
     TaskSpec("qa", "questions about the emails, answered by a span (extractive QA, 抽取式问答)",
