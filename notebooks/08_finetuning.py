@@ -263,7 +263,7 @@ sizes = sorted({n for (_, n, _) in table})
 
 
 def seeds(start, n):
-    return [table[(start, n, s)] for s in (0, 1, 2) if (start, n, s) in table]
+    return [table[(start, n, s)] for s in (0, 1, 2)]
 
 
 print("labels  " + "".join(f"{s:>32s}" for s in ("minilm", "course", "random")))
@@ -323,7 +323,7 @@ assert all(table[("random", n, s)] > table[("course", n, s)] for n in (256, 4715
 # (lesson 05); the classifier is the same as for one sentence. When the pair is too long, BERT cuts the
 # **longer** sentence first, one token at a time from its end (`_truncate_seq_pair`; Exercise 8.1).
 #
-# Two pair tasks built from the shipped text, each with half its pairs positive (chance: 50 %), training
+# Two pair tasks built from the shipped text, each with about half its pairs positive (chance: 50 %), training
 # pairs from the training split and test pairs from the held-out test split:
 #
 # - **same speech**: are sentences A and B from the **same** State of the Union address? Unlike next sentence

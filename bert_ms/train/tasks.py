@@ -268,6 +268,12 @@ def build_task(name: str, **kw: Any) -> Task:
 # ----------------------------------------------------------------------------------------------
 
 
+def _other_than(rng: np.random.Generator, n: int, j: int) -> int:
+    """A uniformly drawn index of ``range(n)`` other than ``j`` (one draw, no rejection loop)."""
+    k = int(rng.integers(n - 1))
+    return k + (k >= j)
+
+
 def same_speech_pairs(documents: list[list[str]], n_pairs: int | None = None, seed: int = 0,
                       min_chars: int = 40) -> tuple[list[str], list[str], np.ndarray]:
     """Sentence-pair task (句子对任务): are two sentences from the same speech? (label 1 = same).
@@ -294,8 +300,7 @@ def same_speech_pairs(documents: list[list[str]], n_pairs: int | None = None, se
             b.append(docs[d][k])
             y[i] = 1
         else:
-            e = int(rng.integers(len(docs) - 1))
-            e += e >= d
+            e = _other_than(rng, len(docs), d)
             b.append(docs[e][int(rng.integers(len(docs[e])))])
     return a, b, y
 
@@ -340,9 +345,7 @@ def subject_body_pairs(texts: list[str], n_pairs: int, seed: int = 0, min_subjec
             b.append(items[j][1])
             y[i] = 1
         else:
-            k = int(rng.integers(len(items) - 1))
-            k += k >= j
-            b.append(items[k][1])
+            b.append(items[_other_than(rng, len(items), j)][1])
     return a, b, y
 
 
@@ -427,7 +430,7 @@ def most_frequent_tag_accuracy(train: list[list[tuple[str, str]]], test: list[li
 # ----------------------------------------------------------------------------------------------
 
 SPLITS = ("train", "dev", "test")
-SAME_SPEECH_SEEDS = {"train": 0, "dev": 1, "test": 2}  # a fixed sample of pairs per split
+PAIR_SEEDS = {"train": 0, "dev": 1, "test": 2}  # a fixed sample of pairs per split (both pair tasks)
 
 
 def _spam(split: str):
@@ -441,12 +444,12 @@ def _sentiment(split: str):
 
 
 def _same_speech(split: str):
-    return same_speech_pairs(load_sotu(split), seed=SAME_SPEECH_SEEDS[split])
+    return same_speech_pairs(load_sotu(split), seed=PAIR_SEEDS[split])
 
 
 def _subject_body(split: str):
     texts = load_spam(split)[0]
-    return subject_body_pairs(texts, n_pairs=len(texts), seed=SAME_SPEECH_SEEDS[split])
+    return subject_body_pairs(texts, n_pairs=len(texts), seed=PAIR_SEEDS[split])
 
 
 def _pos(split: str):
