@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bert_ms.runtime import fonts
+
 TARGETS = ("CPU", "GPU", "Ascend")
 MODES = ("graph", "pynative")
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -251,6 +253,7 @@ def setup(
         random.seed(seed)
 
     _CURRENT = DeviceInfo(chosen, mode, precision, seed, reason, available)
+    fonts.register()  # Chinese characters in figures on any machine (the pinned Noto Sans SC)
     if verbose:
         print(f"[bert_ms] {_CURRENT}")
     return _CURRENT
