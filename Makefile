@@ -32,9 +32,11 @@ kernel: $(STAMP)
 	$(PY) -m ipykernel install --user --name bert-ms --display-name "Python (bert-ms)" >/dev/null
 	@echo "kernel 'bert-ms' registered"
 
-## notebooks: make the .ipynb twins of the jupytext notebooks/*.py (outputs never go into git)
+## notebooks: make the .ipynb twins of the jupytext notebooks/*.py (outputs never go into git), and the Chinese
+## edition notebooks/zh/ from them and i18n/zh/ (scripts/editions.py: code cells byte for byte, prose translated)
 notebooks: $(STAMP)
-	$(VENV)/bin/jupytext --quiet --update --to ipynb notebooks/[0-9]*.py
+	$(PY) scripts/editions.py build
+	$(VENV)/bin/jupytext --quiet --update --to ipynb notebooks/[0-9]*.py notebooks/zh/[0-9]*.py
 
 ## test: the whole suite, every notebook executed in smoke mode included
 test: $(STAMP)
@@ -44,7 +46,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not notebook"
 
-## lab: JupyterLab on the course kernel
+## lab: JupyterLab on the course kernel, both editions (notebooks/ and notebooks/zh/)
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 

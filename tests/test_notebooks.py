@@ -17,6 +17,21 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+EDITIONS = [("en", p) for p in NOTEBOOKS] + [("zh", p) for p in NOTEBOOKS]
+
+
+def _edition(edition: str, path: Path, tmp_path: Path):
+    """The notebook of an edition: the English source, or the Chinese one built from it now."""
+    if edition == "en":
+        return jupytext.read(path)
+    import importlib.util
+    import sys
+    spec = importlib.util.spec_from_file_location("editions", ROOT / "scripts" / "editions.py")
+    editions = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("editions", editions)
+    spec.loader.exec_module(editions)
+    editions.OUT = tmp_path / "zh"
+    return jupytext.read(editions.build(path))
 
 
 def test_there_are_notebooks_and_none_is_committed_as_ipynb():
@@ -35,15 +50,16 @@ def test_notebook_starts_with_the_device_switch(path):
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes_in_smoke_mode(path, monkeypatch, tmp_path):
+@pytest.mark.parametrize(("edition", "path"), EDITIONS, ids=lambda v: v.stem if isinstance(v, Path) else v)
+def test_notebook_executes_in_smoke_mode(edition, path, monkeypatch, tmp_path):
     monkeypatch.setenv("BERT_MS_SMOKE", "1")
     monkeypatch.setenv("BERT_MS_CACHE", str(tmp_path / "cache"))
     # Jupyter's own inline backend (not Agg), so figures reach the outputs as a learner sees them
     monkeypatch.delenv("MPLBACKEND", raising=False)
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     os.environ.pop("BERT_MS_DEVICE", None)
-    nb = jupytext.read(path)
+    os.environ.pop("BERT_MS_LANG", None)
+    nb = _edition(edition, path, tmp_path)
     # "python3" is the kernel of the interpreter running the tests (the course .venv).
     client = NotebookClient(nb, timeout=900, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})

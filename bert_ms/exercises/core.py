@@ -53,6 +53,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bert_ms.runtime import language, settings
+
 __all__ = ["CheckTimeout", "ExerciseFailed", "Mismatch", "Result", "exercise", "expect_close", "expect_equal",
            "learner_call", "to_numpy"]
 
@@ -404,7 +406,17 @@ def _learner_error(title: str, raised: _LearnerRaised) -> Result:
     return Result(title, "fail", f"✗ {title}: your code raised {type(err).__name__}{where}: {_short(err)}")
 
 
+def _in_language(result: Result) -> Result:
+    """The Chinese edition prints the check's line from the catalog (bert_ms.runtime.language)."""
+    if settings.language() != "zh":
+        return result
+    mark, _, rest = result.message.partition(" ")
+    title, body = result.exercise, rest[len(result.exercise) + 2:] if rest.startswith(result.exercise) else rest
+    return Result(result.exercise, result.status, f"{mark} {language.to_chinese(title)}：{language.to_chinese(body)}")
+
+
 def _finish(result: Result, quiet: bool, strict: bool) -> Result:
+    result = _in_language(result)
     if not quiet:
         print(result.message)
     if strict and not result.ok:

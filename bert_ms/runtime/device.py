@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bert_ms.runtime import fonts
+from bert_ms.runtime import fonts, language
 
 TARGETS = ("CPU", "GPU", "Ascend")
 MODES = ("graph", "pynative")
@@ -254,6 +254,7 @@ def setup(
 
     _CURRENT = DeviceInfo(chosen, mode, precision, seed, reason, available)
     fonts.register()  # Chinese characters in figures on any machine (the pinned Noto Sans SC)
+    language.install()  # the Chinese edition's figure labels (BERT_MS_LANG=zh); nothing in English
     if verbose:
         print(f"[bert_ms] {_CURRENT}")
     return _CURRENT

@@ -8,6 +8,7 @@
 | ``BERT_MS_DEVICE``  | ``auto`` / ``CPU`` / ``GPU`` / ``Ascend`` (see :mod:`bert_ms.runtime.device`) | ``auto``      |
 | ``BERT_MS_MODE``    | ``graph`` / ``pynative``                                        | as the code asks   |
 | ``BERT_MS_PRECISION`` | ``fp32`` / ``fp16`` / ``bf16``                                | as the code asks   |
+| ``BERT_MS_LANG``    | ``en`` / ``zh``: the language of figure labels and exercise messages (the Chinese notebooks set ``zh``) | ``en`` |
 
 Notebooks never read these variables themselves: they call :func:`smoke` or
 :func:`bert_ms.runtime.device.setup`, so a whole course is switched without editing a notebook.
@@ -36,6 +37,18 @@ def pick(smoke_value, full_value):
     two modes differ only in sizes, never in code path.
     """
     return smoke_value if smoke() else full_value
+
+
+LANGUAGES = ("en", "zh")
+
+
+def language() -> str:
+    """The edition's language, ``"en"`` or ``"zh"`` (``BERT_MS_LANG``; the generated Chinese notebooks set it
+    in their first cell). Anything else is an error naming the choices."""
+    value = os.environ.get("BERT_MS_LANG", "en").strip().lower() or "en"
+    if value not in LANGUAGES:
+        raise ValueError(f"BERT_MS_LANG={value!r}: expected one of {', '.join(LANGUAGES)}")
+    return value
 
 
 def data_dir() -> Path:

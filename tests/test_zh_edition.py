@@ -1,0 +1,138 @@
+"""The Chinese edition from one source (scripts/editions.py, bert_ms.runtime.language).
+
+Code cells are the English edition's byte for byte; every English markdown cell has a Chinese block of its
+current version (a changed or missing one fails with the cell named); short strings (figure labels, check
+messages) come from one catalog.
+"""
+
+import importlib.util
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jupytext
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("editions", ROOT / "scripts" / "editions.py")
+editions = importlib.util.module_from_spec(_spec)
+sys.modules["editions"] = editions  # dataclasses look their module up
+_spec.loader.exec_module(editions)
+LESSONS = editions.lessons()
+
+
+@pytest.fixture
+def out_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(editions, "OUT", tmp_path / "zh")
+    return tmp_path / "zh"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_code_cells_are_the_english_byte_for_byte(lesson, out_dir):
+    en = jupytext.read(lesson)
+    zh = jupytext.read(editions.build(lesson))
+    assert zh.cells[0].source == editions.LANGUAGE_CELL
+    en_code = [c.source for c in en.cells if c.cell_type == "code"]
+    zh_code = [c.source for c in zh.cells[1:] if c.cell_type == "code"]
+    assert zh_code == en_code
+    assert [c.cell_type for c in zh.cells[1:]] == [c.cell_type for c in en.cells]
+    assert zh.metadata.get("kernelspec") == en.metadata.get("kernelspec")
+
+
+def _toy(tmp_path, monkeypatch, cells):
+    nb_dir, src = tmp_path / "notebooks", tmp_path / "i18n"
+    nb_dir.mkdir()
+    src.mkdir()
+    monkeypatch.setattr(editions, "SOURCES", src)
+    monkeypatch.setattr(editions, "OUT", tmp_path / "zh")
+    path = nb_dir / "42_toy.py"
+    path.write_text("# %%\n" + "\n\n".join(cells) + "\n", encoding="utf-8")
+    return path, src / "42_toy.md"
+
+
+def test_drift_names_a_missing_and_a_changed_cell(tmp_path, monkeypatch):
+    path, zh = _toy(tmp_path, monkeypatch, ["# %% [markdown]\n# ## One\n# first", "# %%\nx = 1",
+                                             "# %% [markdown]\n# ## Two\n# second"])
+    first, second = editions.markdown_cells(jupytext.read(path))
+    zh.write_text(f"<!-- en 0 {editions.digest(first)} -->\n## 一\n第一\n", encoding="utf-8")
+    problems = editions.drift(path)
+    assert len(problems) == 1 and "markdown cell 1 ('## Two')" in problems[0] and "no Chinese block" in problems[0]
+    zh.write_text(zh.read_text(encoding="utf-8") + f"\n<!-- en 1 {editions.digest(second)} -->\n## 二\n第二\n",
+                  encoding="utf-8")
+    assert editions.drift(path) == []
+    built = jupytext.read(editions.build(path))
+    assert [c.source for c in built.cells if c.cell_type == "markdown"] == ["## 一\n第一", "## 二\n第二"]
+    # the English changes: the block is now out of date, and the message says so
+    path.write_text(path.read_text(encoding="utf-8").replace("# second", "# second, revised"), encoding="utf-8")
+    problems = editions.drift(path)
+    assert len(problems) == 1 and "markdown cell 1 ('## Two')" in problems[0] and "changed since" in problems[0]
+    # and the built notebook keeps the new English text under a visible note rather than the stale Chinese
+    built = jupytext.read(editions.build(path))
+    assert built.cells[-1].source.startswith(editions.UNTRANSLATED.strip()[:6]) and "revised" in built.cells[-1].source
+
+
+def test_the_catalog_translates_exact_strings_and_templates(tmp_path, monkeypatch):
+    from bert_ms.runtime import language
+    catalog = tmp_path / "strings.tsv"
+    catalog.write_text("# comment\nloss\t损失\nloss at step {}\t第 {} 步的损失\n{} of {} values differ\t{} 个值中有 {} 个不同\n",
+                       encoding="utf-8")
+    monkeypatch.setattr(language, "CATALOG", catalog)
+    language._catalog.cache_clear()
+    try:
+        assert language.to_chinese("loss") == "损失"
+        assert language.to_chinese("loss at step 12") == "第 12 步的损失"
+        assert language.to_chinese("3 of 10 values differ") == "3 个值中有 10 个不同"
+        assert language.to_chinese("not in the catalog") == "not in the catalog"
+        monkeypatch.setenv("BERT_MS_LANG", "en")
+        assert language.translate("loss") == "loss"
+        monkeypatch.setenv("BERT_MS_LANG", "zh")
+        assert language.translate("loss") == "损失"
+    finally:
+        language._catalog.cache_clear()
+
+
+def test_a_broken_catalog_line_is_named(tmp_path, monkeypatch):
+    from bert_ms.runtime import language
+    catalog = tmp_path / "strings.tsv"
+    catalog.write_text("step {}\t步\n", encoding="utf-8")
+    monkeypatch.setattr(language, "CATALOG", catalog)
+    language._catalog.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="line 1"):
+            language.to_chinese("x")
+    finally:
+        language._catalog.cache_clear()
+
+
+def test_the_shipped_catalog_parses():
+    from bert_ms.runtime import language
+    language._catalog.cache_clear()
+    language._catalog()
+
+
+def test_figure_labels_and_check_lines_are_chinese_in_the_chinese_edition():
+    code = textwrap.dedent("""
+        import os
+        os.environ["BERT_MS_LANG"] = "zh"
+        import matplotlib; matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from bert_ms.runtime import language
+        language.CATALOG.parent  # the shipped catalog is used, plus two test lines:
+        exact, templates = language._catalog()
+        exact["training loss"] = "训练损失"
+        exact["Exercise T.1 · doubling"] = "练习 T.1 · 加倍"
+        exact["correct."] = "正确。"
+        assert language.install()
+        fig, ax = plt.subplots()
+        ax.set_title("training loss")
+        print(ax.get_title())
+        from bert_ms.exercises import exercise
+        @exercise("Exercise T.1 · doubling")
+        def doubling(fn):
+            assert fn(2) == 4
+        doubling(lambda x: 2 * x)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == ["训练损失", "✓ 练习 T.1 · 加倍：正确。"]
