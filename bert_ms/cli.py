@@ -50,7 +50,7 @@ from bert_ms.bert.config import BertConfig, scaled_init_range
 from bert_ms.bert.pretraining import load_arrays, make_pretraining_arrays
 from bert_ms.bert.tokenization import BertTokenizer, train_wordpiece_vocab
 from bert_ms.data import ChecksumError, load_sotu, load_spam_documents, sha256_of
-from bert_ms.runtime import device, distributed
+from bert_ms.runtime import device, distributed, settings
 from bert_ms.runtime.device import MODES, PRECISIONS, DeviceError
 from bert_ms.runtime.settings import MissingPackageError, cache_dir, data_dir, smoke
 from bert_ms.train import checkpoint as ckpt
@@ -394,9 +394,10 @@ def setup(args: argparse.Namespace, seed: int = 0):
 
 
 def _add_device_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
-    p.add_argument("--precision", default="fp32", choices=PRECISIONS)
-    p.add_argument("--mode", default="graph", choices=MODES)
+    # None = not given: BERT_MS_DEVICE / _PRECISION / _MODE apply, else auto / fp32 / graph (a flag always wins)
+    p.add_argument("--device", default=None, help="auto, CPU, GPU or Ascend (default: BERT_MS_DEVICE, else auto)")
+    p.add_argument("--precision", default=None, choices=PRECISIONS, help="default: BERT_MS_PRECISION, else fp32")
+    p.add_argument("--mode", default=None, choices=MODES, help="default: BERT_MS_MODE, else graph")
 
 
 def _add_train_args(p: argparse.ArgumentParser, steps: int, batch: int, seq: int, lr: float) -> None:
@@ -484,7 +485,7 @@ def info_lines() -> list[str]:
     for target in device.TARGETS:
         if target not in available:
             lines.append(f"            {device.missing_reason(target)}")
-    env_target = os.environ.get("BERT_MS_DEVICE") or "auto"
+    env_target = settings.device_target()
     if env_target.strip().lower() == "auto":
         chosen = available[0]
     elif env_target.strip().lower() in {t.lower() for t in available}:
@@ -492,8 +493,8 @@ def info_lines() -> list[str]:
     else:
         chosen = f"none: {env_target!r} is not available here"
     lines.append(f"chosen      {chosen} (BERT_MS_DEVICE={env_target}; auto prefers Ascend, then GPU, then CPU)")
-    lines.append(f"mode        {os.environ.get('BERT_MS_MODE', 'graph')} (BERT_MS_MODE; one of {', '.join(MODES)})")
-    lines.append(f"precision   {os.environ.get('BERT_MS_PRECISION', 'fp32')} "
+    lines.append(f"mode        {settings.execution_mode()} (BERT_MS_MODE; one of {', '.join(MODES)})")
+    lines.append(f"precision   {settings.precision()} "
                  f"(BERT_MS_PRECISION; one of {', '.join(PRECISIONS)})")
     compiler = shutil.which(os.environ.get("CXX", "g++"))
     lines.append(f"fused       opt-in (TrainerConfig(fused=True), --fused; CPU training only: GELU, LayerNorm, dropout "
@@ -965,7 +966,7 @@ def main(argv: list[str] | None = None) -> int:
         args.command_line = " ".join(["bert-ms", *argv])  # what a run folder's lock file names
         return int(args.func(args) or 0)
     except ERRORS as err:
-        if os.environ.get("BERT_MS_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
+        if settings.debug():
             raise
         sys.stdout.flush()
         print(f"bert-ms: error: {describe_error(err)}", file=sys.stderr)

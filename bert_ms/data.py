@@ -43,6 +43,7 @@ SPLITS = ("train", "dev", "test")
 __all__ = [
     "ChecksumError", "MissingPackageError", "SPLITS", "manifest", "verify", "data_path", "split_sentences",
     "load_sotu", "load_sotu_records", "load_spam", "load_spam_documents", "load_email_qa", "email_qa_answers",
+    "email_qa_splits", "email_qa_answer_key",
     "EMAIL_QA_QUESTIONS", "load_sotu_casing", "CASING_TAGS", "load_peoples_daily", "load_chinese_sentiment", "load_ptb",
     "load_glove_50d", "load_analogy_questions", "load_wordsim353", "load_simlex999",
 ]
@@ -162,8 +163,12 @@ def split_sentences(text: str) -> list[str]:
 # --------------------------------------------------------------------------------------
 # shipped corpora
 # --------------------------------------------------------------------------------------
-@lru_cache(maxsize=8)
 def _sotu_records(split: str) -> tuple[dict, ...]:
+    return _sotu_records_in(str(settings.data_dir()), split)
+
+
+@lru_cache(maxsize=8)
+def _sotu_records_in(folder: str, split: str) -> tuple[dict, ...]:  # keyed by the data folder: BERT_MS_DATA may change
     _check_split(split)
     return tuple(_read_jsonl_gz(f"sotu/{split}.jsonl.gz"))
 
@@ -181,8 +186,12 @@ def load_sotu(split: str = "train") -> list[list[str]]:
     return [list(r["sentences"]) for r in _sotu_records(split)]
 
 
-@lru_cache(maxsize=8)
 def _spam_records(split: str) -> tuple[dict, ...]:
+    return _spam_records_in(str(settings.data_dir()), split)
+
+
+@lru_cache(maxsize=8)
+def _spam_records_in(folder: str, split: str) -> tuple[dict, ...]:  # keyed by the data folder, as above
     _check_split(split)
     return tuple(_read_jsonl_gz(f"spam/{split}.jsonl.gz"))
 
@@ -293,6 +302,56 @@ def load_email_qa(split: str = "train") -> list[dict]:
                         "question": questions[pick % len(questions)], "context": text, "answer": answer,
                         "answer_start": start, "answers": sorted({a for a, _ in found})})
     return out
+
+
+def email_qa_answer_key(answer: str) -> str:
+    """An answer as SQuAD's metrics compare it (lower case, punctuation and the articles a/an/the removed,
+    single spaces): two answers with the same key are the same answer to exact match. Equal to
+    :func:`bert_ms.bert.qa.normalize_answer` (tested); repeated here because ``data`` imports no model code."""
+    s = "".join(ch for ch in answer.lower() if ch not in _PUNCTUATION)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", s).split())
+
+
+_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def _per_type_sample(records: list[dict], per_type: int, seed: int) -> list[dict]:
+    """At most ``per_type`` records of each question type, a seeded sample, in type then data order."""
+    rng = np.random.default_rng(seed)
+    by_type: dict[str, list[dict]] = {}
+    for r in records:
+        by_type.setdefault(r["type"], []).append(r)
+    return [by_type[t][i] for t in sorted(by_type) for i in sorted(rng.permutation(len(by_type[t]))[:per_type])]
+
+
+def email_qa_splits(n_train: int = 100, n_eval: int = 20, seed: int = 0) -> dict[str, list[dict]]:
+    """The email QA set of lesson 09, split so that a test answer is never a training answer.
+
+    The questions of :func:`load_email_qa` repeat their answers across emails: a mailing list's address and
+    web page, a poster's name, "$1" recur in hundreds of emails, in the training and the test emails alike,
+    so a model that memorised training strings would score on them without reading. Here:
+
+    * ``test``: up to ``n_eval`` questions of each type about the **test** emails (seed ``seed + 1``);
+    * ``dev``: likewise about the **dev** emails (seed ``seed + 2``), for choosing hyperparameters;
+    * ``train``: up to ``n_train`` questions of each type about the **training** emails (seed ``seed``),
+      drawn only from those none of whose gold answers (compared by :func:`email_qa_answer_key`, as exact
+      match compares them) is a gold answer in ``test`` or ``dev``;
+    * ``test_seen``: the contrast, up to ``n_eval`` questions of each type about other test emails whose
+      answer **is** among the training answers (seed ``seed + 3``); scored apart, never mixed into ``test``.
+
+    Deterministic: the same arguments give the same records.
+    """
+    test_all = load_email_qa("test")
+    test = _per_type_sample(test_all, n_eval, seed + 1)
+    dev = _per_type_sample(load_email_qa("dev"), n_eval, seed + 2)
+    held = {email_qa_answer_key(a) for r in test + dev for a in r["answers"]}
+    pool = [r for r in load_email_qa("train") if not any(email_qa_answer_key(a) in held for a in r["answers"])]
+    train = _per_type_sample(pool, n_train, seed)
+    trained = {email_qa_answer_key(a) for r in train for a in r["answers"]}
+    chosen = {r["id"] for r in test}
+    seen = [r for r in test_all if r["id"] not in chosen
+            and email_qa_answer_key(r["answer"]) in trained]
+    return {"train": train, "dev": dev, "test": test, "test_seen": _per_type_sample(seen, n_eval, seed + 3)}
 
 
 # --------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bert_ms.runtime import device, nvidia
+from bert_ms.runtime import device, nvidia, settings
 
 __version__ = sys.modules[__package__].__version__  # the package's own (importing bert_ms/__init__ is reserved
 # for the public API, tests/test_architecture.py)
@@ -341,25 +341,6 @@ def numpy_bert(state: dict[str, np.ndarray], config, input_ids, token_type_ids, 
 
 
 @contextlib.contextmanager
-def _env(**values):
-    """Set (str) or remove (None) environment variables for a while."""
-    old = {k: os.environ.get(k) for k in values}
-    try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
 def _quiet_mindspore():
     """MindSpore's Python warnings (e.g. "compiled again", expected here: each check builds a new Trainer) off."""
     import logging
@@ -376,10 +357,9 @@ def _quiet_mindspore():
 
 
 def _setup(target: str, mode: str, precision: str, seed: int | None = None):
-    """``device.setup`` with exactly these choices (the BERT_MS_* variables must not override the flags); no
+    """``device.setup`` with exactly these choices (explicit arguments beat the BERT_MS_* variables); no
     reseeding unless asked (the checks seed what they need themselves)."""
-    with _env(BERT_MS_DEVICE=None, BERT_MS_MODE=None, BERT_MS_PRECISION=None):
-        return device.setup(target=target, mode=mode, precision=precision, seed=seed, verbose=False)
+    return device.setup(target=target, mode=mode, precision=precision, seed=seed, verbose=False)
 
 
 def _version(dist: str) -> str:
@@ -820,8 +800,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run every check, print one line each and the verdict; 0 only if nothing failed."""
-    target = getattr(args, "device", None) or os.environ.get("BERT_MS_DEVICE") or "auto"
-    precision = getattr(args, "precision", None) or os.environ.get("BERT_MS_PRECISION") or "fp32"
+    target = settings.device_target(getattr(args, "device", None))
+    precision = settings.precision(getattr(args, "precision", None))
     try:
         target = "auto" if target.strip().lower() == "auto" else device._canonical(target, device.TARGETS,  # noqa: SLF001
                                                                                      "device target")
@@ -835,7 +815,7 @@ def run(args: argparse.Namespace) -> int:
     if target == "auto":
         target = device.available_targets()[0]
     print(f"bert-ms selftest: device {target}, precision {precision}{', quick' if args.quick else ''}")
-    previous = device._CURRENT  # noqa: SLF001 - restored at the end for in-process callers (tests, notebooks)
+    previous = device.chosen()  # restored at the end for in-process callers (tests, notebooks)
     test = Selftest(target, precision, bool(getattr(args, "quick", False)))
     try:
         report = test.run()

@@ -358,21 +358,14 @@ def test_files_with_bad_utf8_are_named(run, tmp_path):
 
 
 def test_corrupt_shipped_data_is_one_line(classifier, tmp_path, monkeypatch):
-    from bert_ms import data
-
     shutil.copytree(REPO / "data", tmp_path / "data")
     target = tmp_path / "data" / "spam" / "test.jsonl.gz"
     raw = bytearray(target.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     target.write_bytes(bytes(raw))
     monkeypatch.setenv("BERT_MS_DATA", str(tmp_path / "data"))
-    data._spam_records.cache_clear()
-    try:
-        one_line_error(run_cli("evaluate", "--model", classifier, "--task", "spam", "--seq-len", "32",
-                               "--device", "CPU"), "checksum mismatch", str(target))
-        (tmp_path / "data" / "MANIFEST.json").write_bytes(b'{"files": {"spam/test.jsonl.gz": ')  # cut short
-        data._spam_records.cache_clear()
-        one_line_error(run_cli("evaluate", "--model", classifier, "--task", "spam", "--seq-len", "32",
-                               "--device", "CPU"), "MANIFEST.json")
-    finally:
-        data._spam_records.cache_clear()
+    one_line_error(run_cli("evaluate", "--model", classifier, "--task", "spam", "--seq-len", "32",
+                           "--device", "CPU"), "checksum mismatch", str(target))
+    (tmp_path / "data" / "MANIFEST.json").write_bytes(b'{"files": {"spam/test.jsonl.gz": ')  # cut short
+    one_line_error(run_cli("evaluate", "--model", classifier, "--task", "spam", "--seq-len", "32",
+                           "--device", "CPU"), "MANIFEST.json")

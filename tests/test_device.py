@@ -53,15 +53,24 @@ def test_fallback_warns_and_uses_cpu():
     assert any("falling back to CPU" in str(w.message) for w in caught)
 
 
-def test_environment_variables_override_arguments(monkeypatch):
-    monkeypatch.setenv("BERT_MS_DEVICE", "CPU")
+def test_an_explicit_argument_beats_the_environment_which_beats_the_default(monkeypatch):
     monkeypatch.setenv("BERT_MS_MODE", "pynative")
     monkeypatch.setenv("BERT_MS_PRECISION", "fp16")
-    info = device.setup(target="auto", mode="graph", precision="fp32", verbose=False)
+    # no arguments (what every notebook does): the variables switch the course
+    info = device.setup(verbose=False)
     assert (info.target, info.mode, info.precision) == ("CPU", "pynative", "fp16")
+    # explicit arguments win over the variables
+    info = device.setup(target="CPU", mode="graph", precision="fp32", verbose=False)
+    assert (info.mode, info.precision) == ("graph", "fp32")
+    # neither: the defaults
     monkeypatch.delenv("BERT_MS_PRECISION")
     monkeypatch.delenv("BERT_MS_MODE")
-    device.setup(target="CPU", mode="pynative", precision="fp32", verbose=False)
+    info = device.setup(verbose=False)
+    assert (info.mode, info.precision) == ("graph", "fp32")
+    monkeypatch.setenv("BERT_MS_DEVICE", "GPU")  # this machine has none: an explicit CPU must still win
+    assert device.setup(target="CPU", verbose=False).target == "CPU"
+    with pytest.raises(device.DeviceError, match="GPU"):
+        device.setup(verbose=False)
 
 
 def test_bf16_on_cpu_is_refused_in_one_line():

@@ -21,8 +21,10 @@ The precision chosen here is only a *default*: a model takes it when built witho
 the "no bf16 on CPU" rule. (The fused C++ CPU kernels are not chosen here: they are an opt-in of the
 Trainer, ``TrainerConfig(fused=True)``, see :mod:`bert_ms.accel`.)
 
-Environment variables ``BERT_MS_DEVICE``, ``BERT_MS_MODE`` and ``BERT_MS_PRECISION`` override the
-arguments, so a whole course moves to another machine without editing a notebook.
+An explicit argument beats the environment variable (``BERT_MS_DEVICE``, ``BERT_MS_MODE``,
+``BERT_MS_PRECISION``, read by :mod:`bert_ms.runtime.settings`), which beats the default; the notebooks
+call ``setup()`` with no arguments, so the variables move a whole course to another machine without
+editing a notebook.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bert_ms.runtime import fonts, language
+from bert_ms.runtime import fonts, language, settings
 
 TARGETS = ("CPU", "GPU", "Ascend")
 MODES = ("graph", "pynative")
@@ -196,25 +198,26 @@ def _precision_problem(target: str, precision: str) -> str | None:
 
 
 def setup(
-    target: str = "auto",
-    mode: str = "graph",
-    precision: str = "fp32",
+    target: str | None = None,
+    mode: str | None = None,
+    precision: str | None = None,
     seed: int | None = None,
     fallback: bool = False,
     verbose: bool = True,
 ) -> DeviceInfo:
     """Choose the device, execution mode and precision for the whole process.
 
-    Environment variables ``BERT_MS_DEVICE``, ``BERT_MS_MODE`` and ``BERT_MS_PRECISION`` win over
-    the arguments. ``fallback=True`` turns a missing accelerator into a warning and CPU.
+    An argument left as None is taken from ``BERT_MS_DEVICE``, ``BERT_MS_MODE`` or ``BERT_MS_PRECISION``,
+    else the default (``auto``, ``graph``, ``fp32``): an explicit argument always wins.
+    ``fallback=True`` turns a missing accelerator into a warning and CPU.
     Raises :class:`DeviceError` (one line, naming what is missing) otherwise.
     """
     global _CURRENT
     import mindspore as ms
 
-    target = os.environ.get("BERT_MS_DEVICE") or target
-    mode = _canonical(os.environ.get("BERT_MS_MODE") or mode, MODES, "mode")
-    precision = _canonical(os.environ.get("BERT_MS_PRECISION") or precision, PRECISIONS, "precision")
+    target = settings.device_target(target)
+    mode = _canonical(settings.execution_mode(mode), MODES, "mode")
+    precision = _canonical(settings.precision(precision), PRECISIONS, "precision")
 
     available = available_targets()
     if str(target).strip().lower() == "auto":
@@ -265,14 +268,33 @@ def current() -> DeviceInfo:
     return _CURRENT if _CURRENT is not None else setup(verbose=False)
 
 
+def chosen() -> DeviceInfo | None:
+    """The choice made by :func:`setup`, or None if it has not run (nothing is set up by asking)."""
+    return _CURRENT
+
+
+def default_precision() -> str:
+    """The precision a model gets without ``dtype=``: the one :func:`setup` chose, or, before any setup,
+    ``BERT_MS_PRECISION`` else fp32 (asking sets nothing up)."""
+    if _CURRENT is not None:
+        return _CURRENT.precision
+    return _canonical(settings.precision(), PRECISIONS, "precision")
+
+
+def _target_for_checks() -> str:
+    """The target a precision is checked against: the chosen one, or the one setup() would choose."""
+    if _CURRENT is not None:
+        return _CURRENT.target
+    wanted = settings.device_target()
+    return available_targets()[0] if wanted.strip().lower() == "auto" else _canonical(wanted, TARGETS, "device target")
+
+
 def resolve_dtype(dtype=None):
     """The compute dtype a model is built with: ``dtype`` (a MindSpore dtype or "fp32"/"fp16"/"bf16")
     if given, else the one chosen by :func:`setup` (the default). A precision the current target
     cannot run is refused with :class:`DeviceError`."""
-    if dtype is None:
-        return current().compute_dtype
-    precision = precision_of(dtype)
-    problem = _precision_problem(current().target, precision)
+    precision = default_precision() if dtype is None else precision_of(dtype)
+    problem = _precision_problem(_target_for_checks(), precision)
     if problem:
         raise DeviceError(problem)
     return dtype_of(precision)

@@ -38,6 +38,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from bert_ms.runtime import settings
+
 # soname the GPU plugin needs -> (pip package that ships it, its folder under site-packages/nvidia/).
 # libcuda.so.1 is the driver: it comes with the NVIDIA driver, never from pip.
 WHEELS: dict[str, tuple[str, str]] = {
@@ -229,7 +231,7 @@ def loadable(soname: str) -> tuple[bool, str]:
 
 
 def _wanted_here() -> bool:
-    target = (os.environ.get("BERT_MS_DEVICE") or "auto").strip().lower()
+    target = settings.device_target().strip().lower()
     return target in ("auto", "gpu")
 
 

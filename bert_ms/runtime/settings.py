@@ -6,12 +6,16 @@
 | ``BERT_MS_DATA``    | folder with the shipped data (``MANIFEST.json`` and friends)    | the repo's data/   |
 | ``BERT_MS_CACHE``   | folder for downloads, trained models and run outputs            | ``~/.cache/bert_ms`` |
 | ``BERT_MS_DEVICE``  | ``auto`` / ``CPU`` / ``GPU`` / ``Ascend`` (see :mod:`bert_ms.runtime.device`) | ``auto``      |
-| ``BERT_MS_MODE``    | ``graph`` / ``pynative``                                        | as the code asks   |
-| ``BERT_MS_PRECISION`` | ``fp32`` / ``fp16`` / ``bf16``                                | as the code asks   |
+| ``BERT_MS_MODE``    | ``graph`` / ``pynative``                                        | ``graph``          |
+| ``BERT_MS_PRECISION`` | ``fp32`` / ``fp16`` / ``bf16``                                | ``fp32``           |
+| ``BERT_MS_DEBUG``   | ``1``: the command line shows the full traceback instead of its one-line error | off      |
 | ``BERT_MS_LANG``    | ``en`` / ``zh``: the language of figure labels and exercise messages (the Chinese notebooks set ``zh``) | ``en`` |
 
-Notebooks never read these variables themselves: they call :func:`smoke` or
-:func:`bert_ms.runtime.device.setup`, so a whole course is switched without editing a notebook.
+The rule for every choice: an explicit argument (or command-line flag) beats the environment variable,
+which beats the default. Notebooks call :func:`bert_ms.runtime.device.setup` with no arguments, so the
+variables switch a whole course without editing a notebook; ``bert-ms ... --device CPU`` runs on the CPU
+whatever ``BERT_MS_DEVICE`` says. This module is the only one that reads a ``BERT_MS_`` variable
+(``tests/test_settings.py`` reads every module to make sure).
 """
 
 from __future__ import annotations
@@ -23,6 +27,34 @@ from pathlib import Path
 _TRUE = {"1", "true", "yes", "on"}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _choice(explicit, variable: str, default: str) -> str:
+    """An explicit value if one was given, else the environment variable if set (and not empty), else the default."""
+    if explicit is not None:
+        return explicit
+    value = os.environ.get(variable, "").strip()
+    return value or default
+
+
+def device_target(explicit: str | None = None) -> str:
+    """``explicit``, else ``BERT_MS_DEVICE``, else ``"auto"``."""
+    return _choice(explicit, "BERT_MS_DEVICE", "auto")
+
+
+def execution_mode(explicit: str | None = None) -> str:
+    """``explicit``, else ``BERT_MS_MODE``, else ``"graph"``."""
+    return _choice(explicit, "BERT_MS_MODE", "graph")
+
+
+def precision(explicit: str | None = None) -> str:
+    """``explicit``, else ``BERT_MS_PRECISION``, else ``"fp32"``."""
+    return _choice(explicit, "BERT_MS_PRECISION", "fp32")
+
+
+def debug() -> bool:
+    """True when ``BERT_MS_DEBUG`` asks the command line for full tracebacks."""
+    return os.environ.get("BERT_MS_DEBUG", "0").strip().lower() in _TRUE
 
 
 def smoke() -> bool:
