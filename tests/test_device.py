@@ -154,3 +154,18 @@ def test_cli_wrong_target_prints_one_line_not_a_traceback():
     err_lines = [line for line in res.stderr.splitlines() if line.startswith("bert-ms: error")]
     assert len(err_lines) == 1 and "GPU" in err_lines[0]
     assert "Traceback" not in res.stderr
+
+
+def test_an_operation_before_setup_does_not_break_setup_or_a_model():
+    """Any MindSpore op run before device.setup() used to make setup() (and BertModel(cfg), which set the
+    device up late) fail with MindSpore's 'The runtime has been initialized'. Now a model builds without
+    touching the device, and setup() accepts the device the runtime already runs on."""
+    import subprocess
+    import sys
+    code = ("import mindspore as ms\nfrom mindspore import ops\nx = ops.ones((2, 2), ms.float32) * 2\n"
+            "from bert_ms import BertConfig, BertModel\nBertModel(BertConfig.preset('tiny'))\n"
+            "from bert_ms.runtime import device\nprint(device.setup(verbose=False).target)\n"
+            "BertModel(BertConfig.preset('tiny'))\nprint('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["CPU", "ok"]

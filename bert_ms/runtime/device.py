@@ -247,7 +247,15 @@ def setup(
     if _CURRENT is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ms.set_device(chosen)
+            try:
+                ms.set_device(chosen)
+            except RuntimeError as err:
+                # a MindSpore operation ran before setup(): the runtime already started on its default device
+                running = ms.get_context("device_target")
+                if "initialized" not in str(err) or running != chosen:
+                    raise DeviceError(f"MindSpore already started on {running} (an operation ran before "
+                                      f"device.setup()), so it cannot switch to {chosen}: call device.setup() "
+                                      "first, or restart the kernel") from None
     # Cells run eagerly; hot paths are compiled with mindspore.jit when mode == "graph".
     ms.set_context(mode=ms.PYNATIVE_MODE)
     if seed is not None:
