@@ -108,6 +108,39 @@ def _float_in(low: float, high: float | None = None, low_open: bool = False):
 
 POSITIVE_INT = _int_at_least(1)
 POSITIVE_FLOAT = _float_in(0.0, low_open=True)
+SEED_MAX = 2 ** 32 - 1  # what NumPy's and MindSpore's seeds accept
+
+
+def _seed(text: str) -> int:
+    value = _int_at_least(0)(text)
+    if value > SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be at most {SEED_MAX} (2**32 - 1), got {value}")
+    return value
+
+
+_seed.__name__ = "seed"
+
+
+def _label_list(text: str) -> list[str]:
+    """``--labels a,b``: names separated by commas, none empty, none twice."""
+    names = [x.strip() for x in text.split(",")]
+    if any(not n for n in names):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty name")
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise argparse.ArgumentTypeError(f"{text!r} names {', '.join(doubled)} more than once; each class needs "
+                                         "its own name")
+    return names
+
+
+_label_list.__name__ = "labels"
+
+
+def _folder(text: str) -> str:
+    """A run folder: not empty (``--out ""`` would write run.json, the lock and the model into the working directory)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder name, got an empty string")
+    return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -123,11 +156,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def read_text_file(path: str | Path, what: str) -> str:
-    """The text of a UTF-8 file; a missing file or invalid UTF-8 is an error naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {str(path)!r}")
-    raw = path.read_bytes()
+    """The text of a UTF-8 file, a pipe or FIFO (``--file <(...)``, ``/dev/stdin``), or ``-`` for standard
+    input; a missing file, a directory or invalid UTF-8 is an error naming it."""
+    if str(path) == "-":
+        raw, path = sys.stdin.buffer.read(), Path("<standard input>")
+    else:
+        path = Path(path)
+        if path.is_dir():
+            raise CliError(f"{what} {str(path)!r} is a directory, not a file")
+        if not path.exists():
+            raise FileNotFoundError(f"{what} not found: {str(path)!r}")
+        with open(path, "rb") as f:  # also a pipe or a FIFO, which is_file() calls "not a file"
+            raw = f.read()
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -204,6 +244,29 @@ def input_texts(args: argparse.Namespace) -> list[str]:
 def short(text: str, limit: int = TEXT_LIMIT) -> str:
     """``text`` cut to ``limit`` characters with ``...`` (a message never prints a 60 KB input)."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+def field(text: str) -> str:
+    """One field of a TSV output line: tab, newline and other control or bidirectional-override characters
+    written as visible escapes (``\\t``, ``\\n``, ``\\x1b``, ``\\u202e``), so one input is always one row and
+    nothing reaches the terminal raw."""
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch in "\t\n\r":
+            out.append({"\t": "\\t", "\n": "\\n", "\r": "\\r"}[ch])
+        elif code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        elif code in _BIDI or code in (0x2028, 0x2029):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -319,6 +382,9 @@ def claim_run_folder(out: Path, command: str, signature: dict, resume: bool) -> 
         if not isinstance(previous, dict) or not isinstance(previous.get("signature"), dict):
             raise CliError(f"{record_path} is not a bert-ms run record; choose a new --out folder")
         diff = _describe_diff(previous["signature"], signature)
+        if diff and not ckpt.list_checkpoints(ckpt_dir) and not (out / "model").exists():
+            # refused or stopped before its first checkpoint: nothing to protect, the new settings are taken
+            previous, diff = None, ""
         if diff:
             if resume:
                 raise CliError(f"--resume needs the settings of the run in {out}, which differ: {diff}; drop "
@@ -401,7 +467,7 @@ def _add_device_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train_args(p: argparse.ArgumentParser, steps: int, batch: int, seq: int, lr: float) -> None:
-    p.add_argument("--out", required=True, help="run folder: run.json, checkpoints/, metrics.jsonl, model/")
+    p.add_argument("--out", required=True, type=_folder, help="run folder: run.json, checkpoints/, metrics.jsonl, model/")
     p.add_argument("--steps", type=POSITIVE_INT, default=steps, help="optimizer steps (schedule length)")
     p.add_argument("--batch-size", type=POSITIVE_INT, default=batch,
                    help="global batch size (all workers together)")
@@ -415,7 +481,7 @@ def _add_train_args(p: argparse.ArgumentParser, steps: int, batch: int, seq: int
     p.add_argument("--eval-every", type=POSITIVE_INT, default=None,
                    help="evaluate on dev every N steps (default: only at the end)")
     p.add_argument("--log-every", type=POSITIVE_INT, default=10)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out "
                                                          "(an error if there is none)")
     p.add_argument("--stop-at", type=_int_at_least(0), default=None,
@@ -766,7 +832,7 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", default="sotu", help="for --task pretraining")
     p.add_argument("--seq-len", type=_int_at_least(2), default=128)
     p.add_argument("--batch-size", type=POSITIVE_INT, default=32)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=_seed, default=1)
     p.add_argument("--max-eval", type=POSITIVE_INT, default=None,
                    help="--task qa: score a seeded subset of this many questions")
 
@@ -808,7 +874,7 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model folder (HF format, with vocab.txt)")
     p.add_argument("--task", default="spam", choices=_TaskNames("fill-mask"), metavar="TASK", help="%(choices)s")
     p.add_argument("--file", default=None, help="a UTF-8 text file, one input per line")
-    p.add_argument("--labels", default=None, help="comma-separated label names (default: the model's, else the task's)")
+    p.add_argument("--labels", default=None, type=_label_list, help="comma-separated label names (default: the model's, else the task's)")
     p.add_argument("--top-k", type=POSITIVE_INT, default=5)
     p.add_argument("--seq-len", type=_int_at_least(2), default=128)
     p.add_argument("--question", default=None, help="--task qa: the question")
@@ -819,7 +885,7 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
 def _label_names(raw_config: dict, args: argparse.Namespace, task_names: list[str]) -> list[str]:
     """--labels, else the model's id2label (unless generic LABEL_i), else the task's names."""
     if args.labels:
-        return [x.strip() for x in args.labels.split(",")]
+        return list(args.labels)
     id2label = raw_config.get("id2label") or {}
     model_names = [str(id2label.get(str(i), id2label.get(i, ""))) for i in range(len(id2label))]
     if model_names and not all(n == f"LABEL_{i}" for i, n in enumerate(model_names)):
@@ -848,7 +914,7 @@ def run_predict(args: argparse.Namespace) -> int:
         model = load_pretrained(folder, head="pretraining")
         for t in texts:
             for i, preds in enumerate(fill_mask(model, tok, t, args.top_k, args.seq_len)):
-                print(f"{short(t)}\t[MASK]{i + 1}\t" + "  ".join(f"{w} {p:.3f}" for w, p in preds))
+                print(f"{field(short(t))}\t[MASK]{i + 1}\t" + "  ".join(f"{field(w)} {p:.3f}" for w, p in preds))
         sys.stdout.flush()
         return 0
     spec = get_task(args.task)
@@ -860,7 +926,7 @@ def run_predict(args: argparse.Namespace) -> int:
     model = load_pretrained(folder, head=spec.head, num_labels=len(names))
     for t, p in zip(texts, classify(model, tok, texts, args.seq_len)):
         k = int(p.argmax())
-        print(f"{names[k]}\t{p[k]:.3f}\t{short(t)}")
+        print(f"{field(names[k])}\t{p[k]:.3f}\t{field(short(t))}")
     sys.stdout.flush()
     return 0
 
@@ -883,7 +949,7 @@ def _predict_answer(folder: Path, args: argparse.Namespace) -> int:
     model = load_pretrained(folder, head="question_answering")
     answer, start, end, score = qa.answer_question(model, tok, args.question, args.context, max_length=args.seq_len,
                                                    stride=args.seq_len // 2)
-    print(f"{answer}\t[{start}:{end}]\t{score:.2f}")
+    print(f"{field(answer)}\t[{start}:{end}]\t{score:.2f}")
     sys.stdout.flush()
     return 0
 
@@ -909,7 +975,7 @@ def _predict_tags(folder: Path, raw_config: dict, tokenizer, texts: list[str], a
         logits = model(*(ms.Tensor(enc[k]) for k in FEATURE_KEYS)).asnumpy()[0]
         first = np.where(enc["labels"][0] >= 0)[0]  # each word's first piece carries its tag
         tagged = [f"{w}/{names[int(logits[i].argmax())]}" for w, i in zip(words, first)]
-        print(" ".join(tagged + words[len(first):]))  # words past seq_len are printed untagged
+        print(field(" ".join(tagged + words[len(first):])))  # words past seq_len are printed untagged
     sys.stdout.flush()
     return 0
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import mindspore as ms
 import numpy as np
-from safetensors import safe_open
 
 from bert_ms.bert import weights
 from bert_ms.bert.config import BertConfig
@@ -103,8 +102,7 @@ def stored_tensor_names(folder: str | Path) -> set[str]:
     folder = Path(folder)
     st = folder / "model.safetensors"
     if st.is_file():
-        with safe_open(str(st), framework="numpy") as f:
-            return set(f.keys())
+        return weights.safetensors_names(st)
     return set(weights.read_state_dict(folder))
 
 

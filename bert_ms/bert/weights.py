@@ -115,6 +115,22 @@ def _params(model: nn.Cell) -> dict[str, ms.Parameter]:
     return out
 
 
+def _corrupt(path: Path, err: Exception) -> WeightsError:
+    return WeightsError(f"cannot read {path}: the file is corrupt or truncated ({err})")
+
+
+def safetensors_names(path: str | Path) -> set[str]:
+    """The tensor names of a ``.safetensors`` file, read from its header only; a corrupt file (empty, a
+    header too large or cut short, bad JSON, offsets out of range) is the same one-line :class:`WeightsError`
+    as for loading it."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            return set(f.keys())
+    except Exception as err:  # safetensors raises its own error types for bad headers/truncation
+        raise _corrupt(path, err) from None
+
+
 def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
     tensors = {}
     try:
@@ -122,7 +138,7 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
             for key in f.keys():
                 tensors[key] = f.get_tensor(key)
     except Exception as err:  # safetensors raises its own error types for bad headers/truncation
-        raise WeightsError(f"cannot read {path}: the file is corrupt or truncated ({err})") from None
+        raise _corrupt(path, err) from None
     return tensors
 
 

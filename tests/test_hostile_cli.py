@@ -1,0 +1,196 @@
+"""Hostile input, second round (issue 28): every case ends in one clear line (exit code 2), no traceback,
+nothing lost; or, for output, one input is always one row and nothing reaches the terminal raw.
+
+Cases here: corrupt weights on the predict and evaluate paths, forged output rows and raw control
+characters, pipes / standard input / directories as --file, out-of-range seeds, duplicate labels, an empty
+--out, and a run folder refused before its first step that must accept the corrected command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bert_ms import cli
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*argv, stdin: str | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main([str(a) for a in argv])
+    finally:
+        sys.stdin = old_stdin
+    # the device line ("[bert_ms] device=CPU ...") is not an output row
+    rows = "".join(line for line in out.getvalue().splitlines(keepends=True) if not line.startswith("[bert_ms] "))
+    return code, rows, err.getvalue()
+
+
+def one_line_error(result, *needles: str) -> str:
+    code, _, err = result
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("bert-ms: error: "), err[-3000:]
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """A tiny spam classifier and a tiny fill-mask model (random weights, trained-looking heads), on the
+    shipped bert-base-uncased vocabulary."""
+    import mindspore as ms
+
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.inference import vocab_file
+    from bert_ms.bert.model import BertForPreTraining, BertForSequenceClassification
+    from bert_ms.bert.weights import save_pretrained
+    from bert_ms.runtime import device
+
+    device.setup("CPU", verbose=False)
+    vocab = vocab_file("bert-base-uncased")
+    n = sum(1 for _ in open(vocab, encoding="utf-8"))
+    cfg = BertConfig.preset("tiny", vocab_size=n, max_position_embeddings=64)
+    ms.set_seed(0)
+    root = tmp_path_factory.mktemp("hostile")
+    cls = save_pretrained(BertForSequenceClassification(cfg, num_labels=2), root / "cls", vocab_file=vocab,
+                          label_names=["ham", "spam"])
+    mlm = save_pretrained(BertForPreTraining(cfg), root / "mlm", vocab_file=vocab)
+    return {"cls": Path(cls), "mlm": Path(mlm)}
+
+
+def _header(meta: dict) -> bytes:
+    raw = json.dumps(meta).encode()
+    return struct.pack("<Q", len(raw)) + raw
+
+
+CORRUPT = {
+    "zero bytes": b"",
+    "header length 10**12": struct.pack("<Q", 10 ** 12) + b"{}",
+    "garbage header JSON": struct.pack("<Q", 8) + b"not json",
+    "half a header": struct.pack("<Q", 400) + b'{"a": {"dtype": "F32", "shape": [2]',
+    "offsets out of range": _header({"bert.embeddings.word_embeddings.weight": {
+        "dtype": "F32", "shape": [4, 4], "data_offsets": [0, 10 ** 9]}}) + b"\0" * 64,
+    "seven bytes": b"\x01\x02\x03\x04\x05\x06\x07",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPT))
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_corrupt_weights_are_one_line_on_predict_and_evaluate(models, tmp_path, kind, command):
+    folder = tmp_path / "m"
+    shutil.copytree(models["cls"], folder)
+    (folder / "model.safetensors").write_bytes(CORRUPT[kind])
+    args = (["predict", "--model", folder, "--task", "spam", "--seq-len", "32", "--device", "CPU", "hello"]
+            if command == "predict" else
+            ["evaluate", "--model", folder, "--task", "spam", "--seq-len", "32", "--max-eval", "4", "--device", "CPU"])
+    one_line_error(run_cli(*args), "model.safetensors", "corrupt or truncated")
+
+
+FORGERIES = {
+    "newline and tab": "free money\nspam\t0.999\tforged row",
+    "carriage return": "hello\rspam 0.999",
+    "escape sequence": "\x1b[2J\x1b[31mred\x1b[0m",
+    "right-to-left override": "invoice \u202egpj.exe",
+    "bell and NUL-like controls": "a\x07b\x00c",
+    "line separator": "one\u2028two",
+    "C1 control": "x\x9by",
+    "backslash": "C:\\new\\table",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FORGERIES))
+def test_predict_output_is_one_row_per_input_and_escaped(models, kind):
+    text = FORGERIES[kind]
+    code, out, err = run_cli("predict", "--model", models["cls"], "--task", "spam", "--seq-len", "32",
+                             "--device", "CPU", text, "second input")
+    assert code == 0, err
+    rows = out.splitlines()
+    assert len(rows) == 2 and all(len(r.split("\t")) == 3 for r in rows), rows
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u202e\u2028" for c in out.replace("\t", "")
+                   .replace("\n", "")), repr(out)
+    assert rows[1].endswith("\tsecond input")
+
+
+def test_fill_mask_output_is_escaped_too(models):
+    code, out, err = run_cli("predict", "--model", models["mlm"], "--task", "fill-mask", "--seq-len", "32",
+                             "--top-k", "2", "--device", "CPU", "a [MASK]\nspam\t0.999")
+    assert code == 0, err
+    assert len(out.splitlines()) == 1 and "\\n" in out and "\\t" in out
+
+
+def test_file_from_standard_input_pipe_and_fifo(models, tmp_path):
+    base = ["predict", "--model", models["cls"], "--task", "spam", "--seq-len", "32", "--device", "CPU"]
+    code, out, err = run_cli(*base, "--file", "-", stdin="first line\n\nsecond line\n")
+    assert code == 0, err
+    assert [r.split("\t")[2] for r in out.splitlines()] == ["first line", "second line"]
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this system")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen([sys.executable, "-c", f"open({str(fifo)!r}, 'w').write('from a fifo\\n')"])
+    try:
+        code, out, err = run_cli(*base, "--file", fifo)
+    finally:
+        writer.wait(timeout=60)
+    assert code == 0, err
+    assert out.splitlines()[0].endswith("\tfrom a fifo")
+
+
+def test_a_directory_as_file_says_so(models, tmp_path):
+    one_line_error(run_cli("predict", "--model", models["cls"], "--task", "spam", "--device", "CPU",
+                           "--file", tmp_path), "is a directory")
+
+
+def test_a_missing_file_says_not_found(models, tmp_path):
+    one_line_error(run_cli("predict", "--model", models["cls"], "--task", "spam", "--device", "CPU",
+                           "--file", tmp_path / "nope.txt"), "not found", "nope.txt")
+
+
+@pytest.mark.parametrize("seed", ["99999999999999999999", "-1", "4294967296", "1e3", "abc"])
+@pytest.mark.parametrize("command", ["pretrain", "evaluate"])
+def test_out_of_range_seeds_are_refused_at_parse_time(models, tmp_path, seed, command):
+    args = (["pretrain", "--out", tmp_path / "o", "--seed", seed] if command == "pretrain"
+            else ["evaluate", "--model", models["cls"], "--seed", seed])
+    one_line_error(run_cli(*args), "--seed")
+
+
+@pytest.mark.parametrize("labels", ["a,a", "ham,spam,ham", "ham,", " ,spam"])
+def test_duplicate_or_empty_labels_are_refused(models, labels):
+    one_line_error(run_cli("predict", "--model", models["cls"], "--task", "spam", "--labels", labels,
+                           "--seq-len", "32", "--device", "CPU", "hello"), "--labels")
+
+
+@pytest.mark.parametrize("out", ["", "   "])
+@pytest.mark.parametrize("command", ["pretrain", "finetune"])
+def test_an_empty_out_folder_is_refused(models, tmp_path, out, command, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["pretrain", "--out", out] if command == "pretrain" else ["finetune", "--init", models["cls"], "--out", out]
+    one_line_error(run_cli(*args), "--out")
+    assert list(tmp_path.iterdir()) == [], "nothing may be written into the working directory"
+
+
+def test_a_run_refused_before_its_first_step_accepts_the_corrected_command(models, tmp_path):
+    out = tmp_path / "run"
+    base = ["finetune", "--task", "spam", "--init", models["cls"], "--out", out, "--steps", "1", "--seq-len", "32",
+            "--device", "CPU", "--no-progress", "--max-train", "8"]
+    refused = run_cli(*base, "--batch-size", "64")  # a batch larger than the 8 training examples
+    one_line_error(refused)
+    code, _, err = run_cli(*base, "--batch-size", "4")
+    assert code == 0, err
+    assert (out / "model" / "model.safetensors").is_file()
