@@ -228,7 +228,10 @@ def read_model_config(folder: Path) -> tuple[BertConfig, dict]:
         raise CliError(f"{path} is not valid JSON: {err}") from None
     if not isinstance(raw, dict):
         raise CliError(f"{path} does not hold a JSON object")
-    return BertConfig.from_dict(raw), raw
+    try:
+        return BertConfig.from_dict(raw), raw
+    except (TypeError, ValueError) as err:  # a field that lies: one line naming the file and the field
+        raise CliError(f"{path}: {err}") from None
 
 
 def input_texts(args: argparse.Namespace) -> list[str]:
@@ -743,16 +746,20 @@ def add_finetune_args(p: argparse.ArgumentParser) -> None:
 
 def run_finetune(args: argparse.Namespace) -> int:
     from bert_ms.bert import weights
-    from bert_ms.bert.inference import check_seq_len, model_dir, vocab_file
+    from bert_ms.bert.inference import check_seq_len, check_vocab, model_dir, vocab_file
+    from bert_ms.bert.tokenization import load_vocab
     from bert_ms.train.tasks import build_classifier, get_task
     from bert_ms.train.trainer import Trainer, evaluate
 
     spec = get_task(args.task)
     if args.init != "random":  # errors before the slow device setup
         init = model_dir(args.init)
-        check_seq_len(read_model_config(init)[0], args.seq_len, f"--init {args.init}")
+        init_config = read_model_config(init)[0]
+        check_seq_len(init_config, args.seq_len, f"--init {args.init}")
         if args.vocab is None and not (init / "vocab.txt").is_file():
             raise FileNotFoundError(f"{init} has no vocab.txt; pass --vocab")
+        vocab_path = vocab_file(args.vocab) if args.vocab is not None else init / "vocab.txt"
+        check_vocab(init_config, len(load_vocab(vocab_path)), vocab_path, f"--init {args.init}")
     if args.vocab is not None:
         vocab_file(args.vocab)
     out = Path(args.out)
@@ -838,14 +845,16 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from bert_ms.bert.inference import check_seq_len, model_dir, vocab_file
+    from bert_ms.bert.inference import check_seq_len, check_vocab, model_dir, vocab_file
     from bert_ms.bert.model import load_pretrained
     from bert_ms.train.tasks import PretrainingTask, get_task
     from bert_ms.train.trainer import evaluate
 
     folder = model_dir(args.model)
-    check_seq_len(read_model_config(folder)[0], args.seq_len, folder)  # before anything compiles
+    config = read_model_config(folder)[0]
+    check_seq_len(config, args.seq_len, folder)  # before anything compiles
     tok = BertTokenizer(vocab_file(folder))
+    check_vocab(config, len(tok), vocab_file(folder), folder)
     if args.task == "pretraining":
         _refuse_untrained_head(folder, "pretraining", args.task)
         docs = load_sotu(args.split) if args.corpus == "sotu" else read_corpus(args.corpus)[1]
@@ -897,7 +906,7 @@ def _label_names(raw_config: dict, args: argparse.Namespace, task_names: list[st
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from bert_ms.bert.inference import check_seq_len, classify, fill_mask, model_dir, vocab_file
+    from bert_ms.bert.inference import check_seq_len, check_vocab, classify, fill_mask, model_dir, vocab_file
     from bert_ms.bert.model import load_pretrained
     from bert_ms.train.tasks import get_task
 
@@ -908,6 +917,7 @@ def run_predict(args: argparse.Namespace) -> int:
     config, raw_config = read_model_config(folder)
     check_seq_len(config, args.seq_len, folder)  # before anything compiles
     tok = BertTokenizer(vocab_file(folder))
+    check_vocab(config, len(tok), vocab_file(folder), folder)
     if args.task == "fill-mask":
         _refuse_untrained_head(folder, "pretraining", args.task)
         setup(args, 0)
@@ -935,16 +945,18 @@ def _predict_answer(folder: Path, args: argparse.Namespace) -> int:
     """``--task qa``: the span of ``--context`` that answers ``--question`` (a long context is read in
     windows of ``--seq-len`` tokens with a stride of half of it), with its character offsets."""
     from bert_ms.bert import qa
-    from bert_ms.bert.inference import check_seq_len, vocab_file
+    from bert_ms.bert.inference import check_seq_len, check_vocab, vocab_file
     from bert_ms.bert.model import load_pretrained
 
     if not args.question or not args.context or not args.context.strip():
         raise CliError("--task qa needs --question \"...\" and --context \"...\"")
     if args.texts or args.file:
         raise CliError("--task qa takes --question and --context, not texts or --file")
-    check_seq_len(read_model_config(folder)[0], args.seq_len, folder)
+    config = read_model_config(folder)[0]
+    check_seq_len(config, args.seq_len, folder)
     _refuse_untrained_head(folder, "question_answering", args.task)
     tok = BertTokenizer(vocab_file(folder))
+    check_vocab(config, len(tok), vocab_file(folder), folder)
     setup(args, 0)
     model = load_pretrained(folder, head="question_answering")
     answer, start, end, score = qa.answer_question(model, tok, args.question, args.context, max_length=args.seq_len,

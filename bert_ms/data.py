@@ -79,11 +79,19 @@ def manifest() -> dict:
     return found
 
 
+class UnknownDataFile(KeyError, ValueError):
+    """A name the manifest has no entry for: a KeyError for code, a one-line ValueError for the command line."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown data file"
+
+
 def data_path(name: str) -> Path:
     """Path of a shipped file, by its MANIFEST key (e.g. ``"sotu/train.jsonl.gz"``)."""
     files = manifest()["files"]
     if name not in files:
-        raise KeyError(f"no data file {name!r} in MANIFEST.json; known: {', '.join(sorted(files))}")
+        raise UnknownDataFile(f"no data file {name!r} in {settings.data_dir() / 'MANIFEST.json'}; known: "
+                              f"{', '.join(sorted(files))}")
     return settings.data_dir() / name
 
 
@@ -93,16 +101,22 @@ def verify(name: str) -> list[Path]:
     Raises :class:`ChecksumError` naming the file on a mismatch; returns the checked paths.
     """
     files = manifest()["files"]
-    keys = [name] if name in files else [k for k in files if files[k]["dataset"] == name]
+    keys = [name] if name in files else [k for k in files if isinstance(files[k], dict)
+                                            and files[k].get("dataset") == name]
     if not keys:
-        raise KeyError(f"unknown data file or dataset {name!r}; known files: {', '.join(sorted(files))}")
+        raise UnknownDataFile(f"unknown data file or dataset {name!r} in {settings.data_dir() / 'MANIFEST.json'}; "
+                              f"known files: {', '.join(sorted(files))}")
     checked = []
     for key in keys:
         path = settings.data_dir() / key
         if not path.is_file():
             raise FileNotFoundError(f"data file {path} is missing; rebuild with scripts/build_data.py")
+        entry = files[key]
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            raise ChecksumError(f"{settings.data_dir() / 'MANIFEST.json'}: the entry of {key} has no sha256; restore "
+                                "the manifest from git or rebuild with scripts/build_data.py")
         actual = sha256_of(path)
-        if actual != files[key]["sha256"]:
+        if actual != entry["sha256"]:
             raise ChecksumError(f"checksum mismatch for {path}: expected sha256 {files[key]['sha256']}, "
                                 f"got {actual}; the file is corrupt or was edited (rebuild with "
                                 "scripts/build_data.py)")
@@ -110,10 +124,18 @@ def verify(name: str) -> list[Path]:
     return checked
 
 
-def _read_jsonl_gz(key: str) -> list[dict]:
+def _read_jsonl_gz(key: str, required: tuple[str, ...] = ()) -> list[dict]:
+    """The records of a shipped ``.jsonl.gz`` (checksum verified first); a record that is not an object or lacks
+    a ``required`` field is one :class:`ChecksumError` naming the file, the line and the field."""
     (path,) = verify(key)
     with gzip.open(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
+        records = [json.loads(line) for line in f]
+    for n, rec in enumerate(records, 1):
+        missing = [k for k in required if not isinstance(rec, dict) or k not in rec]
+        if missing:
+            raise ChecksumError(f"{path} line {n}: the record has no {', '.join(repr(k) for k in missing)}; the file "
+                                "does not hold what MANIFEST.json describes (rebuild with scripts/build_data.py)")
+    return records
 
 
 def _check_split(split: str) -> None:
@@ -170,7 +192,7 @@ def _sotu_records(split: str) -> tuple[dict, ...]:
 @lru_cache(maxsize=8)
 def _sotu_records_in(folder: str, split: str) -> tuple[dict, ...]:  # keyed by the data folder: BERT_MS_DATA may change
     _check_split(split)
-    return tuple(_read_jsonl_gz(f"sotu/{split}.jsonl.gz"))
+    return tuple(_read_jsonl_gz(f"sotu/{split}.jsonl.gz", ("sentences",)))
 
 
 def load_sotu_records(split: str = "train") -> list[dict]:
@@ -193,7 +215,7 @@ def _spam_records(split: str) -> tuple[dict, ...]:
 @lru_cache(maxsize=8)
 def _spam_records_in(folder: str, split: str) -> tuple[dict, ...]:  # keyed by the data folder, as above
     _check_split(split)
-    return tuple(_read_jsonl_gz(f"spam/{split}.jsonl.gz"))
+    return tuple(_read_jsonl_gz(f"spam/{split}.jsonl.gz", ("text", "label")))
 
 
 def load_spam(split: str = "train") -> tuple[list[str], np.ndarray]:

@@ -194,3 +194,140 @@ def test_a_run_refused_before_its_first_step_accepts_the_corrected_command(model
     code, _, err = run_cli(*base, "--batch-size", "4")
     assert code == 0, err
     assert (out / "model" / "model.safetensors").is_file()
+
+
+LYING_CONFIGS = {
+    "vocab_size 10**12": ({"vocab_size": 10 ** 12}, "vocab_size"),
+    "hidden_size 2**40": ({"hidden_size": 2 ** 40}, "hidden_size"),
+    "no attention heads": ({"num_attention_heads": 0}, "num_attention_heads"),
+    "vocab_size null": ({"vocab_size": None}, "vocab_size"),
+    "2.5 layers": ({"num_hidden_layers": 2.5}, "num_hidden_layers"),
+    "eps a string": ({"layer_norm_eps": "abc"}, "layer_norm_eps"),
+    "dropout 1.5": ({"hidden_dropout_prob": 1.5}, "hidden_dropout_prob"),
+    "layers true": ({"num_hidden_layers": True}, "num_hidden_layers"),
+    "act a number": ({"hidden_act": 3}, "hidden_act"),
+    "a bigger vocab than stored": ({"vocab_size": 40000}, "vocab_size"),
+    "more positions than stored": ({"max_position_embeddings": 512}, "max_position_embeddings"),
+    "more layers than stored": ({"num_hidden_layers": 6}, "num_hidden_layers"),
+    "a wider FFN than stored": ({"intermediate_size": 1024}, "intermediate_size"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LYING_CONFIGS))
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_a_config_that_lies_is_one_line_naming_the_field(models, tmp_path, kind, command):
+    change, name = LYING_CONFIGS[kind]
+    folder = tmp_path / "m"
+    shutil.copytree(models["cls"], folder)
+    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    raw.update(change)
+    (folder / "config.json").write_text(json.dumps(raw), encoding="utf-8")
+    args = (["predict", "--model", folder, "--task", "spam", "--seq-len", "32", "--device", "CPU", "hello"]
+            if command == "predict" else
+            ["evaluate", "--model", folder, "--task", "spam", "--seq-len", "32", "--max-eval", "4", "--device", "CPU"])
+    one_line_error(run_cli(*args), name)
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_a_vocabulary_one_token_longer_than_the_model_is_refused_up_front(models, tmp_path, command):
+    folder = tmp_path / "m"
+    shutil.copytree(models["cls"], folder)
+    with open(folder / "vocab.txt", "a", encoding="utf-8") as f:
+        f.write("zzzextratoken\n")
+    args = (["predict", "--model", folder, "--task", "spam", "--seq-len", "32", "--device", "CPU", "hello"]
+            if command == "predict" else
+            ["evaluate", "--model", folder, "--task", "spam", "--seq-len", "32", "--max-eval", "4", "--device", "CPU"])
+    one_line_error(run_cli(*args), "30,523 tokens", "vocab_size 30,522")
+
+
+def test_finetune_with_another_models_vocabulary_is_refused_before_training(models, tmp_path):
+    one_line_error(run_cli("finetune", "--task", "spam", "--init", models["cls"], "--vocab", "bert-base-chinese",
+                           "--out", tmp_path / "run", "--steps", "1", "--seq-len", "32", "--device", "CPU",
+                           "--no-progress"), "21,128 tokens", "vocab_size 30,522")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_vocabulary_with_a_byte_order_mark_is_read_correctly(models, tmp_path):
+    folder = tmp_path / "m"
+    shutil.copytree(models["cls"], folder)
+    text = (folder / "vocab.txt").read_text(encoding="utf-8")
+    (folder / "vocab.txt").write_text("\ufeff" + text, encoding="utf-8")
+    code, out, err = run_cli("predict", "--model", folder, "--task", "spam", "--seq-len", "32", "--device", "CPU",
+                             "hello")
+    assert code == 0, err
+    assert out.splitlines()[0].endswith("\thello")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    from bert_ms.data import load_sotu
+
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n\n".join("\n".join(d[:40]) for d in load_sotu("dev")[:6]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_a_diverging_run_stops_in_one_line_and_applies_no_nan(corpus, tmp_path):
+    """`pretrain --lr 1e6` used to exit 0 with NaN loss and every saved tensor NaN ("updated": true)."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    out = tmp_path / "run"
+    result = run_cli("pretrain", "--config", "tiny", "--corpus", corpus, "--vocab", "train", "--vocab-size", "300",
+                     "--out", out, "--steps", "6", "--batch-size", "8", "--seq-len", "32", "--save-every", "1",
+                     "--log-every", "1", "--no-progress", "--device", "CPU", "--lr", "1e6", "--warmup", "0")
+    one_line_error(result, "not finite", "learning rate")
+    assert not (out / "model").exists(), "a diverged run must not write a model"
+    for record in (out / "metrics.jsonl").read_text().splitlines() if (out / "metrics.jsonl").exists() else []:
+        rec = json.loads(record)
+        if "grad_norm" in rec:
+            assert rec["updated"] is True and np.isfinite(rec["grad_norm"]), rec
+    for ck in sorted((out / "checkpoints").glob("*/model.safetensors")):
+        assert all(np.isfinite(t).all() for t in load_file(str(ck)).values()), f"{ck} holds NaN/inf"
+
+
+def test_a_batch_larger_than_the_data_is_capped_in_evaluate(models):
+    code, out, err = run_cli("evaluate", "--model", models["cls"], "--task", "spam", "--seq-len", "32",
+                             "--max-eval", "5", "--batch-size", "100000", "--device", "CPU")
+    assert code == 0, err
+
+
+def _data_copy(tmp_path, monkeypatch) -> Path:
+    copy = tmp_path / "data"
+    shutil.copytree(REPO / "data", copy)
+    monkeypatch.setenv("BERT_MS_DATA", str(copy))
+    return copy
+
+
+def test_a_manifest_without_the_entry_is_one_line(models, tmp_path, monkeypatch):
+    copy = _data_copy(tmp_path, monkeypatch)
+    manifest = json.loads((copy / "MANIFEST.json").read_text(encoding="utf-8"))
+    del manifest["files"]["spam/test.jsonl.gz"]
+    (copy / "MANIFEST.json").write_text(json.dumps(manifest), encoding="utf-8")
+    one_line_error(run_cli("evaluate", "--model", models["cls"], "--task", "spam", "--seq-len", "32",
+                           "--max-eval", "4", "--device", "CPU"), "spam/test.jsonl.gz", "MANIFEST.json")
+
+
+def test_a_manifest_entry_without_a_checksum_is_one_line(models, tmp_path, monkeypatch):
+    copy = _data_copy(tmp_path, monkeypatch)
+    manifest = json.loads((copy / "MANIFEST.json").read_text(encoding="utf-8"))
+    del manifest["files"]["spam/test.jsonl.gz"]["sha256"]
+    (copy / "MANIFEST.json").write_text(json.dumps(manifest), encoding="utf-8")
+    one_line_error(run_cli("evaluate", "--model", models["cls"], "--task", "spam", "--seq-len", "32",
+                           "--max-eval", "4", "--device", "CPU"), "sha256")
+
+
+def test_records_without_text_but_a_matching_checksum_are_one_line(models, tmp_path, monkeypatch):
+    import gzip
+
+    from bert_ms.data import sha256_of
+    copy = _data_copy(tmp_path, monkeypatch)
+    target = copy / "spam" / "test.jsonl.gz"
+    with gzip.open(target, "wt", encoding="utf-8") as f:
+        f.write(json.dumps({"label": 1}) + "\n")
+    manifest = json.loads((copy / "MANIFEST.json").read_text(encoding="utf-8"))
+    manifest["files"]["spam/test.jsonl.gz"]["sha256"] = sha256_of(target)  # the checksum matches the lie
+    (copy / "MANIFEST.json").write_text(json.dumps(manifest), encoding="utf-8")
+    one_line_error(run_cli("evaluate", "--model", models["cls"], "--task", "spam", "--seq-len", "32",
+                           "--max-eval", "4", "--device", "CPU"), "line 1", "'text'")

@@ -8,6 +8,7 @@ feed-forward size is 4H. BERT-base is L12/H768/A12 (110M parameters), BERT-large
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -18,6 +19,16 @@ PRESETS: dict[str, dict] = {
     "base": dict(),
     "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096),
 }
+
+
+# field -> (lowest, highest): generous for any real BERT (base: vocab 30,522, H 768, L 12; large: H 1024, L 24)
+_INT_LIMITS = {"vocab_size": (1, 10_000_000), "hidden_size": (1, 65_536), "num_hidden_layers": (1, 1_024),
+               "num_attention_heads": (1, 4_096), "intermediate_size": (1, 1_048_576),
+               "max_position_embeddings": (1, 1_048_576), "type_vocab_size": (1, 65_536), "pad_token_id": (0, 10_000_000)}
+# field -> (lowest, highest (exclusive), lowest excluded)
+_FLOAT_LIMITS = {"hidden_dropout_prob": (0.0, 1.0, False), "attention_probs_dropout_prob": (0.0, 1.0, False),
+                 "initializer_range": (0.0, 10.0, True), "layer_norm_eps": (0.0, 1.0, True)}
+MAX_PARAMETERS = 20_000_000_000  # 80 GB in fp32: larger is a typo, not a BERT
 
 
 @dataclass
@@ -37,13 +48,44 @@ class BertConfig:
     pad_token_id: int = 0
 
     def __post_init__(self):
+        """Every field checked (type, range, divisibility) before anything is allocated: a config.json that
+        lies (``vocab_size: 1e12``, ``num_attention_heads: 0``, ``num_hidden_layers: 2.5``, ``layer_norm_eps:
+        "abc"``) is one ValueError naming the field, never a TypeError, a ZeroDivisionError or a 100 TiB
+        allocation."""
+        for name, (low, high) in _INT_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+                raise ValueError(f"config field {name} must be an integer, got {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"config field {name} must be between {low:,} and {high:,}, got {value!r}")
+            setattr(self, name, int(value))
+        for name, (low, high, open_low) in _FLOAT_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"config field {name} must be a number, got {value!r}")
+            if value < low or (open_low and value == low) or value >= high:
+                raise ValueError(f"config field {name} must be {'>' if open_low else '>='} {low:g} and < {high:g}, "
+                                 f"got {value!r}")
+            setattr(self, name, float(value))
+        if not isinstance(self.hidden_act, str):  # its name is checked by the feed-forward layer that uses it
+            raise ValueError(f"config field hidden_act must be a name such as 'gelu', got {self.hidden_act!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"hidden_size={self.hidden_size} is not divisible by "
                              f"num_attention_heads={self.num_attention_heads}")
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.pad_token_id >= self.vocab_size:
+            raise ValueError(f"config field pad_token_id={self.pad_token_id} is not an id of the vocabulary "
+                             f"(vocab_size={self.vocab_size})")
+        if self.parameter_estimate() > MAX_PARAMETERS:
+            raise ValueError(f"this config describes about {self.parameter_estimate():,} parameters "
+                             f"(over {MAX_PARAMETERS:,}, {4 * MAX_PARAMETERS / 2 ** 30:.0f} GiB in fp32); "
+                             "is a size field wrong?")
+
+    def parameter_estimate(self) -> int:
+        """The encoder's parameter count, from the shapes alone (embeddings + layers), for the size check."""
+        h, i, layers = self.hidden_size, self.intermediate_size, self.num_hidden_layers
+        embeddings = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size) * h + 2 * h
+        layer = 4 * h * h + 4 * h + 2 * h * i + i + h + 4 * h
+        return embeddings + layers * layer
 
     @classmethod
     def preset(cls, name: str, **overrides) -> BertConfig:

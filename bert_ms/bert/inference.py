@@ -96,6 +96,15 @@ def check_seq_len(config: BertConfig, seq_len: int, source: str | Path = "the mo
                          f"of {source}")
 
 
+def check_vocab(config: BertConfig, vocab_size: int, vocab_path: str | Path, source: str | Path = "the model") -> None:
+    """Refuse a vocabulary whose size is not the model's ``vocab_size`` before anything is built or trained: a
+    larger one sends ids past the embedding table's end (a Gather error at the first rare token), a smaller
+    or equal-sized other one reads the wrong rows. (The vocabulary a model was trained with is its vocab.txt.)"""
+    if vocab_size != config.vocab_size:
+        raise ValueError(f"the vocabulary {vocab_path} has {vocab_size:,} tokens but {source} has vocab_size "
+                         f"{config.vocab_size:,}; use the vocab.txt the model was trained with")
+
+
 def stored_tensor_names(folder: str | Path) -> set[str]:
     """Names of the tensors stored in a model folder, read without loading them (safetensors), or by
     reading the weights (a ``pytorch_model.bin``)."""

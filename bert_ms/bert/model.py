@@ -346,9 +346,13 @@ def load_pretrained(path: str | Path, head: str | None = None, config_overrides:
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(str(h) for h in HEADS)}")
     raw_config = weights.read_config(path)  # config.json, read once and checked
-    config = BertConfig.from_dict(raw_config)
+    try:
+        config = BertConfig.from_dict(raw_config)
+    except (TypeError, ValueError) as err:
+        raise weights.WeightsError(f"{Path(path) / 'config.json'}: {err}") from None
     if config_overrides:
         config = replace(config, **config_overrides)
+    weights.check_config_against_file(config, path)  # before anything is allocated
     if head in ("sequence_classification", "token_classification") and "num_labels" not in head_kwargs:
         if raw_config.get("id2label"):
             head_kwargs["num_labels"] = len(raw_config["id2label"])

@@ -247,7 +247,7 @@ def load_vocab(vocab_file: str | Path) -> dict[str, int]:
     if not path.is_file():
         raise VocabError(f"vocab file not found: {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors write is not a token
     except UnicodeDecodeError as err:
         line = path.read_bytes()[: err.start].count(b"\n") + 1
         raise VocabError(f"vocab file {path} is not valid UTF-8 (line {line}, byte {err.start}: {err.reason})") from None

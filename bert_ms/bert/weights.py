@@ -389,6 +389,44 @@ def read_config(path: str | Path) -> dict:
     return raw
 
 
+def stored_shapes(path: str | Path) -> dict[str, tuple[int, ...]] | None:
+    """name -> shape of every tensor in a folder's ``model.safetensors``, from its header alone (no tensor is
+    read); None where the folder holds a ``pytorch_model.bin`` instead (shapes need the whole file)."""
+    path = Path(path)
+    st = path / "model.safetensors" if path.is_dir() else path
+    if st.suffix != ".safetensors" or not st.is_file():
+        return None
+    try:
+        with safe_open(str(st), framework="numpy") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as err:  # noqa: BLE001 - safetensors' own error types
+        raise _corrupt(st, err) from None
+
+
+def check_config_against_file(config, path: str | Path) -> None:
+    """Before a model is built: the sizes config.json states must be those of the stored tensors (a config
+    that lies about ``vocab_size`` or ``hidden_size`` would otherwise allocate, then fail, or load wrongly)."""
+    shapes = stored_shapes(path)
+    if not shapes:
+        return
+    expect = {"embeddings.word_embeddings.weight": ((config.vocab_size, config.hidden_size), "vocab_size, hidden_size"),
+              "embeddings.position_embeddings.weight": ((config.max_position_embeddings, config.hidden_size),
+                                                        "max_position_embeddings, hidden_size"),
+              "embeddings.token_type_embeddings.weight": ((config.type_vocab_size, config.hidden_size),
+                                                          "type_vocab_size, hidden_size"),
+              "encoder.layer.0.intermediate.dense.weight": ((config.intermediate_size, config.hidden_size),
+                                                            "intermediate_size, hidden_size")}
+    for suffix, (want, fields_) in expect.items():
+        found = next(((n, s) for n, s in shapes.items() if n == suffix or n.endswith("." + suffix)), None)
+        if found is not None and tuple(found[1]) != want:
+            raise WeightsError(f"{path}: config.json gives ({fields_}) = {want} but the stored {found[0]} has shape "
+                               f"{tuple(found[1])}; the config does not belong to these weights")
+    layers = {int(m.group(1)) for n in shapes for m in [re.search(r"encoder\.layer\.(\d+)\.", n)] if m}
+    if layers and config.num_hidden_layers > max(layers) + 1:
+        raise WeightsError(f"{path}: config.json gives num_hidden_layers={config.num_hidden_layers} but the file "
+                           f"stores {max(layers) + 1} layers")
+
+
 def load_weights(model: nn.Cell, path: str | Path, allow_unused: bool = False) -> dict[str, list[str]]:
     """Fill ``model`` (built by :func:`bert_ms.bert.model.load_pretrained` or by hand) with the tensors of
     a Hugging Face checkpoint (a directory, ``.safetensors`` or ``pytorch_model.bin``).

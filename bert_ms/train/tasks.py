@@ -32,9 +32,9 @@ import mindspore as ms
 import numpy as np
 from mindspore import ops
 
-from bert_ms.bert import qa
+from bert_ms.bert import qa, weights
 from bert_ms.bert.config import BertConfig
-from bert_ms.bert.inference import encode_texts, model_dir, vocab_file
+from bert_ms.bert.inference import check_vocab, encode_texts, model_dir, vocab_file
 from bert_ms.bert.losses import pretraining_loss
 from bert_ms.bert.model import HEADS, load_pretrained
 from bert_ms.bert.tokenization import BertTokenizer
@@ -558,12 +558,14 @@ def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: st
     vocab_path = vocab_file(vocab) if vocab is not None else folder / "vocab.txt"
     if not vocab_path.is_file():
         raise FileNotFoundError(f"{folder} has no vocab.txt; pass --vocab")
+    tok = BertTokenizer(vocab_path)
+    check_vocab(BertConfig.from_dict(weights.read_config(folder)), len(tok), vocab_path, folder)  # before training
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pretraining head's tensors are not used by a classifier
         labels = {} if head == "question_answering" else {"num_labels": num_labels}
         model = load_pretrained(folder, head=head, **labels,
                                 config_overrides={"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1})
-    return model, BertTokenizer(vocab_path), vocab_path
+    return model, tok, vocab_path
 
 
 # ----------------------------------------------------------------------------------------------

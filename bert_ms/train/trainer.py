@@ -241,6 +241,10 @@ def eval_batches(arrays: dict[str, np.ndarray], batch_size: int) -> Iterator[dic
 # ----------------------------------------------------------------------------------------------
 
 
+class TrainingDiverged(ValueError):
+    """The loss or the gradient became NaN/inf without loss scaling: the step was not applied (one line)."""
+
+
 def step_seed(seed: int, step: int, micro: int = 0, rank: int = 0) -> int:
     """The dropout seed of one micro-batch: a pure function of (seed, step, micro-batch, rank)."""
     return (seed * 1_000_003 + step * 4099 + micro * 131 + rank * 7) % M31
@@ -327,18 +331,23 @@ class TrainStep:
 
         grad_fn = ms.value_and_grad(forward, None, params, has_aux=True)
 
+        if scaler is not None:
+            def is_finite(grads, norm):
+                return all_finite(grads)
+        else:
+            def is_finite(grads, norm):  # a NaN/inf in any gradient makes the norm non-finite: never apply it
+                return ops.isfinite(norm)
+
         def update(grads):
             if reducer is not None:
                 grads = reducer(grads)
             if scaler is not None:
                 grads = scaler.unscale(grads)
-                finite = all_finite(grads)
-            else:
-                finite = ms.Tensor(True)
             if sum_sq is not None:  # one fused C++ call on CPU (bert_ms.accel), the same sum
                 norm = ops.sqrt(sum_sq(*grads)).reshape(())
             else:
                 norm = ops.sqrt(ops.addn([ops.sum(ops.square(g)) for g in grads]))
+            finite = is_finite(grads, norm)
             if clip > 0:
                 factor = clip_t / ops.maximum(norm, clip_t)
                 grads = tuple(g * factor for g in grads)
@@ -420,6 +429,9 @@ def evaluate(model, task, data: dict[str, np.ndarray], batch_size: int = 64, pro
     real rows (``batch["_valid"]``), and ``task.finalize(sums)`` turns sums into metrics (accuracy,
     F1, MLM accuracy, NSP accuracy, perplexity = exp(mean MLM loss) ... as the task defines).
     """
+    n_examples = len(next(iter(data.values())))
+    # memory follows the data, not the flag: a batch larger than the data would only be padding rows
+    batch_size = max(1, min(int(batch_size), n_examples))
     cache = _cache if _cache is not None else {}
     if "fn" not in cache:
         def predict_step(*inputs):
@@ -670,6 +682,12 @@ class Trainer:
                     ex_since += len(next(iter(batch.values())))
                     tok_since += int(self.task.tokens(batch))
                 loss, norm, updated = self.step_fn.run(micro, self._set_seed)
+                if not updated and self.step_fn.scaler is None:
+                    raise TrainingDiverged(
+                        f"step {self.state.step + 1}: the loss ({loss:.4g}) or the gradient (norm {norm:.4g}) is not "
+                        f"finite, so the update was not applied and training stopped; the weights are those of step "
+                        f"{self.state.step} (the last checkpoint is kept). Likely cause: the learning rate "
+                        f"({cfg.lr:g}) is too high; lower it, or train in fp16 with loss scaling")
                 s = self.state
                 s.step += 1
                 s.epoch, s.batch_index = position
