@@ -331,3 +331,31 @@ def test_records_without_text_but_a_matching_checksum_are_one_line(models, tmp_p
     (copy / "MANIFEST.json").write_text(json.dumps(manifest), encoding="utf-8")
     one_line_error(run_cli("evaluate", "--model", models["cls"], "--task", "spam", "--seq-len", "32",
                            "--max-eval", "4", "--device", "CPU"), "line 1", "'text'")
+
+
+@pytest.mark.parametrize("error", ["oserror", "safetensors"])
+def test_a_full_disk_while_writing_the_model_leaves_the_folder_whole(models, tmp_path, monkeypatch, error):
+    """`pretrain --out` on a nearly full disk left model/ with only config.json ("vocabulary not found" next)."""
+    import mindspore as ms  # noqa: F401 - the model below is built on the course device
+
+    from bert_ms.bert import weights
+    from bert_ms.bert.model import load_pretrained
+
+    target = tmp_path / "model"
+    shutil.copytree(models["cls"], target)
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    model = load_pretrained(models["cls"], head="sequence_classification")
+
+    def full(*args, **kwargs):
+        if error == "oserror":
+            raise OSError(28, "No space left on device")
+        raise RuntimeError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })")
+
+    monkeypatch.setattr(weights, "save_file", full)
+    with pytest.raises(OSError) as caught:
+        weights.save_pretrained(model, target, vocab_file=models["cls"] / "vocab.txt", label_names=["ham", "spam"])
+    if error == "safetensors":
+        assert "model.safetensors" in str(caught.value)
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before, "the old model folder changed"
+    assert not list(tmp_path.glob(".model.tmp-*")), "the temporary folder was left behind"
+    assert cli.describe_error(caught.value).strip()

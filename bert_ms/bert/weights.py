@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import pickle
 import re
 import shutil
@@ -478,7 +479,6 @@ def save_pretrained(model: nn.Cell, path: str | Path, vocab_file: str | Path | N
     ``label_names`` (one per class of a classifier) go into config.json's ``id2label``/``label2id``;
     without them the labels are ``LABEL_0``, ``LABEL_1``, ... as in ``transformers``."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     extra = {}
     if hasattr(model, "num_labels"):  # so transformers builds a classifier of the right size
         names = list(label_names) if label_names is not None else [f"LABEL_{i}" for i in range(model.num_labels)]
@@ -486,10 +486,28 @@ def save_pretrained(model: nn.Cell, path: str | Path, vocab_file: str | Path | N
             raise ValueError(f"label_names must be {model.num_labels} distinct names, got {names}")
         extra["id2label"] = {str(i): n for i, n in enumerate(names)}
         extra["label2id"] = {n: i for i, n in enumerate(names)}
-    model.config.to_json_file(path / "config.json", architectures=[type(model).__name__], **extra)
-    save_file(_hf_state(model), str(path / "model.safetensors"), metadata={"format": "pt"})
-    if vocab_file is not None:
-        shutil.copyfile(vocab_file, path / "vocab.txt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole into a sibling folder first: a full disk or a crash while writing leaves the folder as it
+    # was (never a config.json without its weights); then each file is moved in with an atomic rename.
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        model.config.to_json_file(tmp / "config.json", architectures=[type(model).__name__], **extra)
+        try:
+            save_file(_hf_state(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        except Exception as err:  # safetensors reports a full disk as its own error type, without the file name
+            if isinstance(err, OSError):
+                raise
+            raise OSError(getattr(err, "errno", None) or 28, f"cannot write {path / 'model.safetensors'}: {err}",
+                          str(path / "model.safetensors")) from None
+        if vocab_file is not None:
+            shutil.copyfile(vocab_file, tmp / "vocab.txt")
+        path.mkdir(exist_ok=True)
+        for file in tmp.iterdir():
+            os.replace(file, path / file.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
