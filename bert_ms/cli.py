@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -1013,13 +1012,26 @@ def build_parser() -> argparse.ArgumentParser:
         _add_device_args(p)
         add_args(p)
         p.set_defaults(func=run)
-    if importlib.util.find_spec("bert_ms.selftest") is not None:  # written separately; absent: no command
-        from bert_ms import selftest
+    from bert_ms import selftest
 
-        p = sub.add_parser("selftest", help="check this installation: a short run of every part of the course")
-        selftest.add_arguments(p)
-        p.set_defaults(func=selftest.run)
+    p = sub.add_parser("selftest", help="check this installation: a short run of every part of the course")
+    selftest.add_arguments(p)
+    p.set_defaults(func=selftest.run)
+    p = sub.add_parser("exercises", help="your exercises: done, failing (with the last message), untouched")
+    p.add_argument("--reset", action="store_true", help="clear the record")
+    p.set_defaults(func=run_exercises)
     return parser
+
+
+def run_exercises(args: argparse.Namespace) -> int:
+    """``bert-ms exercises``: the local record of the checks a learner ran (bert_ms.exercises.record)."""
+    from bert_ms.exercises import check, record
+
+    if args.reset:
+        print("exercise record cleared" if record.reset() else "no exercise record to clear")
+        return 0
+    print(record.report(check.all_checks()))
+    return 0
 
 
 ERRORS = (CliError, DeviceError, ChecksumError, CheckpointError, MissingPackageError, ValueError, OSError)

@@ -43,3 +43,15 @@ def tiny_config():
     from bert_ms.bert.config import BertConfig
 
     return BertConfig(**TINY)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _exercise_record(tmp_path_factory):
+    """Checks run by the tests never write into the learner's own exercise record (~/.cache/bert_ms)."""
+    from bert_ms.exercises import record
+
+    folder = tmp_path_factory.mktemp("exercise_record")
+    original = record.path
+    record.path = lambda: folder / record.FILE_NAME
+    yield folder
+    record.path = original

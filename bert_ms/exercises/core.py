@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bert_ms.exercises import record
 from bert_ms.runtime import language, settings
 
 __all__ = ["CheckTimeout", "ExerciseFailed", "Mismatch", "Result", "exercise", "expect_close", "expect_equal",
@@ -380,6 +381,8 @@ def exercise(title: str, kind: str = "function", *, forbid: Sequence = (), time_
                 result = Result(title, "pass", f"✓ {title}: correct.")
             finally:
                 _CURRENT.pop()
+            if not quiet:  # a learner's run, not a test suite's: kept in the exercise record
+                record.add(name, title, result.status, result.message)
             return _finish(result, quiet, strict)
 
         run.title, run.kind, run.forbid = title, kind, tuple(forbid)
