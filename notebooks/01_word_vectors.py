@@ -109,6 +109,38 @@ assert np.array_equal(by_gather.asnumpy(), by_layer.asnumpy())
 # The first term pulls v_c towards the true context's u_o; the second pushes it away from the noise.
 # Frequent words like "the" are randomly dropped first (subsampling 下采样, eq. 5).
 #
+# **Exercises (练习).** Each one sits before the part of the lesson that uses the package's version of it;
+# write your answer in the marked cell and run it: the check tests it on fresh random inputs against an
+# exact reference and names the first difference (calling `bert_ms.classic.word2vec`'s own version does
+# not count). Solutions are in `solutions/01_word_vectors.py`.
+#
+# **Exercise 1.1 (练习)**: write the noise distribution P_n(w) ∝ count(w)^{3/4}: given an array of word
+# counts whose id 0 is `<unk>` (never drawn as a noise word), return one probability per id.
+
+# %%
+# Exercise 1.1 (练习): noise probabilities from word counts (counts[0] is <unk>)
+def my_noise_distribution(counts):
+    raise NotImplementedError  # your code here
+
+
+check.noise_distribution(my_noise_distribution)
+
+# %% [markdown]
+# **Exercise 1.2 (练习)**: subsampling. Mikolov's eq. 5 discards each occurrence of a word w with
+# probability 1 − √(t / f(w)), where f(w) is the word's relative frequency (its count over the corpus
+# size) and t a small threshold (the paper uses about 10⁻⁵). Write the probability of KEEPING an
+# occurrence, given the array of frequencies and t: a probability for every word, rare words (f < t)
+# included.
+
+# %%
+# Exercise 1.2 (练习): the probability of keeping each occurrence, given frequencies freq and threshold t
+def my_keep_probability(freq, t):
+    raise NotImplementedError  # your code here
+
+
+check.subsample_keep(my_keep_probability)
+
+# %% [markdown]
 # ### 2.1 The training examples
 # Here are the pieces of one batch, from a Penn Treebank sentence: the vocabulary (words seen at least
 # 5 times; the rest become `<unk>`, which `train_skipgram` drops), the (centre, context) pairs within a
@@ -194,13 +226,14 @@ print(f"loss {float(ref_loss.asnumpy()):.6f}; max |Δ| centre table {err_V:.1e},
 assert abs(float(ref_loss.asnumpy()) - float(loss.asnumpy())) < 1e-5 and max(err_V, err_U) < 1e-5
 
 # %% [markdown]
-# **Exercise 1.1 (练习)**: derive the gradient by hand. For one pair, show that
-# ∂ℓ/∂v_c = −(1 − σ(u_o·v_c)) u_o + Σ_k σ(u_k·v_c) u_k, then write it for a batch: `v` and `u_pos` are
-# [B, D] tensors, `u_neg` is [B, K, D]; return [B, D], row i the gradient of pair i's own loss. The
-# check compares it with automatic differentiation on fresh random vectors.
+# **Exercise 1.3 (练习)**: derive by hand the gradient ∂ℓ/∂v_c of one pair's loss ℓ (eq. 4 above) with
+# respect to its centre vector (hint: d/dx log σ(x) = 1 − σ(x), and σ(−x) = 1 − σ(x)), then write it for
+# a batch: `v` and `u_pos` are [B, D] tensors, `u_neg` is [B, K, D]; return [B, D], row i the gradient of
+# pair i's own loss. The check compares it with an exact float64 reference on fresh random vectors
+# (MindSpore's automatic differentiation is not allowed in the answer).
 
 # %%
-# Exercise 1.1 (练习): the gradient of one pair's loss with respect to its centre vector
+# Exercise 1.3 (练习): the gradient of one pair's loss with respect to its centre vector
 def my_center_grad(v, u_pos, u_neg):
     raise NotImplementedError  # your code here: ops.sigmoid, sums over the last axis
 
@@ -208,31 +241,11 @@ def my_center_grad(v, u_pos, u_neg):
 check.skipgram_center_grad(my_center_grad)
 
 # %% [markdown]
-# **Exercise 1.2 (练习)**: write the noise distribution P_n(w) ∝ count(w)^{3/4} for an array of counts
-# whose id 0 is `<unk>` (never drawn). **Exercise 1.3**: subsampling keeps an occurrence of word w with
-# probability min(1, √(t / f(w))), f the word's relative frequency; write that keep probability.
-
-# %%
-# Exercise 1.2 (练习): noise probabilities from word counts (counts[0] is <unk>)
-def my_noise_distribution(counts):
-    raise NotImplementedError  # your code here
-
-
-check.noise_distribution(my_noise_distribution)
-
-
-# Exercise 1.3 (练习): the probability of keeping each occurrence, given frequencies freq and threshold t
-def my_keep_probability(freq, t):
-    raise NotImplementedError  # your code here
-
-
-check.subsample_keep(my_keep_probability)
-
-# %% [markdown]
 # ### 2.4 Training on the Penn Treebank
 # The step is proved, so now the package trains for speed: `train_skipgram` runs the same loss and
-# `train_step`, compiled with `mindspore.jit`, with the Adam optimiser instead of plain SGD (it needs
-# fewer steps on a small corpus; the paper used SGD with a decaying rate).
+# `train_step`, compiled with `mindspore.jit`, with the Adam optimiser instead of plain SGD (our choice for
+# a small corpus and a few thousand steps; the paper used SGD with a linearly decaying rate). Before the
+# first step the context vectors are zero, so the first loss is (1 + K)·log 2 ≈ 4.16, as in section 2.2.
 
 # %%
 steps = settings.pick(150, 6000)
@@ -250,14 +263,29 @@ plt.ylabel("negative-sampling loss")
 plt.title("skip-gram on PTB")
 plt.show()
 
-# Before training the loss is (1+K)·log 2 ≈ 4.16: the context vectors start at zero.
-assert abs(losses[0] - 6 * np.log(2)) < 0.05
+assert abs(losses[0] - 6 * np.log(2)) < 0.05, "the first loss is (1 + K)·log 2: the context vectors start at zero"
 assert np.mean(losses[-50:]) < losses[0] - 0.5, "training must lower the loss"
 
 # %% [markdown]
-# Nearest neighbours by cosine similarity (余弦相似度). The smoke run is far too short to say much; the
-# full run (all 887k PTB tokens) puts market words around "stock" (exchange, trading, composite) and
-# job titles around "president" (vice, chief, executive, officer).
+# Which words did the vectors put close together? We ask for the nearest neighbours of a word by cosine
+# similarity (余弦相似度): cos(a, b) = a·b / (|a| |b|), the dot product of the two vectors scaled to length 1.
+#
+# **Exercise 1.4 (练习)**: write that nearest-neighbour search yourself: given a [V, D] matrix, a row
+# index and k, return the indices of the k rows with the highest cosine similarity to that row, best
+# first, without the row itself.
+
+# %%
+# Exercise 1.4 (练习): k nearest rows by cosine similarity, the query row excluded
+def my_nearest(vectors, query, k):
+    raise NotImplementedError  # your code here
+
+
+check.nearest_words(my_nearest)
+
+# %% [markdown]
+# The package's `word2vec.nearest` does the same for words. The smoke run is far too short to say much; the
+# full run (all 887,521 PTB tokens) puts market words around "stock" (exchange, trading) and job titles
+# around "president" (vice, chief, executive, officer).
 
 # %%
 vectors = sg_model.vectors()
@@ -265,6 +293,7 @@ neighbours = {q: word2vec.nearest(vectors, vocab.itos, vocab.stoi, q, k=8) for q
 for query, near in neighbours.items():
     print(f"{query:10s} ->", near)
 if not settings.smoke():
+    assert len(tokens) == 887_521
     assert {"exchange", "trading"} <= set(neighbours["stock"])
     assert {"vice", "chief", "executive", "officer"} <= set(neighbours["president"])
 
@@ -287,7 +316,10 @@ print("GloVe:", glove.shape)
 # ### 3.1 A picture: principal component analysis (主成分分析, PCA)
 # 50 dimensions cannot be drawn, so we project chosen words onto the two directions along which they
 # vary most (the top two singular vectors of the centred vectors). Countries and their capitals: the
-# arrow from each country to its capital points the same way; so does the arrow from male to female.
+# arrow from each country to its capital points nearly the same way; so does the arrow from male to
+# female. Measured in all 50 dimensions (below the picture), the offsets b − a of the pairs have a mean
+# cosine of about 0.65 (capitals) and 0.72 (gender) with each other, where the offsets of 200 random pairs
+# of frequent words have a mean cosine of about 0.
 
 # %%
 capitals = [("china", "beijing"), ("japan", "tokyo"), ("france", "paris"), ("russia", "moscow"),
@@ -316,12 +348,20 @@ for ax, pairs, title in [(axes[0], capitals, "country → capital"), (axes[1], g
 plt.tight_layout()
 plt.show()
 
-# "the arrows point the same way", measured in all 50 dimensions: cosine between the offset vectors
-offsets = np.array([unit[gstoi[b]] - unit[gstoi[a]] for a, b in capitals])
-offsets /= np.linalg.norm(offsets, axis=1, keepdims=True)
-parallel = float((offsets @ offsets.T)[np.triu_indices(len(capitals), 1)].mean())
-print(f"mean cosine between country→capital offsets: {parallel:.2f} (random word pairs: about 0)")
-assert parallel > 0.5
+# "the arrows point the same way", measured in all 50 dimensions: the mean cosine between the offsets b − a
+def mean_offset_cosine(pairs):
+    offsets = np.array([unit[gstoi[b]] - unit[gstoi[a]] for a, b in pairs])
+    offsets /= np.linalg.norm(offsets, axis=1, keepdims=True)
+    return float((offsets @ offsets.T)[np.triu_indices(len(pairs), 1)].mean())
+
+
+random_pairs = [(glove_words[i], glove_words[j]) for i, j in rng.choice(10_000, size=(200, 2), replace=False)]
+parallel = {"country → capital": mean_offset_cosine(capitals), "male → female": mean_offset_cosine(gender),
+            "200 random pairs": mean_offset_cosine(random_pairs)}
+for name, value in parallel.items():
+    print(f"mean cosine between the offsets, {name:18s}: {value:.2f}")
+assert round(parallel["country → capital"], 2) == 0.65 and round(parallel["male → female"], 2) == 0.72
+assert abs(parallel["200 random pairs"]) < 0.05
 
 # %% [markdown]
 # ### 3.2 Analogies (类比)
@@ -341,6 +381,7 @@ assert "queen" in answer
 # %%
 questions = data.load_analogy_questions()
 assert sum(len(qs) for qs in questions.values()) == 19_544 and len(questions) == 14
+assert sum(s.startswith("gram") for s in questions) == 9, "9 syntactic sections (gram*), 5 semantic"
 per_section = settings.pick(40, None)  # None: every question
 asked, correct = {}, {}
 for section, qs in questions.items():
@@ -378,7 +419,10 @@ assert semantic > 0.3 and syntactic > 0.2
 # %%
 weakest = sorted(acc, key=acc.get)[:3]
 print("weakest sections:", {s: round(acc[s], 2) for s in weakest})
-assert set(weakest) <= {"currency", "city-in-state", "gram2-opposite", "gram1-adjective-to-adverb"}
+if settings.smoke():  # 40 questions a section: the order of the weakest few can change
+    assert set(weakest) <= {"currency", "city-in-state", "gram2-opposite", "gram1-adjective-to-adverb"}
+else:
+    assert set(weakest) == {"currency", "city-in-state", "gram2-opposite"}
 
 # %% [markdown]
 # ### 3.3 Similarity (相似度)
@@ -390,20 +434,7 @@ pairs = [(a, b, s) for a, b, s in data.load_wordsim353() if a.lower() in gstoi a
 model_sim = [float(unit[gstoi[a.lower()]] @ unit[gstoi[b.lower()]]) for a, b, _ in pairs]
 rho = spearmanr(model_sim, [s for *_, s in pairs]).correlation
 print(f"{len(pairs)} pairs, Spearman rho = {rho:.3f}")
-assert rho > 0.4
-
-# %% [markdown]
-# **Exercise 1.4 (练习)**: write the nearest-neighbour search yourself: given a [V, D] matrix, a row
-# index and k, return the k rows with the highest cosine similarity to that row, best first, without
-# the row itself.
-
-# %%
-# Exercise 1.4 (练习): k nearest rows by cosine similarity, the query row excluded
-def my_nearest(vectors, query, k):
-    raise NotImplementedError  # your code here
-
-
-check.nearest_words(my_nearest)
+assert len(pairs) == 353 and rho > 0.4
 
 # %% [markdown]
 # ## 4. What one vector per word cannot do
@@ -411,8 +442,8 @@ check.nearest_words(my_nearest)
 # A static vector is looked up without reading the sentence, so every sense of a word shares it. What
 # the vector then holds depends on how often each sense occurs in the training text:
 #
-# * "bank": the money sense dominates news text, so **all** its neighbours are financial; the river
-#   sense is simply lost.
+# * "bank": the money sense dominates GloVe's training text (Wikipedia and newswire), so **all** its ten
+#   nearest neighbours are financial; the river sense is simply lost.
 # * "organ" and "amazon", whose senses are both common: the neighbours mix body parts with music, and
 #   a company with a rainforest.
 
