@@ -61,7 +61,7 @@ def _catalog() -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
     return exact, templates
 
 
-HINT = (" Hint: ", " 提示：")  # the checks end a message with " Hint: ..."; each side is translated on its own
+HINT = (" Hint: ", "提示：")  # the checks end a message with " Hint: ..."; each side is translated on its own
 
 
 def to_chinese(text: str) -> str:
