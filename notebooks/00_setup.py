@@ -413,16 +413,17 @@ plt.show()
 #   benchmark in `bench/` compares model speed against.
 #
 # Where in between the curve climbs, and how smoothly, depends on the machine (its caches, how many cores
-# MindSpore's threads get, what else is running). Smoke mode stops at n = 64, too small to reach the
-# compute-bound regime or the best rate, so it checks only that the smallest products cost a fixed amount.
+# MindSpore's threads get, what else is running). Smoke mode (what the test suite runs, often on a busy
+# machine) stops at n = 64, too small to reach the compute-bound regime or the best rate, and asserts none
+# of these timings: it only checks that every rate was measured.
 
 # %%
 t = dict(zip(sizes, seconds))
 small_growth = t[16] / t[8]
 print(f"n = 8 -> 16: time x{small_growth:.2f} (work x8); n = 8 runs at {gflops[0] / gflops.max():.2%} of the best rate")
 assert np.all(np.isfinite(gflops)) and np.all(gflops > 0)
-assert small_growth < 2.5, "the smallest products cost a fixed amount per call"
 if not settings.smoke():
+    assert small_growth < 2.5, "the smallest products cost a fixed amount per call"
     assert gflops[0] < 0.01 * gflops.max(), "at n = 8 the machine runs at under 1 % of its best rate"
     large_growth = t[2048] / t[1024]
     print(f"n = 1024 -> 2048: time x{large_growth:.1f} (work x8); n = 2048 runs at {gflops[-1] / gflops.max():.0%} "
