@@ -477,3 +477,62 @@ def test_every_numeric_answer_has_a_check(name):
     numeric = [q for q, (a, _) in answers(name).items() if NUMERIC.match(a)]
     unchecked = [q for q in numeric if (name, q) not in CHECKS]
     assert not unchecked, f"{name}: numeric answers without a check in CHECKS: {unchecked}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the Chinese edition of the lectures (lectures/zh/): the same structure and the same numeric answers
+# ---------------------------------------------------------------------------------------------
+
+ZH = LECTURES / "zh"
+
+
+def _zh_key(name: str) -> dict[int, tuple[str, str]]:
+    text = (ZH / f"{name}.md").read_text(encoding="utf-8")
+    body = _section(text, r"答案（Answers）")
+    out = {}
+    for line in body.splitlines():
+        if re.match(r"^\d+\. ", line):
+            m = ANSWER_LINE.match(line)
+            assert m, f"zh/{name}: answer line is not 'N. **answer** — why': {line!r}"
+            out[int(m.group(1))] = (m.group(2), m.group(3))
+    return out
+
+
+ZH_LECTURES = [n for n in COURSE if (ZH / f"{n}.md").is_file()]  # which lessons are translated: README.zh.md
+
+
+def test_chinese_lectures_are_course_lectures():
+    extra = sorted(p.stem for p in ZH.glob("*.md")) if ZH.is_dir() else []
+    assert set(extra) <= set(COURSE), f"lectures/zh/ holds files that are no lecture: {sorted(set(extra) - set(COURSE))}"
+
+
+@pytest.mark.parametrize("name", ZH_LECTURES)
+def test_a_chinese_lecture_has_the_same_quiz_and_numeric_answers(name):
+    """The numeric answers are checked once, against the code (the tests above, on the English key); the
+    Chinese key must state exactly the same numbers, so both editions are checked from one place."""
+    path = ZH / f"{name}.md"
+    text = path.read_text(encoding="utf-8")
+    questions = re.findall(r"^\d+\. (.+)$", _section(text, r"小测验（Quiz）"), flags=re.M)
+    assert len(questions) == len(quiz(name)), f"zh/{name}: {len(questions)} questions, English {len(quiz(name))}"
+    en, zh = answers(name), _zh_key(name)
+    assert sorted(zh) == sorted(en), f"zh/{name}: answers {sorted(zh)}, English {sorted(en)}"
+    for q, (answer, _) in en.items():
+        if NUMERIC.match(answer.strip()):
+            assert zh[q][0].strip() == answer.strip(), f"zh/{name} answer {q}: {zh[q][0]!r}, English {answer!r}"
+    chinese = len(re.findall(r"[\u4e00-\u9fff]", text))
+    assert chinese > 0.3 * len(re.findall(r"[A-Za-z]", text)), f"zh/{name}: mostly not Chinese"
+
+
+def test_a_chinese_key_with_another_number_fails(tmp_path, monkeypatch):
+    if not ZH_LECTURES:
+        pytest.skip("no Chinese lecture yet")
+    name = ZH_LECTURES[0]
+    en = answers(name)
+    q, (answer, _) = next((q, a) for q, a in en.items() if NUMERIC.match(a[0].strip()))
+    text = (ZH / f"{name}.md").read_text(encoding="utf-8")
+    changed = re.sub(rf"^{q}\. \*\*{re.escape(answer)}\*\*", f"{q}. **{answer}9**", text, count=1, flags=re.M)
+    assert changed != text
+    (tmp_path / f"{name}.md").write_text(changed, encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "ZH", tmp_path)
+    with pytest.raises(AssertionError, match=f"answer {q}"):
+        test_a_chinese_lecture_has_the_same_quiz_and_numeric_answers(name)

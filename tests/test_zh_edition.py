@@ -136,3 +136,27 @@ def test_figure_labels_and_check_lines_are_chinese_in_the_chinese_edition():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.splitlines() == ["训练损失", "✓ 练习 T.1 · 加倍：正确。"]
+
+
+TRANSLATED = [p for p in LESSONS if editions.source_of(p).is_file()]
+
+
+@pytest.mark.parametrize("lesson", TRANSLATED, ids=lambda p: p.stem)
+def test_a_translated_lesson_is_in_step_with_the_english(lesson):
+    """Every English markdown cell has a Chinese block of its current version (a missing or changed one is
+    named), and every figure label / check message the lesson defines has its catalog file."""
+    problems = editions.drift(lesson)
+    assert not problems, "\n".join(problems)
+    assert (ROOT / "bert_ms" / "runtime" / "strings_zh" / f"{lesson.name[:2]}.tsv").is_file()
+    assert (ROOT / "lectures" / "zh" / f"{lesson.stem}.md").is_file()
+
+
+def test_the_chinese_readme_says_which_lessons_are_translated():
+    """README.zh.md names the lessons whose Chinese edition is complete; it must match the files, so the
+    README never claims a translation that does not exist (nor hides one that does)."""
+    import re
+    text = (ROOT / "README.zh.md").read_text(encoding="utf-8")
+    m = re.search(r"^已译完的课：(.*)$", text, re.M)
+    assert m, "README.zh.md has no line '已译完的课：…'"
+    stated = sorted(re.findall(r"`(\d\d)_\w+`", m.group(1)))
+    assert stated == sorted(p.name[:2] for p in TRANSLATED), (stated, [p.name[:2] for p in TRANSLATED])
