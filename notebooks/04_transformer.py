@@ -33,8 +33,9 @@
 # which lecture 2 "BERT" builds on.
 #
 # Pictures: the √d_k effect, the two masks, the positional encoding (a heat map and its curves), the
-# learning-rate schedules, the cost of attention against sequence length, the training loss, and
-# the cross-attention of the trained model (8 figures).
+# warm-up schedule of eq. (3), the cost of attention against sequence length, the training loss, and
+# the cross-attention of the trained model (8 figures; exercise 4.5 draws BERT's schedule with your
+# function).
 
 # %%
 from bert_ms import device, settings
@@ -49,7 +50,6 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from bert_ms.train.trainer import lr_at
 from bert_ms.transformer import attention as ref_attention
 from bert_ms.transformer import feedforward as ref_feedforward
 from bert_ms.transformer import model as ref_model
@@ -536,9 +536,9 @@ print("changing target word 4 leaves the outputs at positions 0..3 unchanged")
 #
 # Why warm up? At the start Adam's moment estimates are noisy and post-norm Transformers diverge
 # with a large step size; a small rate for the first steps avoids it. BERT (appendix A.2) uses the
-# same idea with a different shape: linear warm-up to $10^{-4}$ over 10,000 steps, then **linear**
-# decay to 0 at step 1,000,000; `bert_ms.train.trainer.lr_at` computes it (exercise 4.5 asks you
-# to write it).
+# same idea with a different shape: a linear warm-up to $10^{-4}$ over 10,000 steps, then a **linear**
+# decay to 0 at step 1,000,000. Exercise 4.5 asks you to write that one, and draws it with your
+# function; here we draw eq. (3).
 
 # %%
 def transformer_lr(step, d_model=512, warmup=4000):
@@ -548,28 +548,26 @@ def transformer_lr(step, d_model=512, warmup=4000):
 
 steps_v = np.arange(1, 40_001)
 curves = {dm: np.array([transformer_lr(s, dm) for s in steps_v]) for dm in (256, 512, 1024)}
-steps_b = np.arange(0, 1_000_000, 500)
-bert_curve = np.array([lr_at(int(s), 1e-4, 1_000_000, 10_000, "linear") for s in steps_b])
 
 fig, ax = plt.subplots(1, 2, figsize=(10, 3))
 for dm, c in curves.items():
     ax[0].plot(steps_v / 1000, c, label=f"d_model = {dm}")
-ax[0].axvline(4, ls=":", c="k")
-ax[0].set_xlabel("step (thousands)")
+    ax[1].plot(steps_v[:8000] / 1000, c[:8000], label=f"d_model = {dm}")
+for a in ax:
+    a.axvline(4, ls=":", c="k")
+    a.set_xlabel("step (thousands)")
 ax[0].set_ylabel("learning rate")
 ax[0].set_title("Transformer, eq. (3): warm-up 4,000 steps")
 ax[0].legend(fontsize=8)
-ax[1].plot(steps_b / 1e6, bert_curve)
-ax[1].set_xlabel("step (millions)")
-ax[1].set_title("BERT: warm-up 10,000, linear decay to 1M")
+ax[1].set_title("the first 8,000 steps: linear rise, then 1/√step")
 plt.tight_layout()
 plt.show()
 
 peak_step = steps_v[curves[512].argmax()]
 print(f"eq. (3), d_model 512: peak {curves[512].max():.2e} at step {peak_step}")
 assert peak_step == 4000 and np.isclose(curves[512].max(), (512 * 4000) ** -0.5)
-assert lr_at(9_999, 1e-4, 1_000_000, 10_000, "linear") == 1e-4  # the peak, at the last warm-up step
-assert np.isclose(lr_at(505_000, 1e-4, 1_000_000, 10_000, "linear"), 0.5e-4)  # half-way through the decay
+assert np.allclose(curves[512][:4000], steps_v[:4000] * 512 ** -0.5 * 4000 ** -1.5)  # linear during the warm-up
+assert np.isclose(curves[512][16_000 - 1], curves[512][4000 - 1] / 2)  # 4x the steps, half the rate
 
 # %% [markdown]
 # ## 8. The full encoder-decoder on a toy task: reverse a digit string
@@ -613,6 +611,51 @@ for p in model.trainable_params():
         p.set_data(initializer(XavierUniform(), p.shape, ms.float32))
 print(cfg)
 
+# %% [markdown]
+# ### Before training: why the first loss is above ln 10
+#
+# The digits of the targets are uniform and independent of everything the untrained model computes, so
+# its cross-entropy is $\ln 10 + \mathrm{KL}(\text{uniform over the digits}\,\|\,p)$: $\ln 10 = 2.30$ is the
+# *best* a model that knows nothing can do, reached only by predicting exactly that uniform
+# distribution. The untrained model predicts something else, for two reasons we can measure:
+#
+# * its 12 outputs include `<pad>` and `<s>`, which are never targets (uniform over 12 costs $\ln 12 = 2.48$);
+# * its logits are not near 0. The output layer is the embedding table itself (tied, sec. 3.4), so a logit
+#   is the dot product of the decoder's output (LayerNorm makes its length $\approx\sqrt{d_{model}}$) with an
+#   embedding row (initialised with standard deviation $d_{model}^{-1/2}$): the logits start with a
+#   standard deviation near 1, random preferences that the targets punish. Shrinking the same logits
+#   towards 0 brings the loss down to $\ln 12$.
+#
+# The tied layer also gives the untrained model a habit: the decoder's output still carries its input
+# token's embedding (the residual connections), and that embedding's dot product with itself is the
+# largest, so the model's top guess is often the token it was fed.
+
+# %%
+def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Mean cross-entropy in float64 (log-softmax over the last axis)."""
+    z = logits - logits.max(-1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    return float(-np.take_along_axis(log_p, targets[..., None], -1).mean())
+
+
+probe_src, probe_in, probe_tgt = make_batch(512, np.random.default_rng(2))
+logits0 = model(ms.Tensor(probe_src), ms.Tensor(probe_in)).asnumpy().astype(np.float64)
+by_scale = {scale: cross_entropy(scale * logits0, probe_tgt) for scale in (1.0, 0.5, 0.2, 0.0)}
+top_is_input = float((logits0.argmax(-1) == probe_in).mean())
+print(f"untrained model: logits std {logits0.std():.2f}; cross-entropy {by_scale[1.0]:.3f} "
+      f"(ln 10 = {math.log(10):.3f}, ln 12 = {math.log(VOCAB):.3f})")
+for scale, ce in by_scale.items():
+    print(f"  logits x {scale:.1f}: cross-entropy {ce:.3f}")
+print(f"the top guess is the decoder's own input token at {top_is_input:.0%} of positions (1/12 = {1 / VOCAB:.0%})")
+assert by_scale[1.0] > math.log(10) and np.isclose(by_scale[0.0], math.log(VOCAB))
+assert by_scale[1.0] > by_scale[0.5] > by_scale[0.2] > by_scale[0.0]  # the excess comes from the logits' spread
+assert 0.5 < logits0.std() < 2.0
+assert top_is_input > 3 / VOCAB
+
+# %% [markdown]
+# ### Training with teacher forcing
+
+# %%
 optimizer = nn.Adam(model.trainable_params(), learning_rate=3e-3)
 
 
@@ -631,22 +674,62 @@ def train_step(src, tgt_in, tgt):
 
 
 train_step = device.jit(train_step)
+held_loss = device.jit(loss_fn)  # the same loss, no update: on a fixed held-out batch
+held_batch = [ms.Tensor(a) for a in make_batch(256, np.random.default_rng(3))]
 train_rng = np.random.default_rng(1)
-steps = settings.pick(150, 800)
-losses = []
+steps, eval_every = settings.pick(150, 800), 5
+losses, held_steps, held_losses = [], [], []
 model.set_train(True)
-for _ in range(steps):
+for step in range(steps):
     batch = [ms.Tensor(a) for a in make_batch(64, train_rng)]
     losses.append(float(train_step(*batch).asnumpy()))  # the first call compiles the graph
+    if (step + 1) % eval_every == 0:
+        held_steps.append(step + 1)
+        held_losses.append(float(held_loss(*held_batch).asnumpy()))
+    if (step + 1) % (steps // 4) == 0:
+        print(f"step {step + 1}/{steps}: training loss {np.mean(losses[-20:]):.3f}, held-out {held_losses[-1]:.3f}")
 model.set_train(False)
-print(f"loss: first {losses[0]:.3f}, last {np.mean(losses[-20:]):.4f} (chance: ln 10 = {math.log(10):.3f})")
-plt.figure(figsize=(5, 3))
-plt.semilogy(losses)
+print(f"loss: first {losses[0]:.3f}, last {np.mean(losses[-20:]):.4f} (the best without learning: "
+      f"ln 10 = {math.log(10):.3f})")
+
+held = np.array(held_losses)
+best_before = np.concatenate([[np.inf], np.minimum.accumulate(held)[:-1]])  # the best held-out loss so far
+spike = int(np.argmax(held - np.where(np.isinf(best_before), held, best_before)))  # the largest jump up
+relapse = int(np.argmax(held[1:] / best_before[1:])) + 1  # the largest jump up relative to the best so far
+back = next((held_steps[i] for i in range(relapse, len(held)) if held[i] <= best_before[relapse]), None)
+print(f"spike: at step {held_steps[spike]} the held-out loss is {held[spike]:.3f}, "
+      f"{held[spike] / best_before[spike]:.0f} times its best so far ({best_before[spike]:.3f})")
+print(f"largest relapse: {best_before[relapse]:.4f} -> {held[relapse]:.4f} (x{held[relapse] / best_before[relapse]:.0f}) "
+      f"at step {held_steps[relapse]}; back below {best_before[relapse]:.4f} at step {back}; "
+      f"last {held[-1]:.4f}")
+
+plt.figure(figsize=(6, 3))
+plt.semilogy(np.arange(1, steps + 1), losses, lw=0.8, label="training batch (64 new strings per step)")
+plt.semilogy(held_steps, held_losses, "k.-", ms=3, lw=0.8, label="fixed held-out batch (256 strings)")
+plt.axvline(held_steps[spike], ls=":", c="r")
+plt.axvline(held_steps[relapse], ls=":", c="orange")
 plt.xlabel("step")
 plt.ylabel("cross-entropy")
-plt.title("reversing digit strings")
+plt.title("reversing digit strings (Adam, constant lr 3e-3)")
+plt.legend(fontsize=8)
 plt.show()
 assert np.mean(losses[-20:]) < 0.5 * math.log(10)
+if not settings.smoke():  # 150 smoke steps end before the loss is small enough to relapse
+    assert held[spike] > 5 * best_before[spike] and held[relapse] > 10 * best_before[relapse]
+    assert held_steps[spike] < held_steps[relapse] and back is not None and held[-1] < best_before[relapse]
+
+# %% [markdown]
+# The curve is not smooth, and the bumps are not bad luck with a batch: the black curve is the loss on
+# one fixed batch the model never trains on, and it jumps too. First a **spike** (red line): the
+# held-out loss, already small, shoots up to more than 5 times its best so far. Then a long **noisy
+# stretch**, where it keeps relapsing (orange line: its largest relapse, more than 10 times its best
+# so far) before it settles below all of them at the end. Every training batch is 64 new random
+# strings of the same kind, so nothing in the data changes; what changes is the weights: an update
+# that makes the loss on unseen strings worse has overshot. Our rate of 3·10⁻³ stays the same for all
+# 800 steps, large for weights that are already close to a solution; the schedules of section 7 lower
+# the rate as training goes on, the usual cure (try it with your `my_lr` of exercise 4.5: see "Going
+# further"). The log scale makes the small losses of the noisy stretch look noisier than the large
+# ones of the start.
 
 # %% [markdown]
 # At test time there is no correct output to feed the decoder: **greedy decoding (贪心解码)** starts
@@ -769,7 +852,7 @@ print(f"the T² part overtakes the FFN at T = d_ff = {dff_bert}")
 # ## Exercises (练习)
 #
 # Each exercise is a function you write in the cell under it; the check runs it on fresh random
-# inputs against `bert_ms` and says what is wrong. Solutions: `solutions/04_transformer.py` (open
+# inputs (sizes too) against an exact float64 NumPy answer and says what is wrong. Solutions: `solutions/04_transformer.py` (open
 # it after trying). Write them without scrolling up; that is the point.
 
 # %%
@@ -777,8 +860,9 @@ from bert_ms.exercises import check
 
 # %% [markdown]
 # **Exercise 4.1 (练习): attention with a boolean mask.** Write `my_attention(q, k, v, mask=None)`
-# returning the output of eq. (1). This time `mask` is a **boolean** tensor broadcastable to
-# $[\dots, T_q, T_k]$, `True` where a query may attend to a key (e.g. `ops.masked_fill` helps).
+# returning the output of eq. (1) (or the pair `(output, weights)`). This time `mask` is a **boolean**
+# tensor broadcastable to $[\dots, T_q, T_k]$, `True` where a query may attend to a key
+# (e.g. `ops.masked_fill` helps).
 
 # %%
 # Exercise 4.1 (练习): scaled dot-product attention with a boolean mask
@@ -789,8 +873,9 @@ def my_attention(q, k, v, mask=None):
 check.attention(my_attention)
 
 # %% [markdown]
-# **Exercise 4.2 (练习): the causal mask.** `my_causal_mask(T)` returns the additive $[T, T]$ mask:
-# 0 where query $i$ may attend to key $j$ ($j \le i$), a large negative number where $j > i$.
+# **Exercise 4.2 (练习): the causal mask.** `my_causal_mask(T)` returns the additive $[T, T]$ mask
+# (or $[1, 1, T, T]$): 0 where query $i$ may attend to key $j$ ($j \le i$), a large negative number
+# where $j > i$ (−10⁹ or −∞; anything at or below −10⁴ hides a key).
 
 # %%
 # Exercise 4.2 (练习): the causal mask
@@ -803,7 +888,7 @@ check.causal_mask(my_causal_mask)
 # %% [markdown]
 # **Exercise 4.3 (练习): the padding mask.** `my_padding_mask(keep)` takes BERT's `attention_mask`,
 # an int32 tensor $[B, T]$ with 1 for real tokens and 0 for `[PAD]`, and returns the additive mask
-# of shape $[B, 1, 1, T]$.
+# of shape $[B, 1, 1, T]$: 0 for a real token, a large negative number (as in exercise 4.2) for `[PAD]`.
 
 # %%
 # Exercise 4.3 (练习): the padding mask
@@ -815,7 +900,9 @@ check.padding_mask(my_padding_mask)
 
 # %% [markdown]
 # **Exercise 4.4 (练习): positional encoding.** `my_pe(max_len, d_model)` returns the
-# $[max\_len, d_{model}]$ table of section 3.5 (NumPy or MindSpore).
+# $[max\_len, d_{model}]$ table of section 3.5 (NumPy or MindSpore). One case more than our
+# `positional_encoding` above: an **odd** $d_{model}$, whose last column $d_{model}-1$ is even and so
+# a sine (it has no cosine partner).
 
 # %%
 # Exercise 4.4 (练习): the sinusoidal positional encoding
@@ -827,9 +914,10 @@ check.sinusoidal_pe(my_pe)
 
 # %% [markdown]
 # **Exercise 4.5 (练习): BERT's learning-rate schedule.** `my_lr(step, peak_lr, total_steps, warmup_steps)`
-# for steps counted from 0: `peak_lr * (step + 1) / warmup_steps` while `step < warmup_steps`, then a
-# straight line down to 0 at `total_steps`, and 0 afterwards. The check compares it with
-# `bert_ms.train.trainer.lr_at(..., decay="linear")` (don't call it: write it).
+# for steps counted from 0: `peak_lr * (step + 1) / warmup_steps` while `step < warmup_steps` (so step 0
+# already trains), then a straight line from `peak_lr` at `step == warmup_steps` down to 0 at
+# `total_steps`, and 0 afterwards. The Trainer of lessons 07-09 uses the package's version of this
+# function; the check refuses an answer that calls it, so write it yourself.
 
 # %%
 # Exercise 4.5 (练习): linear warm-up, then linear decay
@@ -837,7 +925,27 @@ def my_lr(step, peak_lr, total_steps, warmup_steps):
     raise NotImplementedError  # your code here
 
 
-check.linear_warmup_lr(my_lr)
+lr_result = check.linear_warmup_lr(my_lr)
+
+# %% [markdown]
+# Once your `my_lr` passes, this cell draws BERT's schedule with it (appendix A.2: peak $10^{-4}$,
+# 10,000 warm-up steps, 1,000,000 steps in all), next to eq. (3) scaled to the same peak.
+
+# %%
+if lr_result:
+    steps_b = np.arange(0, 1_000_000, 500)
+    bert_curve = np.array([float(my_lr(int(s), 1e-4, 1_000_000, 10_000)) for s in steps_b])
+    eq3 = np.array([transformer_lr(int(s) + 1, 512, 10_000) for s in steps_b])
+    plt.figure(figsize=(6, 3))
+    plt.plot(steps_b / 1e6, bert_curve, label="BERT: linear warm-up, linear decay (your my_lr)")
+    plt.plot(steps_b / 1e6, eq3 * 1e-4 / eq3.max(), label="eq. (3), warm-up 10,000, same peak")
+    plt.xlabel("step (millions)")
+    plt.ylabel("learning rate")
+    plt.legend(fontsize=8)
+    plt.show()
+    assert np.isclose(bert_curve.max(), 1e-4) and bert_curve[-1] < 1e-6
+else:
+    print("write my_lr above first: this cell then draws BERT's schedule with it.")
 
 # %% [markdown]
 # ### Going further (no check; each takes a few minutes in full mode)
@@ -847,3 +955,6 @@ check.linear_warmup_lr(my_lr)
 # * Set `model.positions.table` to zeros before training. Can the model still reverse? Explain with
 #   the permutation-invariance of attention.
 # * Skip the Xavier loop (the package's N(0, 0.02) initialisation) and watch the loss curve.
+# * Train with a schedule instead of the constant 3·10⁻³: set the rate before each step with
+#   `ops.assign(optimizer.learning_rate, ms.Tensor(my_lr(step, 3e-3, steps, 50), ms.float32))`. Do the
+#   relapses of the held-out loss go away? Is the final loss lower?

@@ -227,8 +227,8 @@ assert paper.tokens[-4:] == ["likes", "play", "##ing", "[SEP]"] and len(paper.to
 # ### Words the real vocabulary *does* split
 #
 # Rare words, technical terms and names are split into pieces. No word is ever out of vocabulary
-# unless one of its characters is unknown: that is why WordPiece covers an open vocabulary with
-# 30k entries.
+# unless one of its characters is unknown (or the word is absurdly long: exercise 5.1): that is why
+# WordPiece covers an open vocabulary with 30k entries.
 
 # %%
 for w in ["embeddings", "tokenization", "mindspore", "transformers", "bidirectional", "huggingface"]:
@@ -459,7 +459,8 @@ assert np.allclose(summed.asnumpy()[0, 9], manual, atol=1e-6)
 #
 # Why not always `[MASK]`? `[MASK]` never appears when fine-tuning, so the model must also produce good
 # representations for real tokens; the random 10 % keeps it from trusting the input blindly. Lesson 07
-# writes the masking itself; here we measure the package's.
+# writes the 15 % / 80/10/10 masking and the NSP pair builder itself and proves both equal to the
+# package's; here we measure the package's.
 
 # %%
 rng = np.random.default_rng(0)
@@ -516,7 +517,8 @@ for p in where:  # a chosen continuation piece always comes with the rest of its
 # In Chinese every character is a token and there are no `##` pieces to group, so "whole words" must
 # come from a **word segmenter (分词)**. That is Chinese BERT-wwm (Cui et al. 2019, segmenting with
 # LTP): the characters of one word are masked together. Our People's Daily sample is segmented by
-# hand, so we pass each character's word index as `word_ids`:
+# hand, so we pass each character's word index as `word_ids`. In the printed line ■ is `[MASK]`; a chosen
+# character can also become a random token from the whole vocabulary or stay as it is (the 80/10/10 rule).
 
 # %%
 segmented = data.load_peoples_daily(max_lines=4, keep_tags=True)[3]  # [(word, POS tag), ...]
@@ -552,7 +554,7 @@ plt.show()
 #
 # Half of the pairs are **IsNext** (B really follows A in the same document), half **NotNext** (B is
 # taken from a *different* document). The State of the Union corpus keeps document boundaries for
-# exactly this reason.
+# exactly this reason. Here the package builds the pairs (lesson 07 writes the builder out).
 
 # %%
 docs = data.load_sotu("dev")[: settings.pick(4, 23)]
@@ -577,8 +579,10 @@ from bert_ms.exercises import check
 
 # %% [markdown]
 # **Exercise 5.1 (练习): WordPiece.** `my_wordpiece(word, vocab)` returns the pieces of one (already
-# basic-tokenized) word; `vocab` is a set of strings. The check uses random vocabularies and
-# google-research/bert's "unwanted running" vocabulary.
+# basic-tokenized) word as a list; `vocab` is a set of strings. One rule more than our `wordpiece`
+# above, as in google-research/bert (`max_input_chars_per_word`): a word longer than 100 characters is
+# `["[UNK]"]` without being split. The check uses random vocabularies, google-research/bert's
+# "unwanted running" vocabulary and words of 100 and 101 characters.
 
 # %%
 # Exercise 5.1 (练习): greedy longest-match-first WordPiece
@@ -591,7 +595,8 @@ check.wordpiece(my_wordpiece)
 # %% [markdown]
 # **Exercise 5.2 (练习): the input rows.** `my_inputs(tokens_a, tokens_b, max_len)` returns four lists
 # of length `max_len`: tokens, segment ids, position ids and the attention mask (`tokens_b` may be
-# `None`).
+# `None`). The tokens always fit in `max_len`, sometimes exactly (no `[PAD]` at all); cutting a pair
+# that is too long is lesson 07's business.
 
 # %%
 # Exercise 5.2 (练习): [CLS], [SEP], segments, positions, padding

@@ -79,7 +79,8 @@ def sinusoidal_pe(max_len, d_model):
     pos = np.arange(max_len)[:, None]
     angle = pos / 10000 ** (np.arange(0, d_model, 2) / d_model)  # one frequency per pair (2i, 2i+1)
     pe = np.zeros((max_len, d_model), np.float32)
-    pe[:, 0::2], pe[:, 1::2] = np.sin(angle), np.cos(angle)
+    pe[:, 0::2] = np.sin(angle)
+    pe[:, 1::2] = np.cos(angle[:, : d_model // 2])  # an odd d_model has one sine column more than cosines
     return pe
 
 

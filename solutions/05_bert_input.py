@@ -8,6 +8,8 @@ and proves that each wrong answer below is rejected with a message naming the mi
 
 # Exercise 5.1: greedy longest-match-first WordPiece
 def wordpiece(word, vocab):
+    if len(word) > 100:  # google-research/bert's max_input_chars_per_word
+        return ["[UNK]"]
     pieces, start = [], 0
     while start < len(word):
         end = len(word)
@@ -56,6 +58,19 @@ def wordpiece_shortest_first(word, vocab):
         while end <= len(word) and ("##" if start > 0 else "") + word[start:end] not in vocab:
             end += 1
         if end > len(word):
+            return ["[UNK]"]
+        pieces.append(("##" if start > 0 else "") + word[start:end])
+        start = end
+    return pieces
+
+
+def wordpiece_without_length_limit(word, vocab):
+    pieces, start = [], 0  # no `len(word) > 100` test: a 101-character word is split like any other
+    while start < len(word):
+        end = len(word)
+        while end > start and ("##" if start > 0 else "") + word[start:end] not in vocab:
+            end -= 1
+        if end == start:
             return ["[UNK]"]
         pieces.append(("##" if start > 0 else "") + word[start:end])
         start = end
@@ -119,11 +134,13 @@ def whole_word_groups_with_specials(tokens):
 
 
 # Exercise 5.4: “ ” and each — and … are missing from bert-base-chinese: 1 + 2 + 2 + 1 = 6
+zh_unk_count = 6
+
 SOLUTIONS = {
     "wordpiece": wordpiece,
     "bert_inputs": bert_inputs,
     "whole_word_groups": whole_word_groups,
-    "zh_unk_count": 6,
+    "zh_unk_count": zh_unk_count,
 }
 
 WRONG = {
@@ -131,6 +148,7 @@ WRONG = {
         (wordpiece_partial_unk, "whole word becomes [UNK]"),
         (wordpiece_without_hashes, "'##' prefix"),
         (wordpiece_shortest_first, "longest"),
+        (wordpiece_without_length_limit, "longer than 100 characters"),
     ],
     "bert_inputs": [
         (bert_inputs_last_sep_in_segment_a, "belongs to segment 1"),
