@@ -92,6 +92,34 @@ def test_the_recorded_spam_runs_are_consistent():
     assert {r["split"] for r in grid} == {"dev"}, "the learning rate is chosen on dev, never on test"
 
 
+def test_the_learning_rates_are_chosen_by_the_stated_rule_inside_a_wide_enough_grid():
+    """scripts/results/spam_lr_grid.jsonl (dev, 64 labels, seed 0): every start was tried at 5e-5, 1e-4, 3e-4
+    and 1e-3; MiniLM's and the course BERT's best rate is strictly inside that grid (not at an edge) and
+    unique; random init's tie (always "ham" at every rate) goes to MiniLM's rate; the record's test runs
+    used exactly the rates that rule chooses (the script reads them from the grid)."""
+    spec = importlib.util.spec_from_file_location("spam_label_budgets", ROOT / "scripts" / "spam_label_budgets.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    grid = [json.loads(line) for line in (ROOT / "scripts" / "results" / "spam_lr_grid.jsonl").read_text().splitlines()]
+    rates = (5e-5, 1e-4, 3e-4, 1e-3)
+    for start in ("minilm", "course", "random"):
+        tried = sorted(r["lr"] for r in grid if r["start"] == start)
+        assert tried == list(rates), f"{start}: tried {tried}"
+    chosen = script.chosen_rates(grid)
+    assert chosen == script.LR
+    for start in ("minilm", "course"):
+        acc = {r["lr"]: r["accuracy"] for r in grid if r["start"] == start}
+        best = max(acc, key=acc.get)
+        assert chosen[start] == best and rates[0] < best < rates[-1], (start, acc)
+        assert sorted(acc.values())[-1] > sorted(acc.values())[-2], f"{start}: a tie at the top"
+    assert len({r["accuracy"] for r in grid if r["start"] == "random"}) == 1 and chosen["random"] == chosen["minilm"]
+    records = [json.loads(line) for line in (ROOT / "scripts" / "results" / "spam_label_budgets.jsonl").read_text()
+               .splitlines()]
+    assert {(r["start"], r["lr"]) for r in records if r["split"] == "test"} == set(chosen.items())
+    with pytest.raises(ValueError, match="no rule breaks this tie"):
+        script.chosen_rates([{**r, "accuracy": 0.5} if r["start"] == "minilm" else r for r in grid])
+
+
 def test_known_models_resolve_by_name_with_a_clear_error_when_absent(monkeypatch):
     from bert_ms.bert import inference
     from bert_ms.runtime.settings import MissingPackageError
