@@ -85,12 +85,46 @@ for k, tok in enumerate(sentence):
 print("the backward LSTM reads:", " ".join(flipped))
 
 # %% [markdown]
+# A batch holds sentences of different lengths, so the shorter rows are padded at the end. Flipping a
+# whole padded row would make the backward LM read the padding first; it must start at each row's
+# last real token, and the padding stays where it is.
+#
+# **Exercise 3.1 (练习): the backward LM's states.** Given any left-to-right recurrent function `run`
+# ([B, T, D] → [B, T, H]), an input `x` [B, T, D] and `lengths` (row b holds `lengths[b]` real tokens,
+# then padding), return the [B, T, H] states of the same network reading each row right to left from its
+# last real token, aligned with the positions of `x`: position t holds the state after reading
+# x_{n−1}, …, x_t (n = `lengths[b]`). The states at padding positions are not checked. (`ops.flip`
+# reverses a whole axis; `ops.reverse_sequence` reverses the first `lengths[b]` entries of each row.)
+
+# %%
+# Exercise 3.1 (练习): backward states by flipping, for padded rows
+def my_backward_states(run, x, lengths):
+    raise NotImplementedError  # your code here
+
+
+check.backward_states(my_backward_states)
+
+# %% [markdown]
+# **Exercise 3.2 (练习): the biLM loss.** Given both directions' logits at every position, `fwd_logits`
+# and `bwd_logits` [B, T, V], and the token ids [B, T], return the mean of the forward LM's and the
+# backward LM's mean cross-entropies, each LM predicting the token the table above gives it.
+
+# %%
+# Exercise 3.2 (练习): the biLM loss from both directions' logits
+def my_bilm_loss_from_logits(fwd_logits, bwd_logits, ids):
+    raise NotImplementedError  # your code here
+
+
+check.bilm_loss(my_bilm_loss_from_logits)
+
+# %% [markdown]
 # ### 1.1 The biLM written out
 # `elmo.BiLM` holds the pieces: one embedding table, L forward and L backward single-layer LSTMs
 # (a residual connection around every layer above the first, as in the paper's released model), and
 # one softmax layer shared by both directions. Here are its L+1 layer representations and its loss
 # written out from those pieces: layer 0 is the context-free token vector [x; x], layer j the
-# concatenation [→h_j; ←h_j].
+# concatenation [→h_j; ←h_j]. (Our PTB chunks are all 35 real tokens long, so a plain flip of the time
+# axis is the backward run here.)
 
 # %%
 def run_lstms(layers, x):
@@ -162,27 +196,6 @@ assert np.array_equal(influence["forward"], np.tril(np.ones((10, 10))))
 assert np.array_equal(influence["backward"], np.triu(np.ones((10, 10))))
 
 # %% [markdown]
-# **Exercise 3.1 (练习)**: given any left-to-right recurrent function `run` ([B, T, D] → [B, T, H]), return
-# the states of the same network reading right to left, aligned with the input positions.
-# **Exercise 3.2**: write the biLM loss from both directions' logits at every position.
-
-# %%
-# Exercise 3.1 (练习): backward states by flipping
-def my_backward_states(run, x):
-    raise NotImplementedError  # your code here (ops.flip(..., (1,)))
-
-
-check.backward_states(my_backward_states)
-
-
-# Exercise 3.2 (练习): the biLM loss; fwd_logits, bwd_logits are [B, T, V] at every position, ids [B, T]
-def my_bilm_loss_from_logits(fwd_logits, bwd_logits, ids):
-    raise NotImplementedError  # your code here
-
-
-check.bilm_loss(my_bilm_loss_from_logits)
-
-# %% [markdown]
 # ## 2. Pretraining the biLM
 # The written-out pieces are proved equal to the package, so the package trains (`lm.train_lm`: Adam,
 # gradient clipping at 1, compiled with `mindspore.jit`) on the Penn Treebank.
@@ -210,20 +223,19 @@ assert np.mean(losses[-10:]) < losses[0] - 0.5, "training must lower the loss"
 #
 # ### 3.1 One word, three sentences
 # For each word, sentence A and sentence B use it in the **same** sense (the control) and sentence C in a
-# **different** sense, while sharing more words with A than B does: a hard test, because a model that
-# only matched surrounding words would put A nearer C. A static vector gives the same similarity for
-# every pair: 1. A contextual vector should put A nearer B than C. Our biLM is tiny and trained for
-# minutes, so we ask that it pass for most of the words, and print where it does not.
+# **different** sense. B shares no word next to the target with A, and C shares more words with A than
+# B does: a model that only matched surrounding words would put A nearer C. A static vector gives the
+# same similarity for every pair: 1. A contextual vector should put A nearer B than C.
 
 # %%
 triples = {
     "may": ("prices may rise in the next few months", "the company may sell its stake",
             "prices rose in may after a weak april"),
-    "interest": ("the bank raised interest rates on loans", "lower interest rates helped the bond market",
+    "interest": ("the bank raised interest rates on loans", "investors earned interest on their bonds",
                  "the bank showed little interest in the loans"),
     "fall": ("prices could fall sharply next year", "shares may fall further",
              "prices rose sharply last fall"),
-    "share": ("the company will share the costs with its partner", "the two firms agreed to share the profits",
+    "share": ("the company will share the costs with its partner", "the two firms agreed to share profits",
               "the company earned $ N a share"),
 }
 
@@ -240,72 +252,125 @@ def cos(a, b):
     return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
 
 
+def shared_with(a, other, word):
+    return sorted((set(a.split()) & set(other.split())) - {word})
+
+
+def neighbours(sentence, word):
+    t = sentence.split()
+    k = t.index(word)
+    return set(t[max(k - 1, 0) : k] + t[k + 1 : k + 2])
+
+
 same_vs_diff = {}
 for word, (a, b, c) in triples.items():
+    assert not neighbours(a, word) & neighbours(b, word), "B shares no word next to the target with A"
+    assert len(shared_with(a, c, word)) > len(shared_with(a, b, word)), "C shares more words with A than B does"
     va, vb, vc = vectors_of(a, word), vectors_of(b, word), vectors_of(c, word)
     same = [cos(x, y) for x, y in zip(va, vb)]
     diff = [cos(x, y) for x, y in zip(va, vc)]
     same_vs_diff[word] = (same, diff)
+    verdict = "same sense nearer" if same[-1] > diff[-1] else "DIFFERENT sense nearer"
     print(f"{word:9s} " + "  ".join(f"layer {j}: same {s:.2f} / different {d:.2f}"
-                                    for j, (s, d) in enumerate(zip(same, diff))))
+                                    for j, (s, d) in enumerate(zip(same, diff)))
+          + f"  -> top layer: {verdict} by {abs(same[-1] - diff[-1]):.3f}"
+          + f" (A shares {shared_with(a, b, word)} with B, {shared_with(a, c, word)} with C)")
     assert abs(same[0] - 1) < 1e-6 and abs(diff[0] - 1) < 1e-6, "layer 0 is context-free"
-passed = [w for w, (same, diff) in same_vs_diff.items() if same[-1] > diff[-1]]
+margin = {w: same[-1] - diff[-1] for w, (same, diff) in same_vs_diff.items()}  # top layer: same minus different
+passed = [w for w in triples if margin[w] > 0]
 print(f"top layer puts the same sense nearer for {len(passed)} of {len(triples)} words: {passed}")
+
+# %% [markdown]
+# In full mode the top layer puts the same sense nearer for "may" and "fall" (by about 0.1) and for
+# "share" (by about 0.03). For "interest" it is a tie: both similarities are 0.96 to two decimals, and
+# which one wins by a few thousandths changes from one training run to another (two of our full runs,
+# on a busy machine, went different ways). Sentence C, "the bank showed little interest in the loans",
+# shares "the bank" and "loans" with A, and that weighs as much as the sense. Four sentences are thin
+# evidence either way, so 3.2 counts many occurrences.
+
+# %%
 if not settings.smoke():
-    assert len(passed) >= 3
+    assert min(margin["may"], margin["fall"]) > 0.08 and 0.02 < margin["share"] < 0.05
+    assert abs(margin["interest"]) < 0.01, "interest: a tie"
 
 # %% [markdown]
 # ### 3.2 Hundreds of occurrences, coloured by sense
-# A handful of sentences can be luck. Here is every occurrence of "may" and of "interest" in the Penn
-# Treebank, each labelled by its neighbours: "may" is the month after in / last / since / until or
-# before a day number, the verb before be / have / not; "interest" is financial before rates / rate /
-# payments / income / expense, and means attention before "in". We project each word's top-layer
-# vectors onto their two main directions (PCA, as in lesson 01).
+# Four sentences can be luck. Here are many Penn Treebank occurrences of two ambiguous words, each read in
+# a window of 17 words on either side (a window that occurs twice in the corpus is counted once):
+#
+# - **"may"**, a month or the modal verb, labelled by its neighbours: a month after in / last / since /
+#   until / through / early / late / next or before a day number (N), the verb before be / have / not.
+#   We read every context this rule calls a month: all are months. Because the label comes from the
+#   adjacent words, any vector that holds those words separates the two senses.
+# - **"interest in"**, a stake in a company ("sold its N N interest in the unit") or attention ("showed
+#   little interest in the bonds"), labelled by reading each sentence (the lists are in the code). The
+#   next word is "in" for all of them, so the adjacent words alone cannot decide.
+#
+# For each we measure how well the senses separate (leave-one-out nearest class centroid, cosine) with
+# three kinds of vector: the top biLM layer at the word; **the adjacent words only** (the biLM's layer-0
+# vectors of the previous and the next word, side by side), the baseline that shows what the biLM adds to
+# its neighbours; and always answering the larger sense. The scatter projects the top-layer vectors onto
+# their two main directions (PCA, as in lesson 01).
 
 # %%
 all_tokens = [w for split in ("train", "dev", "test") for line in data.load_ptb(split) for w in line + ["<eos>"]]
 all_ids = vocab.encode(all_tokens)
-rules = {
-    "may": {"month": lambda p, n: p in {"in", "last", "since", "until", "through", "early", "late", "next"}
-            or n == "N",
-            "verb": lambda p, n: n in {"be", "have", "not"}},
-    "interest": {"financial": lambda p, n: n in {"rates", "rate", "payments", "income", "expense"},
-                 "attention": lambda p, n: n == "in"},
-}
 half = 17  # each occurrence is read in a window of 17 words on each side
+month_after = {"in", "last", "since", "until", "through", "early", "late", "next"}
+
+
+def may_sense(i):
+    """'month' after in / last / since / ... or before a day number, 'verb' before be / have / not."""
+    month = all_tokens[i - 1] in month_after or all_tokens[i + 1] == "N"
+    verb = all_tokens[i + 1] in {"be", "have", "not"}
+    return None if month == verb else "month" if month else "verb"
+
+
+# "interest in", labelled by hand: positions in all_tokens, every context read
+interest_in = {
+    "stake": [
+        1141, 32324, 74352, 106621, 107019, 145167, 145559, 147695, 214316, 252146, 283783, 306829, 412251, 424900,
+        424981, 461805, 492148, 514904, 561011, 633462, 642945, 657130, 660662, 708267, 717197, 720253,
+        721718, 724554, 740791, 751508, 759835, 761370, 761593, 761616, 761638, 786600, 787146, 824631, 845763,
+        846064, 856040, 856067, 896199, 903988, 922148, 925247, 946540, 960573, 975800, 992615, 997828, 1005914,
+        1005955, 1009104, 1083088,
+    ],
+    "attention": [
+        22207, 23792, 32174, 32534, 59791, 69675, 71475, 94366, 95966, 104197, 111223, 116310, 116320, 137985,
+        150483, 157552, 162747, 169256, 176533, 221347, 246451, 287693, 303133, 303189, 323018, 357185, 372969,
+        372984, 382312, 401248, 413863, 426029, 432211, 440983, 461399, 494733, 508386, 513408, 513566, 513797,
+        528441, 549971, 561555, 600386, 609383, 613898, 627296, 628068, 646763, 664646, 696196, 705152, 744867,
+        760821, 763317, 839957, 879705, 914286, 920572, 939049, 940604, 942189, 964370, 964426, 1012969,
+    ],
+}
 
 
 def occurrences(word, limit):
-    found = {sense: [] for sense in rules[word]}
-    for i in np.flatnonzero(all_ids == vocab.stoi[word]):
-        if half <= i < len(all_ids) - half:
-            senses = [s for s, rule in rules[word].items() if rule(all_tokens[i - 1], all_tokens[i + 1])]
-            if len(senses) == 1 and len(found[senses[0]]) < limit:
-                found[senses[0]].append(i)
+    """{sense: positions} of labelled occurrences with a full window, each distinct window once."""
+    if word == "may":
+        labelled = [(i, may_sense(i)) for i, w in enumerate(all_tokens) if w == "may"]
+    else:
+        labelled = [(i, sense) for sense, where in interest_in.items() for i in where]
+    found, seen = {}, set()
+    for i, sense in labelled:
+        window = tuple(all_ids[i - half : i + half + 1])
+        if sense and half <= i < len(all_ids) - half and window not in seen:
+            seen.add(window)
+            if len(found.setdefault(sense, [])) < limit:
+                found[sense].append(i)
     return found
 
 
-def top_vectors(positions):
+def sense_features(positions):
+    """Top-layer vectors at the word, and the adjacent words' layer-0 vectors side by side."""
     windows = np.stack([all_ids[i - half : i + half + 1] for i in positions]).astype(np.int32)
-    return bilm.layer_states(ms.Tensor(windows))[-1].asnumpy()[:, half]
+    layers = bilm.layer_states(ms.Tensor(windows))
+    tokens = layers[0].asnumpy()[:, :, :dim]  # layer 0 is [x; x]: the token vectors
+    return layers[-1].asnumpy()[:, half], np.concatenate([tokens[:, half - 1], tokens[:, half + 1]], 1)
 
 
-fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-separation, chance = {}, {}
-for ax, word in zip(axes, rules):
-    found = occurrences(word, limit=settings.pick(40, 150))
-    vecs = {sense: top_vectors(pos) for sense, pos in found.items()}
-    stacked = np.concatenate(list(vecs.values()))
-    centred = stacked - stacked.mean(0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    start = 0
-    for sense, v in vecs.items():
-        xy = centred[start : start + len(v)] @ vt[:2].T
-        ax.scatter(xy[:, 0], xy[:, 1], s=10, alpha=0.6, label=f"{sense} ({len(v)})")
-        start += len(v)
-    ax.set_title(f'"{word}": top-layer biLM vectors (PCA)')
-    ax.legend()
-    # how well do the senses separate? leave-one-out nearest class centroid, cosine
+def centroid_accuracy(vecs):
+    """Leave-one-out nearest class centroid (cosine) over {sense: [n, d] vectors}."""
     unit = {s: v / np.linalg.norm(v, axis=1, keepdims=True) for s, v in vecs.items()}
     correct = total = 0
     for s, v in unit.items():
@@ -313,22 +378,62 @@ for ax, word in zip(axes, rules):
             cents = {t: (u.sum(0) - (v[i] if t == s else 0)) / (len(u) - (t == s)) for t, u in unit.items()}
             correct += max(cents, key=lambda t: v[i] @ cents[t] / np.linalg.norm(cents[t])) == s
             total += 1
-    separation[word] = correct / total
-    chance[word] = max(len(v) for v in vecs.values()) / total  # always answering the larger sense
+    return correct / total
+
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+accuracy_by = {}
+for ax, word in zip(axes, ["may", "interest in"]):
+    found = occurrences(word, limit=settings.pick(40, 150))
+    top, adjacent = {}, {}
+    for sense, where in found.items():
+        top[sense], adjacent[sense] = sense_features(where)
+    counts = {s: len(v) for s, v in found.items()}
+    accuracy_by[word] = {"top layer": centroid_accuracy(top), "adjacent words only": centroid_accuracy(adjacent),
+                         "larger sense": max(counts.values()) / sum(counts.values())}
+    stacked = np.concatenate(list(top.values()))
+    centred = stacked - stacked.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    start = 0
+    for sense, v in top.items():
+        xy = centred[start : start + len(v)] @ vt[:2].T
+        ax.scatter(xy[:, 0], xy[:, 1], s=10, alpha=0.6, label=f"{sense} ({len(v)})")
+        start += len(v)
+    ax.set_title(f'"{word}": top-layer biLM vectors (PCA)')
+    ax.legend()
 plt.tight_layout()
 plt.show()
-for word in rules:
-    print(f"{word}: top-layer sense accuracy {separation[word]:.2f}; layer 0, one vector for every occurrence, "
-          f"can only answer the larger sense: {chance[word]:.2f}")
+for word, acc in accuracy_by.items():
+    print(f"{word:12s} sense accuracy: " + ", ".join(f"{k} {v:.2f}" for k, v in acc.items()))
+for sense, where in occurrences("interest in", limit=2).items():
+    for i in where:
+        print(f"   {sense:9s} ... {' '.join(all_tokens[i - 6 : i])} [interest] {' '.join(all_tokens[i + 1 : i + 6])} ...")
+
+# %% [markdown]
+# For "may" the adjacent words alone separate the senses best (0.99; the top layer a few points less;
+# always answering the larger sense 0.60). The labels were read off those very words, so this shows only
+# that the top-layer vector keeps most of what the neighbours say; the scatter shows two overlapping
+# clouds. "interest in" is the fairer test: the next word is "in" every time, and the adjacent words (in
+# effect the previous word) give 0.72, where the top layer gives about 0.78 (the larger sense: 0.54).
+# Those 6 or 7 points, on 120 occurrences, are what the biLM adds by reading beyond the neighbours. It is
+# a modest gain, and the scatter shows the two senses mixed rather than in two clusters.
+
+# %%
 if not settings.smoke():
-    assert all(separation[w] > max(0.75, chance[w] + 0.15) for w in rules)
+    may_acc, interest_acc = accuracy_by["may"], accuracy_by["interest in"]
+    assert may_acc["adjacent words only"] > may_acc["top layer"] > may_acc["larger sense"] + 0.25
+    assert interest_acc["top layer"] > interest_acc["adjacent words only"] + 0.04
+    assert interest_acc["adjacent words only"] > interest_acc["larger sense"] + 0.1
+    assert sum(map(len, occurrences("interest in", limit=150).values())) == 120
 
 # %% [markdown]
 # ### 3.3 Nearest neighbours: by contextual vector, and in GloVe
 # Take one occurrence of "may" of each sense and find the tokens of held-out text (PTB test) whose
-# top-layer vectors are nearest to it (cosine). The neighbours of the month are months (often "may" in a
-# date), those of the verb are modal verbs. GloVe, a static vector, has one neighbour list for "may",
-# whatever the sentence, and no month is on it.
+# top-layer vectors are nearest to it (cosine), first among all tokens, then among the tokens that are
+# not "may" itself. GloVe, a static vector, has one neighbour list for "may", whatever the sentence.
+# Each neighbour is labelled month, modal (verb) or other; we checked the rules by hand on PTB test:
+# every "may" there that is not a month by the rule of 3.2 is the verb, "march" before on / of / in is
+# not the month, and "will", "can", "might" after "good" or before "of" are nouns.
 
 # %%
 def all_layers(chunks):
@@ -347,47 +452,84 @@ bank_unit = bank / np.linalg.norm(bank, axis=1, keepdims=True)
 glove_words, glove = data.load_glove_50d()
 gstoi = {w: i for i, w in enumerate(glove_words[:100_000])}
 glove = np.asarray(glove[:100_000], dtype=np.float32)
-print("GloVe 'may' ->", word2vec.nearest(glove, glove_words[:100_000], gstoi, "may", k=8))
 
-months = {"january", "february", "march", "april", "june", "july", "august", "september", "october", "november",
-          "december"}
-modals = {"might", "could", "would", "will", "should", "can", "must"}
+months = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december"}
+modals = {"might", "could", "would", "will", "should", "can", "must", "may"}
 
 
 def sense_of(i):
-    """A month, a modal verb, or neither, for token i of the held-out text (a "may" by the rules of 3.2)."""
-    w, prev, nxt = bank_words[i], bank_words[max(i - 1, 0)], bank_words[min(i + 1, len(bank_words) - 1)]
-    if w in months or (w == "may" and rules["may"]["month"](prev, nxt)):
+    """month, modal or other, for token i of the held-out text (rules checked by hand on PTB test)."""
+    w, prev = bank_words[i], bank_words[max(i - 1, 0)]
+    nxt = bank_words[min(i + 1, len(bank_words) - 1)]
+    if w == "may":
+        return "month" if prev in month_after or nxt == "N" else "modal"
+    if w in months and not (w == "march" and nxt in {"on", "of", "in"}):
         return "month"
-    if w in modals or (w == "may" and rules["may"]["verb"](prev, nxt)):
+    if w in modals and prev != "good" and nxt != "of":
         return "modal"
     return "other"
 
 
-found_senses = {}
+found_senses, nearest_of = {}, {}
 for query, sense in [("sales fell sharply in may from a year earlier", "month"),
                      ("analysts said the company may report a loss", "modal")]:
     v = vectors_of(query, "may")[-1]
     sims = bank_unit @ (v / np.linalg.norm(v))
-    best = np.argsort(-sims)[:8]
-    found_senses[sense] = [sense_of(i) for i in best]
-    print(f"\n'may' in: {query}")
-    for i in best[:5]:
-        print(f"   {sims[i]:.2f}  {' '.join(bank_words[max(0, i - 4) : i])} [{bank_words[i]}] "
-              f"{' '.join(bank_words[i + 1 : i + 4])}   ({sense_of(i)})")
-    print(f"   of the 8 nearest tokens, {found_senses[sense].count(sense)} are {sense}s")
+    order = np.argsort(-sims)
+    for scope, best in [("all tokens", order[:8]), ("not 'may'", [i for i in order if bank_words[i] != "may"][:8])]:
+        found_senses[sense, scope], nearest_of[sense, scope] = [sense_of(i) for i in best], list(best)
+        print(f"\n'may' in: {query}   nearest 8 of {scope}: {found_senses[sense, scope].count(sense)} are {sense}s")
+        for i in best[:5]:
+            print(f"   {sims[i]:.2f}  {' '.join(bank_words[max(0, i - 4) : i])} [{bank_words[i]}] "
+                  f"{' '.join(bank_words[i + 1 : i + 4])}   ({sense_of(i)})")
 glove_near = word2vec.nearest(glove, glove_words[:100_000], gstoi, "may", k=10)
+print("\nGloVe 'may' ->", glove_near, f"({len(months & set(glove_near))} months)")
+may_senses = [sense_of(i) for i, w in enumerate(bank_words) if w == "may"]
+print(f"'may' in the held-out text: {may_senses.count('modal')} verbs, {may_senses.count('month')} months")
+
+# %% [markdown]
+# The verb query works as hoped: its 8 nearest tokens are all modal verbs, and so are the 8 nearest
+# that are not "may". The month query half works: half or more of its 8 nearest tokens are months, but
+# all of them are "may" itself used as a month ("on may N"), and among the other words none is a month:
+# the five nearest are all spelled like modal verbs ("will", "would", ...). The top layer still carries
+# much of the word itself, and in PTB "may" is nearly always the verb (88 of the 97 in the
+# held-out text), so even a month-"may" sits nearer the modal verbs than the other months. GloVe's single
+# "may" vector has no month among its ten nearest words either: its neighbours are words of hedging
+# ("likely", "possibly", "however") and one modal verb, "could".
+
+# %%
 if not settings.smoke():
-    assert found_senses["month"].count("month") >= 4 and found_senses["modal"].count("modal") >= 4
-    assert not months & set(glove_near), "GloVe's single 'may' vector has no month among its neighbours"
+    assert found_senses["modal", "all tokens"].count("modal") == 8 == found_senses["modal", "not 'may'"].count("modal")
+    month_hits = [i for i, s in zip(nearest_of["month", "all tokens"], found_senses["month", "all tokens"])
+                  if s == "month"]
+    assert len(month_hits) >= 4 and all(bank_words[i] == "may" for i in month_hits)
+    assert "month" not in found_senses["month", "not 'may'"]
+    assert {bank_words[i] for i in nearest_of["month", "not 'may'"][:5]} <= modals
+    assert (may_senses.count("modal"), len(may_senses)) == (88, 97)
+    assert not months & set(glove_near) and [w for w in glove_near if w in modals] == ["could"]
+    assert {"likely", "possibly", "however"} <= set(glove_near)
 
 # %% [markdown]
 # ## 4. The ELMo vector: a learned mix of layers (eq. 1)
 #
 # $$ \mathrm{ELMo}_k = \gamma \sum_{j=0}^{L} s_j\, h_{k,j}, \qquad s = \mathrm{softmax}(w) $$
 #
-# w (L+1 numbers) and γ are learned by the downstream task while the biLM stays frozen. Written out,
-# against the package's `ScalarMix` with non-trivial weights:
+# w (L+1 numbers) and γ are learned by the downstream task while the biLM stays frozen.
+#
+# **Exercise 3.3 (练习): the scalar mix.** Given the list of L+1 layer tensors [B, T, D], the L+1 raw
+# weights w and the scale γ, return the ELMo vectors of eq. 1 (any number of layers).
+
+# %%
+# Exercise 3.3 (练习): ELMo's scalar mix, gamma * sum_j softmax(w)_j * layers[j]
+def my_mix(layers, w, gamma):
+    raise NotImplementedError  # your code here
+
+
+check.elmo_scalar_mix(my_mix)
+
+# %% [markdown]
+# Written out, against the package's `ScalarMix` with non-trivial weights:
 
 # %%
 def my_scalar_mix(layers, w, gamma):
@@ -402,17 +544,6 @@ layers = bilm.layer_states(batch)
 err = float(np.abs(my_scalar_mix(layers, mix.weights, mix.gamma).asnumpy() - mix(layers).asnumpy()).max())
 print(f"max |Δ| = {err:.1e}")
 assert err < 1e-5
-
-# %% [markdown]
-# **Exercise 3.3 (练习)**: write the scalar mix yourself (without looking above!).
-
-# %%
-# Exercise 3.3 (练习): gamma * sum_j softmax(w)_j * layers[j]
-def my_mix(layers, w, gamma):
-    raise NotImplementedError  # your code here
-
-
-check.elmo_scalar_mix(my_mix)
 
 # %% [markdown]
 # ### 4.1 Training the mix on a small task: which words were swapped in?
