@@ -253,22 +253,13 @@ assert tokenize("我爱北京天安门", zh.vocab) == list("我爱北京天安�
 cjk_chars = [t for t in zh.vocab if len(t) == 1 and is_cjk(t)]
 assert len(cjk_chars) == 7322 and all(f"##{c}" in zh.vocab for c in cjk_chars)
 
-# Figures: matplotlib needs a font with Chinese glyphs. Use one if this machine has it; otherwise
-# the figures show a character's vocabulary id (or its code point) instead of the character.
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-             "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS"]
-installed = {f.name for f in font_manager.fontManager.ttflist}
-cjk_font = next((f for f in CJK_FONTS if f in installed), None)
-if cjk_font:
-    plt.rcParams["font.sans-serif"] = [cjk_font, *plt.rcParams["font.sans-serif"]]
-print("Chinese font for figures:", cjk_font or "none (figures show ids instead of Chinese characters)")
+# Figures: device.setup() registered the course's pinned Chinese font, Noto Sans SC (SIL OFL 1.1, from the
+# locked package pylopdf-fonts-zh-cn; bert_ms.runtime.fonts), as matplotlib's fallback for the glyphs
+# DejaVu Sans lacks, so Chinese characters are drawn on any machine, with or without a system CJK font.
+from bert_ms.runtime import fonts
 
-
-def drawable(token, vocab=None):
-    """The token itself, or, without a Chinese font, its id in ``vocab`` (else its code point)."""
-    if cjk_font or not any(is_cjk(c) for c in token):
-        return token
-    return str(vocab[token]) if vocab is not None and token in vocab else f"U+{ord(token[0]):04X}"
+assert fonts.FAMILY in {f.name for f in font_manager.fontManager.ttflist}
+print("Chinese font for figures:", fonts.FAMILY)
 
 # %% [markdown]
 # ### Why does "——" become `[UNK]`?
@@ -316,7 +307,7 @@ assert from_marks / n_unk > 0.99  # the rest are rare characters outside the 7,3
 
 top = sorted(unk_sources.items(), key=lambda kv: -kv[1])[:10]
 plt.figure(figsize=(7, 2.8))
-plt.bar([f"{drawable(w)}\nU+{ord(w[0]):04X}" for w, _ in top], [c for _, c in top],
+plt.bar([f"{w}\nU+{ord(w[0]):04X}" for w, _ in top], [c for _, c in top],
         color=["#e06666" if w in missing else "#999999" for w, _ in top])
 plt.ylabel("[UNK] count")
 plt.title(f"what becomes [UNK] in {len(chinese)} lines of People's Daily (bert-base-chinese)")
@@ -385,8 +376,8 @@ print(zh_tokens, zh_segments, zh_mask, sep="\n")
 # English pair and for a Chinese pair.
 
 # %%
-def draw_rows(tokens, segments, title, vocab=None):
-    rows = [("token", [drawable(t, vocab) for t in tokens]), ("segment", [f"E_{'A' if s == 0 else 'B'}" for s in segments]),
+def draw_rows(tokens, segments, title):
+    rows = [("token", list(tokens)), ("segment", [f"E_{'A' if s == 0 else 'B'}" for s in segments]),
             ("position", [f"E_{p}" for p in range(len(tokens))])]
     colors = {"token": "#fde9c9", "segment": "#d9ead3", "position": "#dbe5f1"}
     fig, ax = plt.subplots(figsize=(0.75 * len(tokens) + 2, 2.4))
@@ -407,8 +398,7 @@ paper_tokens, paper_segments, _, _ = bert_inputs(["my", "dog", "is", "cute"], ["
 assert paper_tokens == paper.tokens and paper_segments == paper.token_type_ids
 draw_rows(paper_tokens, paper_segments, "BERT input = token + segment + position embeddings (Figure 2 of the paper)")
 n_real = sum(zh_mask)
-draw_rows(zh_tokens[:n_real], zh_segments[:n_real], "the same rows for a Chinese pair (one token per character)"
-          + ("" if cjk_font else ": token ids shown, no Chinese font here"), zh.vocab)
+draw_rows(zh_tokens[:n_real], zh_segments[:n_real], "the same rows for a Chinese pair (one token per character)")
 
 # %% [markdown]
 # ## 6. Token + segment + position embeddings (三种嵌入相加)
@@ -541,7 +531,7 @@ fig, ax = plt.subplots(figsize=(0.45 * len(zh_wwm_tokens), 1.4))
 for p, t in enumerate(zh_wwm_tokens):
     color = "#e06666" if p in where else ("#dddddd" if word_ids[p] % 2 else "#f4f4f4")
     ax.add_patch(plt.Rectangle((p - 0.45, -0.4), 0.9, 0.8, color=color))
-    label = t[1:4] if word_ids[p] < 0 else (f"{t}\n{word_ids[p]}" if cjk_font else str(word_ids[p]))
+    label = t[1:4] if word_ids[p] < 0 else f"{t}\n{word_ids[p]}"
     ax.text(p, 0, label, ha="center", va="center", fontsize=7)
 ax.set_xlim(-1, len(zh_wwm_tokens))
 ax.set_ylim(-0.6, 0.6)
