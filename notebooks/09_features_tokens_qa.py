@@ -27,11 +27,14 @@
 #    span of a context that may be longer than the model's window;
 # 4. **GLUE** (通用语言理解评估), the benchmark behind the paper's headline numbers, and where our tasks sit.
 #
+# Exercises 9.1-9.5 (练习) sit where each idea comes up, before the package's version is used: a function you
+# write in the cell, and a check below it that runs it on fresh inputs and names the first mistake.
+#
 # Course: step_into_llm, Season 1, lecture 2 "BERT" (`2.BERT/`), the fine-tuning part.
 #
-# Pictures: Table 7 ours and the paper's, the learned layer weights, the token tasks against their
-# baselines, the windows of a long email, the start and end probabilities over an email, exact match and
-# F1 per question type, and GLUE per task (7 figures).
+# Pictures: Table 7 ours (three seeds) and the paper's, the learned layer weights, the token tasks against
+# their baselines, the windows of a long email, exact match per question type against two baselines, the
+# start and end probabilities over an email, and GLUE per task (7 figures).
 
 # %%
 import os
@@ -57,6 +60,7 @@ from bert_ms import data
 from bert_ms.bert import qa
 from bert_ms.bert.model import load_pretrained
 from bert_ms.bert.tokenization import BertTokenizer, bert_base_uncased_vocab
+from bert_ms.exercises import check
 from bert_ms.runtime.settings import REPO_ROOT
 from bert_ms.train import tasks
 from bert_ms.train.trainer import Trainer, TrainerConfig
@@ -73,28 +77,51 @@ print(f"MiniLM: {L} layers, H = {minilm.config.hidden_size}")
 # ## 1. Feature extraction: which layers make the best features? (BERT Table 7, on MiniLM)
 #
 # The paper froze BERT-Base and fed named-entity recognition (CoNLL-2003) the vectors of one layer or a
-# combination of layers: the embeddings, the second-to-last layer, the last one, the sum and the
-# concatenation of the last four, a learned weighted sum of all of them (ELMo's scalar mix, lesson 03).
-# Concatenating the last four came within 0.3 F1 of fine-tuning the whole model.
+# combination of layers. Table 7's feature-based rows are: the **embeddings**; the **second-to-last hidden**
+# layer; the **last hidden** layer; a **weighted sum of the last four** hidden layers; the **concatenation
+# of the last four**; a **weighted sum of all 12 layers** -- against **fine-tuning** the whole model. The
+# weights of a weighted sum are learned with the task, as ELMo's scalar mix (lesson 03). Concatenating the
+# last four came within 0.3 F1 of fine-tuning.
 #
-# Ours: the same six combinations of MiniLM's 7 hidden states (embeddings + 6 layers, so "the last four"
-# really are four of six), mean-pooled over each email's tokens, then a linear classifier for spam or ham.
-# Every row, fine-tuning included, gets the **same 256 labelled emails** (lesson 08's seed-0 subset) and is
-# scored on the 589 test emails. Departure: the paper's features fed a two-layer BiLSTM tagging tokens; ours
-# classify whole emails with one linear layer.
+# Ours: the same six rows on MiniLM's hidden states (embeddings + 6 layers, so "the last four" really are
+# four of six, and "all layers" are its 6), mean-pooled over each email's tokens, then a linear classifier
+# for spam or ham. Every row, fine-tuning included, gets the **same 256 labelled emails**, and we do it for
+# each of the **three seeds** of lesson 08 (seed $s$ picks the 256 emails), scored on the 589 test emails;
+# the fine-tuning row is lesson 08's recorded run with the same seed and emails. Departure: the paper's
+# features fed a two-layer BiLSTM tagging tokens; ours classify whole emails with one linear layer.
 #
+# The weighted sums are ELMo's **scalar mix** (标量混合) of the layers they combine,
+# $\gamma \sum_j \mathrm{softmax}(w)_j h_j$, with $w$ and $\gamma$ learned with the task.
+#
+# **Exercise 9.1 (练习): the scalar mix.** `my_scalar_mix(layers, w, gamma)` returns
+# `gamma * sum_j softmax(w)_j * layers[j]` for `layers` of shape [n_layers, B, H] (here the layers BERT gives,
+# embeddings first), `w` of shape [n_layers] and a number `gamma`. Solutions to every exercise:
+# `solutions/09_features_tokens_qa.py`.
+
+# %%
+# Exercise 9.1 (练习): ELMo's scalar mix over BERT's layers
+def my_scalar_mix(layers, w, gamma):
+    raise NotImplementedError  # your code here
+
+
+check.scalar_mix(my_scalar_mix)
+
+# %% [markdown]
 # First the combinations, written out on one batch and checked against `bert_ms.train.tasks`:
 
 # %%
 SEQ_LEN = 64
 texts, labels = data.load_spam("train")
 test_texts, test_labels = data.load_spam("test")
-keep = np.sort(np.random.default_rng(0).permutation(len(texts))[:256])  # lesson 08's 256 labels, seed 0
-keep = keep[: settings.pick(32, 256)]
+SEEDS = settings.pick((0,), (0, 1, 2))
+n_labels = settings.pick(32, 256)
+subsets = {s: np.sort(np.random.default_rng(s).permutation(len(texts))[:256])[:n_labels] for s in SEEDS}
+used = np.unique(np.concatenate(list(subsets.values())))  # every labelled email of any seed, encoded once
 n_test = settings.pick(32, len(test_texts))
-train_x = tok.encode_batch([texts[i] for i in keep], max_length=SEQ_LEN, padding="max_length")
+train_x = tok.encode_batch([texts[i] for i in used], max_length=SEQ_LEN, padding="max_length")
 test_x = tok.encode_batch(test_texts[:n_test], max_length=SEQ_LEN, padding="max_length")
-y_train, y_test = labels[keep], test_labels[:n_test]
+y_test = test_labels[:n_test]
+print(f"{len(used)} labelled emails in the subsets of {n_labels} of seeds {SEEDS}; {n_test} test emails")
 
 ids, tt, am = (ms.Tensor(train_x[k][:4]) for k in ("input_ids", "token_type_ids", "attention_mask"))
 hidden = minilm(ids, tt, am, True).hidden_states  # L + 1 tensors [B, T, H]: embeddings, layer 1, ..., layer L
@@ -102,22 +129,26 @@ ours = {
     "embeddings": hidden[0],
     "second_to_last": hidden[-2],
     "last": hidden[-1],
-    "sum_last4": hidden[-4] + hidden[-3] + hidden[-2] + hidden[-1],
     "concat_last4": ops.concat(hidden[-4:], -1),  # [B, T, 4H]
 }
 for name, h in ours.items():
     np.testing.assert_allclose(h.asnumpy(), tasks.combine_layers(hidden, name).asnumpy(), atol=1e-5, rtol=0)
+w4, g4 = ms.Tensor(np.array([0.3, -1.0, 0.5, 2.0], np.float32)), 1.7  # a weighted sum of the last four
+p4 = ops.softmax(w4, 0)
+mixed = g4 * (p4[0] * hidden[-4] + p4[1] * hidden[-3] + p4[2] * hidden[-2] + p4[3] * hidden[-1])
+np.testing.assert_allclose(mixed.asnumpy(), tasks.combine_layers(hidden[-4:], "weighted", w4, g4).asnumpy(),
+                           atol=1e-5, rtol=0)
 mask = am.astype(ms.float32).expand_dims(-1)
 pooled = (hidden[-1] * mask).sum(1) / mask.sum(1)  # the mean over real tokens, padding left out
 np.testing.assert_allclose(pooled.asnumpy(), tasks.extract_features(minilm, {k: v[:4] for k, v in train_x.items()},
                                                                     "last"), atol=1e-5, rtol=0)
-print("our combinations and pooling equal bert_ms.train.tasks on MiniLM's hidden states")
+print("our combinations, weighted sum and pooling equal bert_ms.train.tasks on MiniLM's hidden states")
 
 # %% [markdown]
 # The encoder runs once over all emails (no gradient ever reaches it: that is what "feature-based" means),
 # keeping every layer's pooled vector. Since pooling is a mean, pooling then combining equals combining then
-# pooling. The learned weighted sum needs its own small model, the scalar mix
-# $\gamma \sum_j \mathrm{softmax}(w)_j h_j$, trained together with the classifier:
+# pooling. A learned weighted sum needs its own small model, the scalar mix
+# $\gamma \sum_j \mathrm{softmax}(w)_j h_j$ over the layers it mixes, trained together with the classifier:
 
 # %%
 def pooled_layers(input_ids, token_type_ids, attention_mask):
@@ -140,15 +171,13 @@ def features(arrays, batch=32):
     return np.concatenate(out)[:n]
 
 
-all_train, all_test = features(train_x), features(test_x)  # [N, L+1, H]
-np.testing.assert_allclose(all_train[:8], tasks.extract_features(minilm, {k: v[:8] for k, v in train_x.items()}, "all"),
+all_used, all_test = features(train_x), features(test_x)  # [N, L+1, H]
+np.testing.assert_allclose(all_used[:8], tasks.extract_features(minilm, {k: v[:8] for k, v in train_x.items()}, "all"),
                            atol=1e-4, rtol=0)
-mu, sd = all_train.mean(0, keepdims=True), all_train.std(0, keepdims=True) + 1e-6  # standardise per layer
-all_train, all_test = (all_train - mu) / sd, (all_test - mu) / sd
 
 
 class ScalarMixClassifier(nn.Cell):
-    """gamma * sum_j softmax(w)_j h_j over the L + 1 layers, then a linear layer."""
+    """gamma * sum_j softmax(w)_j h_j over the layers given, then a linear layer."""
 
     def __init__(self, n_layers, dim, num_labels):
         super().__init__()
@@ -156,18 +185,18 @@ class ScalarMixClassifier(nn.Cell):
         self.gamma = ms.Parameter(ms.Tensor(1.0, ms.float32), name="gamma")
         self.classifier = nn.Dense(dim, num_labels)
 
-    def construct(self, layers):  # [B, L+1, H]
+    def construct(self, layers):  # [B, n_layers, H]
         weights = ops.softmax(self.w, 0).reshape(1, -1, 1)
         return self.classifier(self.gamma * (layers * weights).sum(1))
 
 
-mix = ScalarMixClassifier(L + 1, all_train.shape[-1], 2)
-ref = tasks.FeatureClassifier(all_train.shape[-1], 2, n_layers=L + 1)
-ref.layer_weights.set_data(ms.Tensor(np.random.default_rng(1).normal(size=L + 1).astype(np.float32)))
+mix = ScalarMixClassifier(L, all_used.shape[-1], 2)
+ref = tasks.FeatureClassifier(all_used.shape[-1], 2, n_layers=L)
+ref.layer_weights.set_data(ms.Tensor(np.random.default_rng(1).normal(size=L).astype(np.float32)))
 mix.w.set_data(ref.layer_weights.value())
 mix.classifier.weight.set_data(ref.classifier.weight.value())
 mix.classifier.bias.set_data(ref.classifier.bias.value())
-x4 = ms.Tensor(all_train[:4].astype(np.float32))
+x4 = ms.Tensor(all_used[:4, 1:].astype(np.float32))
 np.testing.assert_allclose(mix(x4).asnumpy(), ref(x4).asnumpy(), atol=1e-5, rtol=0)
 
 
@@ -199,46 +228,58 @@ def accuracy(model, x, y):
     return float((model(ms.Tensor(x.astype(np.float32))).asnumpy().argmax(-1) == y).mean())
 
 
-k = 4
-combos = {
-    "embeddings": lambda a: a[:, 0],
-    "second_to_last": lambda a: a[:, -2],
-    "last": lambda a: a[:, -1],
-    "sum_last4": lambda a: a[:, -k:].sum(1),
-    "concat_last4": lambda a: a[:, -k:].reshape(len(a), -1),
+ROWS = {  # Table 7's feature-based rows: name -> (the layers it uses, learned weights?)
+    "embeddings": (slice(0, 1), False),
+    "second_to_last": (slice(L - 1, L), False),
+    "last": (slice(L, L + 1), False),
+    "weighted_last4": (slice(L - 3, L + 1), True),
+    "concat_last4": (slice(L - 3, L + 1), False),  # [N, 4, H] flattened to [N, 4H]
+    "weighted_all": (slice(1, L + 1), True),  # all 6 layers, as the paper's "all 12 layers"
 }
-feature_acc = {}
-for name, f in combos.items():
-    ms.set_seed(0)
-    clf = fit_linear(nn.Dense(f(all_train).shape[-1], 2), f(all_train), y_train)
-    feature_acc[name] = accuracy(clf, f(all_test), y_test)
-ms.set_seed(0)
-mix = fit_linear(ScalarMixClassifier(L + 1, all_train.shape[-1], 2), all_train, y_train)
-feature_acc["weighted_all"] = accuracy(mix, all_test, y_test)
-layer_weights = ops.softmax(mix.w, 0).asnumpy()
 budgets = [json.loads(line) for line in (RESULTS / "spam_label_budgets.jsonl").read_text().splitlines()]
-recorded = [r for r in budgets if (r["start"], r["labels"], r["seed"], r["split"]) == ("minilm", 256, 0, "test")]
-# lesson 08's recorded fine-tuning run on the same 256 emails, seed 0 -- when the record has it (see lesson 08, sec. 5)
-feature_acc["fine-tuned (lesson 08)"] = recorded[0]["accuracy"] if recorded else float("nan")
-if not recorded:
-    print("fine-tuned row: the 256-label MiniLM run is not in scripts/results/spam_label_budgets.jsonl yet")
-for name, acc in feature_acc.items():
-    print(f"{name:24s} {acc:.3f}")
-print("learned layer weights (embeddings, layer 1 ... layer 6):", np.round(layer_weights, 3))
+finetuned = {r["seed"]: r["accuracy"] for r in budgets if (r["start"], r["labels"], r["split"]) == ("minilm", 256, "test")}
+feature_acc = {name: {} for name in (*ROWS, "fine-tuned (lesson 08)")}
+mix_weights = {}
+for s in SEEDS:  # about 15 s a seed on two cores
+    rows = np.searchsorted(used, subsets[s])
+    x_s, y_s = all_used[rows], labels[subsets[s]]
+    mu, sd = x_s.mean(0, keepdims=True), x_s.std(0, keepdims=True) + 1e-6  # standardised on this seed's emails
+    x_s, x_t = (x_s - mu) / sd, (all_test - mu) / sd
+    for name, (layers, learned) in ROWS.items():
+        ms.set_seed(s)
+        a, b = x_s[:, layers], x_t[:, layers]
+        if learned:
+            clf = fit_linear(ScalarMixClassifier(a.shape[1], a.shape[2], 2), a, y_s)
+            mix_weights[(name, s)] = ops.softmax(clf.w, 0).asnumpy()
+        else:
+            a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+            clf = fit_linear(nn.Dense(a.shape[1], 2), a, y_s)
+        feature_acc[name][s] = accuracy(clf, b, y_test)
+    # lesson 08's recorded fine-tuning run on the same 256 emails and seed (see lesson 08, sec. 5)
+    feature_acc["fine-tuned (lesson 08)"][s] = finetuned.get(s, float("nan"))
+    print(f"seed {s} done", flush=True)
+mean_acc = {name: float(np.mean(list(v.values()))) for name, v in feature_acc.items()}
+print("row                       " + "  ".join(f"seed {s}" for s in SEEDS) + "   mean")
+for name, per_seed in feature_acc.items():
+    print(f"{name:24s}  " + "  ".join(f"{per_seed[s]:.3f} " for s in SEEDS) + f"  {mean_acc[name]:.3f}")
+layer_weights = np.mean([mix_weights[("weighted_all", s)] for s in SEEDS], 0)
+print("learned weights of the mix of all layers (layer 1 ... layer 6), mean of the seeds:", np.round(layer_weights, 3))
 
 # %% [markdown]
 # The paper's own numbers beside ours (CoNLL-2003 NER, dev F1, BERT-Base; Table 7) -- a different task and
 # metric, so compare the *order* of the rows, not the values:
 
 # %%
-paper = {"embeddings": 91.0, "second_to_last": 95.6, "last": 94.9, "sum_last4": 95.9,  # paper: weighted sum
+paper = {"embeddings": 91.0, "second_to_last": 95.6, "last": 94.9, "weighted_last4": 95.9,
          "concat_last4": 96.1, "weighted_all": 95.5, "fine-tuned (lesson 08)": 96.4}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
 names = list(paper)
-axes[0].barh(names, [feature_acc[n] for n in names], color="C0")
+axes[0].barh(names, [mean_acc[n] for n in names], color="C0", label="mean of the seeds")
+for k, n in enumerate(names):
+    axes[0].scatter(list(feature_acc[n].values()), [k] * len(SEEDS), color="k", s=10, zorder=3)
 axes[0].axvline(0.698, color="gray", ls="--", label="always 'ham'")
 axes[0].set_xlim(0.6, 1.0)
-axes[0].set_xlabel("ours: spam test accuracy (MiniLM, 256 labels)")
+axes[0].set_xlabel("ours: spam test accuracy (MiniLM, 256 labels; dots: seeds)")
 axes[0].legend(loc="lower right")
 axes[1].barh(names, [paper[n] for n in names], color="C1")
 axes[1].set_xlim(88, 97)
@@ -247,38 +288,54 @@ plt.tight_layout()
 plt.show()
 
 fig, ax = plt.subplots(figsize=(5, 2.5))
-ax.bar(["emb"] + [f"layer {i}" for i in range(1, L + 1)], layer_weights)
+ax.bar([f"layer {i}" for i in range(1, L + 1)], layer_weights)
 ax.set_ylabel("softmax(w)")
-ax.set_title("the learned scalar mix")
+ax.set_title("the learned mix of all layers (mean of the seeds)")
 plt.show()
 assert abs(layer_weights.sum() - 1) < 1e-5
 
 # %% [markdown]
-# **What it shows** (full mode; the cell below asserts each sentence).
+# **What it shows** (full mode, three seeds; the cell below asserts each sentence).
 #
-# * A learned mix of **all** of MiniLM's layers makes the best features (0.937 test accuracy), and the mix
-#   spreads its weight over the layers (none above 0.25), with the **least** on the last one.
-# * The **last layer** is the worst single choice (0.869), behind the second-to-last (0.922). MiniLM's last
-#   layer was trained to compare whole sentences (its sentence-embedding objective), not to keep the words an
-#   email is made of; in the paper, too, the last layer lost to the second-to-last and to the last four.
-# * The **embeddings** alone are nearly as good as the best mix (0.925): spam is told by its words, and a
-#   mean of word vectors is a bag of words. Here our task differs from the paper's NER, where the embeddings
-#   were 5 points behind (91.0), because a word's entity type depends on its context.
-# * **Fine-tuning** the whole model on the same 256 emails (lesson 08's recorded run, seed 0: 0.949) beats every
-#   frozen-feature row, by about a point over the best -- the paper's picture too (96.4 against 96.1). Frozen
-#   features are still a strong and cheap alternative: the encoder runs once, and one set of features serves
-#   many classifiers.
+# * **Fine-tuning** the whole model on the same 256 emails (lesson 08's recorded runs: 0.949, 0.934, 0.956)
+#   beats every frozen-feature row **on each of the three seeds**, by 1 to 2 points over that seed's best row
+#   (on average 0.946, against 0.928 for the best frozen row, the weighted sum of all layers). The paper's
+#   gap was smaller (96.4 against 96.1 for the concatenation of the last four). A single seed would
+#   not have shown it: seed 1's fine-tuned run (0.934) is below seed 0's best frozen row (0.935) -- each row
+#   must be compared on the same emails. Frozen features are still a strong and cheap alternative: the
+#   encoder runs once, and one set of features serves many classifiers.
+# * The **last layer** is the worst row on every seed (0.855 on average), more than 6 points behind the
+#   second-to-last (0.917). MiniLM's last layer was trained to compare whole sentences (its
+#   sentence-embedding objective), not to keep the words an email is made of; in the paper, too, the last
+#   layer lost to the second-to-last and to the last four.
+# * The other rows are close: the weighted sum of all layers (0.928), the concatenation of the last four
+#   (0.926), the weighted sum of the last four (0.921) and the **embeddings** alone (0.920) lie within one
+#   point on average, and which of them is best changes with the seed. That the embeddings nearly tie is where
+#   our task differs from the paper's NER (embeddings 5 points behind there): spam is told by its words, and a
+#   mean of word vectors is a bag of words, while a word's entity type depends on its context.
+# * The learned mix of all layers spreads its weight nearly evenly: on every seed each of the 6 layers gets
+#   between 0.1 and 0.25.
 
 # %%
-six = {k: v for k, v in feature_acc.items() if not k.startswith("fine-tuned")}
-print(f"best features: {max(six, key=six.get)}; worst: {min(six, key=six.get)}; fine-tuned: "
-      f"{feature_acc['fine-tuned (lesson 08)']:.3f}")
+frozen = [n for n in ROWS]
+ft = feature_acc["fine-tuned (lesson 08)"]
+best_of_seed = {s: max(frozen, key=lambda n: feature_acc[n][s]) for s in SEEDS}
+lead = {s: ft[s] - feature_acc[best_of_seed[s]][s] for s in SEEDS}
+print("best frozen row per seed:", best_of_seed, "| fine-tuning's lead over it:",
+      {s: round(v, 3) for s, v in lead.items()})
+by_mean = sorted(frozen, key=mean_acc.get, reverse=True)
+print("frozen rows by mean accuracy:", [(n, round(mean_acc[n], 3)) for n in by_mean])
+all_weights = np.array([mix_weights[("weighted_all", s)] for s in SEEDS])
 if not settings.smoke():
-    assert max(six, key=six.get) == "weighted_all" and layer_weights.max() < 0.25
-    assert int(np.argmin(layer_weights)) == L, "the mix gives the last layer the least weight"
-    assert min(six, key=six.get) == "last" and six["last"] < six["second_to_last"]
-    assert six["weighted_all"] - six["embeddings"] < 0.015 and six["embeddings"] > six["last"] + 0.03
-    assert 0 < feature_acc["fine-tuned (lesson 08)"] - max(six.values()) < 0.03
+    assert all(0.008 < lead[s] < 0.023 for s in SEEDS), lead  # fine-tuning ahead on every seed, by 1-2 points
+    assert ft[1] < feature_acc["weighted_all"][0] and lead[1] > 0  # seed 1 against seed 0: the wrong comparison
+    assert all(min(frozen, key=lambda n: feature_acc[n][s]) == "last" for s in SEEDS)
+    assert mean_acc["second_to_last"] - mean_acc["last"] > 0.06
+    assert by_mean[0] == "weighted_all" and by_mean[-1] == "last"
+    assert set(by_mean[1:4]) == {"concat_last4", "weighted_last4", "embeddings"}
+    assert mean_acc[by_mean[0]] - mean_acc[by_mean[3]] < 0.01 and len(set(best_of_seed.values())) > 1
+    assert abs(mean_acc["fine-tuned (lesson 08)"] - 0.946) < 0.0005 and abs(mean_acc["weighted_all"] - 0.928) < 0.0015
+    assert all_weights.min() > 0.1 and all_weights.max() < 0.25
 
 # %% [markdown]
 # ## 2. Token classification (序列标注): one label per word, on its first piece
@@ -288,6 +345,20 @@ if not settings.smoke():
 # pieces, `[CLS]`, `[SEP]` and padding get the label -100 and are left out of the loss and the accuracy
 # (sec. 5.3: "we use the representation of the first sub-token as the input to the token-level classifier").
 #
+# **Exercise 9.2 (练习): first-piece labels.** `my_first_piece_labels(pieces_per_word, tag_ids, seq_len)` returns
+# the `seq_len` labels of `[CLS] pieces [SEP] [PAD]...`: each word's tag on its first piece, -100 everywhere
+# else. A word whose pieces do not all fit before the final `[SEP]` is left out, with every word after it (as
+# `tasks.token_tag_arrays`, used below, does).
+
+# %%
+# Exercise 9.2 (练习): a word's tag on its first piece
+def my_first_piece_labels(pieces_per_word, tag_ids, seq_len):
+    raise NotImplementedError  # your code here
+
+
+check.first_piece_labels(my_first_piece_labels)
+
+# %% [markdown]
 # ### 2a. English: restoring capital letters (truecasing, 大小写恢复)
 #
 # No tagged English text ships with the course, but the speeches carry their own labels: the letter case.
@@ -470,8 +541,8 @@ span_head.E.set_data(ms.Tensor(W[1]))
 span_head.b.set_data(reference.qa_outputs.bias.value())
 span_head.set_train(False)
 example = data.load_email_qa("train")[0]
-w0 = qa.make_windows(tok, example["question"], example["context"], 128, 64)[0]
-inputs = [ms.Tensor(getattr(w0, k)[None]) for k in ("input_ids", "token_type_ids", "attention_mask")]
+pair = tok.encode_batch([example["question"]], [example["context"]], max_length=128, padding="max_length")
+inputs = [ms.Tensor(pair[k]) for k in ("input_ids", "token_type_ids", "attention_mask")]  # [CLS] q [SEP] c [SEP]
 for ours_l, ref_l in zip(span_head(*inputs), reference(*inputs)):
     np.testing.assert_allclose(ours_l.asnumpy(), ref_l.asnumpy(), atol=1e-5, rtol=0)
 new = sum(int(np.prod(p.shape)) for p in (span_head.S, span_head.E, span_head.b))
@@ -479,33 +550,45 @@ print(f"our span head equals BertForQuestionAnswering: {new} new parameters = 2 
 assert new == 2 * 384 + 2
 
 # %% [markdown]
-# ### 3b. Real questions about real emails
+# ### 3b. Rule-made questions about real emails
 #
-# SQuAD cannot be had offline, so we build questions from the shipped emails whose answers rules can find
-# (`data.load_email_qa`): the email's subject; the author and the date of a quoted message, from reply lines
-# such as `On Thu, 22 Aug 2002, John P. Looney wrote:`; the first web address; an email address in the body;
-# a dollar amount. (The shipped emails keep only the `Subject:` header, so senders and dates come from the
-# quoted reply lines in the bodies.) Each question has three wordings. The context is the whole email, up to
-# 2,000 characters. Answers are recorded with their character offset; an email with several web addresses
-# counts each of them correct, as SQuAD keeps several gold answers. Train questions come from the training
-# emails, test questions from the held-out test emails.
+# SQuAD cannot be had offline, so we make questions about the shipped emails **by rule**
+# (`data.load_email_qa`): six question types, each asked in one of three fixed wordings (18 wordings in all),
+# and answers found by regular expressions, not by people -- the email's subject; the author and the date of
+# a quoted message, from reply lines such as `On Thu, 22 Aug 2002, John P. Looney wrote:`; a web address; an
+# email address in the body; a dollar amount. (The shipped emails keep only the `Subject:` header, so senders
+# and dates come from the quoted reply lines in the bodies.) A rule can miss an answer or find a wrong one,
+# and the model learns it as it is; the rules themselves would score 100 % here by construction. The context
+# is the whole email, up to 2,000 characters. Answers are recorded with their character offset; an email with
+# several web addresses counts each of them correct, as SQuAD keeps several gold answers.
+#
+# **Answers recur.** A mailing list's address and web page, a regular poster's name, "$1" come back in
+# hundreds of emails, in the training and the test emails alike. A test question whose answer the model was
+# trained on can be answered from memory, without reading. So the split (`data.email_qa_splits`) keeps them
+# apart: 20 test questions of each type about the test emails, 20 **dev** questions of each type about the dev
+# emails (for choosing the learning rate), and 100 training questions of each type about the training emails,
+# drawn only from those whose answers are **not** test or dev answers (compared as exact match compares
+# them). The test questions whose answer *is* a training answer are kept apart, as a contrast, and scored
+# on their own.
 
 # %%
-def balanced(records, per_type, seed):
-    """At most `per_type` questions of each type, a seeded sample."""
-    rng = np.random.default_rng(seed)
-    by_type = defaultdict(list)
-    for r in records:
-        by_type[r["type"]].append(r)
-    return [by_type[t][i] for t in sorted(by_type) for i in sorted(rng.permutation(len(by_type[t]))[:per_type])]
-
-
-qa_train = balanced(data.load_email_qa("train"), settings.pick(4, 100), seed=0)
-qa_test = balanced(data.load_email_qa("test"), settings.pick(1, 20), seed=1)
-print(len(qa_train), "training questions,", len(qa_test), "test questions:", dict(Counter(r["type"] for r in qa_test)))
+qa_split = data.email_qa_splits(n_train=settings.pick(4, 100), n_eval=settings.pick(1, 20))
+qa_train, qa_dev, qa_test, qa_seen = (qa_split[k] for k in ("train", "dev", "test", "test_seen"))
+print(f"{len(qa_train)} training, {len(qa_dev)} dev, {len(qa_test)} test questions "
+      f"({dict(Counter(r['type'] for r in qa_test))}); {len(qa_seen)} test questions with a training answer")
 for r in qa_test[:: max(len(qa_test) // 5, 1)][:5]:
     print(f"  {r['question']:45s} -> {r['answer'][:50]!r} (character {r['answer_start']})")
 assert all(r["context"][r["answer_start"]:r["answer_start"] + len(r["answer"])] == r["answer"] for r in qa_train)
+key = data.email_qa_answer_key
+trained_answers = {key(a) for r in qa_train for a in r["answers"]}
+assert not any(key(a) in trained_answers for r in qa_dev + qa_test for a in r["answers"])
+assert all(key(r["answer"]) in trained_answers for r in qa_seen)
+# how often a test answer is an answer somewhere in the training emails: what a plain split would have given
+pool_answers = {key(a) for r in data.load_email_qa("train") for a in r["answers"]}
+recurring = {t: np.mean([any(key(a) in pool_answers for a in r["answers"]) for r in qa_test if r["type"] == t])
+             for t in sorted({r["type"] for r in qa_test})}
+print("share of these test questions whose answer is also an answer in some training email:",
+      {t: round(float(v), 2) for t, v in recurring.items()})
 
 # %% [markdown]
 # ### 3c. A long context: windows with a stride
@@ -517,10 +600,23 @@ assert all(r["context"][r["answer_start"]:r["answer_start"] + len(r["answer"])] 
 # best span over all of them wins. To map a span back to text, every piece keeps the characters it came from
 # (`qa.tokenize_with_offsets`, equal to the tokenizer's pieces), so the answer is cut out of the original
 # email exactly -- capitals, punctuation and all.
+#
+# **Exercise 9.3 (练习): windows.** `my_window_starts(n_tokens, room, stride)` returns the first context token of
+# each window of a context of `n_tokens` pieces, when `room` pieces fit beside the question, as
+# `qa.make_windows` cuts them: a window every `stride` tokens, plus one last window that ends exactly at the
+# end if the others do not reach it. (Then try `MAX_LEN, STRIDE = 192, 96` in the cell below and run section 3
+# again, about 5 minutes: fewer windows, more context each -- does EM change?)
+
+# %%
+# Exercise 9.3 (练习): where the windows start
+def my_window_starts(n_tokens, room, stride):
+    raise NotImplementedError  # your code here
+
+
+check.window_starts(my_window_starts)
 
 # %%
 MAX_LEN, STRIDE, MAX_ANSWER = settings.pick(64, 128), settings.pick(32, 64), 48
-QA_LR = 3e-4  # the small-model grid's largest rate: MiniLM chose it on spam (lesson 08) and it trained fastest here
 long_one = max(qa_train, key=lambda r: len(r["context"]))
 pieces = qa.tokenize_with_offsets(tok, long_one["context"])
 windows = qa.make_windows(tok, long_one["question"], long_one["context"], MAX_LEN, STRIDE,
@@ -550,9 +646,12 @@ assert any(w.start_position for w in windows) and not all(w.start_position for w
 # Training examples are windows. Departure from `run_squad.py`, for the CPU budget: we train on every window
 # that holds the answer and **one** window of the same email that does not (labelled `[CLS]`), instead of on
 # all windows. The loss is the mean of the start and end cross-entropies (`qa.span_loss`); everything else
-# is lesson 08's recipe: AdamW, warm-up then linear decay, batch 16, lr 3e-4 (the small-model grid's rate that
-# MiniLM chose on spam), 150 steps -- about two epochs of the windows, some 5 minutes on two cores. (With fewer
-# steps the model still mixes up the question types and answers a date to "who": try 100.)
+# is lesson 08's recipe: AdamW, warm-up then linear decay, batch 16, 150 steps -- about two epochs of the
+# windows, some 5 minutes on two cores. The learning rate is chosen on the **dev** questions from the grid
+# 1e-4, 3e-4 (google-research/bert's rates for small models) and 1e-3: `scripts/qa_lr_grid.py` runs this very
+# training once per rate and records the dev EM and F1 in `scripts/results/qa_lr_grid.jsonl`, and the cell
+# below takes the rate with the best dev EM. (Until that record exists the cell says so and uses 3e-4,
+# MiniLM's rate on spam in lesson 08.) The test questions are used once, below.
 
 # %%
 class SpanTask(tasks.Task):
@@ -565,6 +664,19 @@ class SpanTask(tasks.Task):
         start_logits, end_logits = model(input_ids, token_type_ids, attention_mask)
         return qa.span_loss(start_logits, end_logits, start_positions, end_positions)
 
+
+grid_file = RESULTS / "qa_lr_grid.jsonl"
+qa_grid = sorted((json.loads(line) for line in grid_file.read_text().splitlines() if line.strip()),
+                 key=lambda r: r["lr"]) if grid_file.exists() else []
+if [r["lr"] for r in qa_grid] == [1e-4, 3e-4, 1e-3]:
+    assert all(r["dev_questions"] == 120 and r["steps"] == 150 for r in qa_grid)
+    QA_LR = max(qa_grid, key=lambda r: (r["exact_match"], r["f1"], r["lr"]))["lr"]  # best dev EM (then F1)
+    print("dev EM / F1 by learning rate:", ", ".join(f"{r['lr']:g}: {r['exact_match']:.1f} / {r['f1']:.1f}"
+                                                     for r in qa_grid), f" -> {QA_LR:g}")
+else:
+    QA_LR = 3e-4
+    print("the dev grid is not recorded yet (python scripts/qa_lr_grid.py --out scripts/results/qa_lr_grid.jsonl);"
+          " using 3e-4, MiniLM's rate on spam in lesson 08")
 
 qa_arrays = qa.training_windows(qa_train, tok, MAX_LEN, STRIDE, seed=0, negatives=1)
 print(f"{len(qa_arrays['input_ids'])} training windows from {len(qa_train)} questions, "
@@ -581,58 +693,122 @@ print("loss every 10 steps:", [round(loss, 3) for _, loss in qa_trainer.losses()
 del qa_trainer  # its optimizer state is no longer needed
 
 # %% [markdown]
-# ### 3e. Exact match and F1, against a baseline
+# To answer, every window's best span is decoded (`qa.best_span`): the pair $(i, j)$ with the highest
+# $S \cdot T_i + E \cdot T_j$, with $i \le j$, at most `MAX_ANSWER` tokens, both in the context; the best span
+# over all windows of the email wins, cut out of the text by its character offsets (`qa.predict_answers`).
+#
+# **Exercise 9.4 (练习): span decoding.** `my_span_decode(start_logits, end_logits, context_mask, max_answer_len)`
+# gets one window's scores (NumPy vectors) and a boolean mask, True at the context's tokens; it returns the pair
+# `(i, j)` maximising `start_logits[i] + end_logits[j]` with `i <= j < i + max_answer_len` and both `i` and `j`
+# context tokens (never the question, `[CLS]`, `[SEP]` or padding), as positions in the whole window.
+
+# %%
+# Exercise 9.4 (练习): the best valid span
+def my_span_decode(start_logits, end_logits, context_mask, max_answer_len):
+    raise NotImplementedError  # your code here
+
+
+check.span_decode(my_span_decode)
+
+# %% [markdown]
+# ### 3e. Exact match and F1, against two baselines
 #
 # SQuAD's two metrics (Rajpurkar et al. 2016), after normalising both answers (lower case, punctuation and
 # the articles a/an/the removed, single spaces): **exact match** (EM, 精确匹配) is 1 when the prediction equals
 # a gold answer; **F1** is the harmonic mean of precision and recall over the bags of words, so a partly right
-# span earns partial credit. Both are averaged over questions (in percent). The baseline, in the spirit of the
-# SQuAD paper's sliding-window baseline: answer with the line of the email that shares the most words with the
-# question -- it finds *where* an answer is, not *what* it is.
+# span earns partial credit. With several gold answers, each is the best over them. Both are averaged over
+# questions (in percent).
+#
+# **Exercise 9.5 (练习): exact match and F1.** `my_em_f1(prediction, golds)` returns `(em, f1)` in [0, 1] for
+# one question, `golds` the list of its correct answers: SQuAD's normalisation first (lower case, punctuation
+# characters deleted, the articles a/an/the removed as words, single spaces), F1 over the bags of words, and
+# each the best over the gold answers.
 
 # %%
-preds = qa.predict_answers(qa_model, tok, [r["question"] for r in qa_test], [r["context"] for r in qa_test],
-                           MAX_LEN, STRIDE, MAX_ANSWER)
-golds = [r["answers"] for r in qa_test]
-model_scores = qa.squad_em_f1([p[0] for p in preds], golds)
-baseline = [qa.line_overlap_baseline(r["question"], r["context"]) for r in qa_test]
-base_scores = qa.squad_em_f1(baseline, golds)
-print(f"MiniLM fine-tuned:  EM {model_scores['exact_match']:.1f}  F1 {model_scores['f1']:.1f}  "
-      f"({model_scores['questions']} held-out questions)")
-print(f"line-overlap baseline: EM {base_scores['exact_match']:.1f}  F1 {base_scores['f1']:.1f}")
-per_type = {}
-for t in sorted({r["type"] for r in qa_test}):
-    idx = [i for i, r in enumerate(qa_test) if r["type"] == t]
-    per_type[t] = (qa.squad_em_f1([preds[i][0] for i in idx], [golds[i] for i in idx]),
-                   qa.squad_em_f1([baseline[i] for i in idx], [golds[i] for i in idx]))
-    print(f"  {t:14s} model EM {per_type[t][0]['exact_match']:5.1f} F1 {per_type[t][0]['f1']:5.1f} | "
-          f"baseline EM {per_type[t][1]['exact_match']:5.1f} F1 {per_type[t][1]['f1']:5.1f}")
-for i in range(0, len(qa_test), max(len(qa_test) // 6, 1)):
-    print(f"  {qa_test[i]['question']:42s} {preds[i][0][:40]!r:44s} gold {qa_test[i]['answer'][:40]!r}")
+# Exercise 9.5 (练习): SQuAD's metrics
+def my_em_f1(prediction, golds):
+    raise NotImplementedError  # your code here
 
-fig, ax = plt.subplots(figsize=(7, 3))
-xs = np.arange(len(per_type))
-ax.bar(xs - 0.2, [m["f1"] for m, _ in per_type.values()], 0.4, label="MiniLM fine-tuned")
-ax.bar(xs + 0.2, [b["f1"] for _, b in per_type.values()], 0.4, label="line-overlap baseline")
-ax.set_xticks(xs, list(per_type), rotation=20)
-ax.set_ylabel("F1 (%)")
-ax.legend()
-plt.tight_layout()
-plt.show()
-if not settings.smoke():
-    assert model_scores["exact_match"] > 80 and model_scores["f1"] > 90
-    assert base_scores["exact_match"] == 0 and base_scores["f1"] < 20
-    assert min(per_type, key=lambda t: per_type[t][0]["exact_match"]) == "subject"
-    assert per_type["subject"][1]["f1"] > 50 and per_type["subject"][0]["f1"] > per_type["subject"][1]["f1"]
-assert all(0 <= s <= 100 for s in (model_scores["exact_match"], model_scores["f1"]))
+
+check.em_f1(my_em_f1)
 
 # %% [markdown]
-# **Reading the numbers** (full mode, asserted above). Fine-tuned MiniLM answers more than 80 % of the held-out
-# questions exactly (F1 above 90); the line-overlap baseline answers none exactly (F1 below 20). The baseline's
-# one good type is the subject: the question says "subject" and so does the line, but it answers with the
-# whole line, `Subject:` included, which earns F1 and never an exact match. The subject is also the model's
-# hardest type for exact match: a subject has no pattern of its own (an address has its `@`, a date its
-# month), so the model sometimes stops early or runs on into the next line -- F1 forgives that, EM does not.
+# Two baselines:
+#
+# * **memory**: the most frequent training answer of the question's type that occurs in the email
+#   (`qa.frequent_answer_baseline`; it is told the type) -- it reads nothing and remembers everything;
+# * **line overlap**, in the spirit of the SQuAD paper's sliding-window baseline: the line of the email that
+#   shares the most words with the question -- it finds *where* an answer is, not *what* it is.
+#
+# Each is scored on the test questions (no answer seen in training) and, apart, on the contrast set of test
+# questions whose answer is a training answer.
+
+# %%
+def scores_of(records):
+    """Model, memory and line-overlap answers for records, scored in total and per question type."""
+    preds = qa.predict_answers(qa_model, tok, [r["question"] for r in records], [r["context"] for r in records],
+                               MAX_LEN, STRIDE, MAX_ANSWER)
+    answers = {"MiniLM fine-tuned": [p[0] for p in preds],
+               "memory baseline": qa.frequent_answer_baseline(qa_train, records),
+               "line-overlap baseline": [qa.line_overlap_baseline(r["question"], r["context"]) for r in records]}
+    golds = [r["answers"] for r in records]
+    out = {}
+    for name, said in answers.items():
+        out[name] = {"all": qa.squad_em_f1(said, golds)}
+        for t in sorted({r["type"] for r in records}):
+            idx = [i for i, r in enumerate(records) if r["type"] == t]
+            out[name][t] = qa.squad_em_f1([said[i] for i in idx], [golds[i] for i in idx])
+    return out, answers["MiniLM fine-tuned"]
+
+
+unseen, preds = scores_of(qa_test)
+seen, _ = scores_of(qa_seen)
+for name in unseen:
+    u, s = unseen[name]["all"], seen[name]["all"]
+    print(f"{name:22s} test (answers not seen in training, {u['questions']}): EM {u['exact_match']:5.1f} "
+          f"F1 {u['f1']:5.1f} | answers seen in training ({s['questions']}): EM {s['exact_match']:5.1f} "
+          f"F1 {s['f1']:5.1f}")
+qtypes = [t for t in unseen["MiniLM fine-tuned"] if t != "all"]
+for t in qtypes:
+    print(f"  {t:14s} " + " | ".join(f"{name.split()[0]} EM {unseen[name][t]['exact_match']:5.1f} "
+                                      f"F1 {unseen[name][t]['f1']:5.1f}" for name in unseen))
+for i in range(0, len(qa_test), max(len(qa_test) // 6, 1)):
+    print(f"  {qa_test[i]['question']:42s} {preds[i][:40]!r:44s} gold {qa_test[i]['answer'][:40]!r}")
+
+fig, ax = plt.subplots(figsize=(8, 3))
+xs = np.arange(len(qtypes))
+for k, name in enumerate(unseen):
+    ax.bar(xs + (k - 1) * 0.27, [unseen[name][t]["exact_match"] for t in qtypes], 0.27, label=name)
+ax.set_xticks(xs, qtypes, rotation=20)
+ax.set_ylabel("exact match (%)")
+ax.set_title("test questions whose answers were never training answers")
+ax.legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+assert unseen["memory baseline"]["all"]["exact_match"] == 0  # by construction: no test answer is a training answer
+assert all(0 <= v[k]["all"][m] <= 100 for v in (unseen, seen) for k in v for m in ("exact_match", "f1"))
+if not settings.smoke():
+    assert seen["memory baseline"]["all"]["exact_match"] > 90
+    assert unseen["line-overlap baseline"]["all"]["exact_match"] == seen["line-overlap baseline"]["all"]["exact_match"] == 0
+    assert unseen["line-overlap baseline"]["subject"]["f1"] > 75 and unseen["line-overlap baseline"]["all"]["f1"] < 20
+    assert min(recurring[t] for t in ("email_address", "money", "quoted_author", "url")) >= 0.8
+    assert max(recurring[t] for t in ("subject", "quoted_date")) <= 0.4
+
+# %% [markdown]
+# **Reading the numbers** (full mode; the baselines' numbers are asserted above, the model's are printed).
+#
+# * The **memory** baseline answers none of the test questions exactly -- by construction, since no test
+#   answer is a training answer. On the contrast set, the test questions whose answer *is* a training answer,
+#   the same baseline, which reads nothing, answers more than 90 % exactly. That is what a plain split would
+#   have rewarded: 80 % or more of these test questions about addresses, web addresses, amounts and quoted
+#   authors have an answer that is also an answer in some training email (at most 40 % of the subjects and
+#   dates; printed in 3b).
+# * The **line-overlap** baseline answers no question exactly, in either set. Its one good type is the
+#   subject (F1 above 75): the question says "subject" and so does the line, but it answers with the whole
+#   line, `Subject:` included, which earns F1 and never an exact match.
+# * The **model's** EM on the test questions is what it learned to *read*: answers it was never trained on,
+#   found from the shape of the email. The gap between its EM on the contrast set and on the test questions
+#   is what remembered strings would have added to a plain split's number.
 
 # %% [markdown]
 # Where the model looks: the start and end probabilities (the softmax over positions) for one held-out email.
@@ -732,73 +908,3 @@ ax.set_ylim(40, 100)
 ax.set_ylabel("GLUE test score")
 ax.legend(ncol=3)
 plt.show()
-
-# %% [markdown]
-# ## Exercises (练习)
-#
-# Each exercise is a function you write in the cell; the check below it runs it on fresh inputs and names
-# the first mistake. Solutions: `solutions/09_features_tokens_qa.py`.
-#
-# **Exercise 9.1 (练习): span decoding.** `my_span_decode(start_logits, end_logits, max_answer_len)` returns
-# the pair `(i, j)` maximising `start_logits[i] + end_logits[j]` with `i <= j < i + max_answer_len`.
-
-# %%
-from bert_ms.exercises import check
-
-
-# Exercise 9.1 (练习): the best valid span
-def my_span_decode(start_logits, end_logits, max_answer_len):
-    raise NotImplementedError  # your code here
-
-
-check.span_decode(my_span_decode)
-
-# %% [markdown]
-# **Exercise 9.2 (练习): exact match and F1.** `my_em_f1(prediction, gold)` returns `(em, f1)` in [0, 1] with
-# SQuAD's normalisation.
-
-# %%
-# Exercise 9.2 (练习): SQuAD's metrics
-def my_em_f1(prediction, gold):
-    raise NotImplementedError  # your code here
-
-
-check.em_f1(my_em_f1)
-
-# %% [markdown]
-# **Exercise 9.3 (练习): first-piece labels.** `my_first_piece_labels(pieces_per_word, tag_ids, seq_len)` returns
-# the labels of `[CLS] pieces [SEP] [PAD]...`: each word's tag on its first piece, -100 everywhere else.
-
-# %%
-# Exercise 9.3 (练习): a word's tag on its first piece
-def my_first_piece_labels(pieces_per_word, tag_ids, seq_len):
-    raise NotImplementedError  # your code here
-
-
-check.first_piece_labels(my_first_piece_labels)
-
-# %% [markdown]
-# **Exercise 9.4 (练习): the scalar mix.** `my_scalar_mix(layers, w, gamma)` returns
-# `gamma * sum_j softmax(w)_j * layers[j]` for `layers` of shape [L+1, B, H].
-
-# %%
-# Exercise 9.4 (练习): ELMo's scalar mix over BERT's layers
-def my_scalar_mix(layers, w, gamma):
-    raise NotImplementedError  # your code here
-
-
-check.scalar_mix(my_scalar_mix)
-
-# %% [markdown]
-# **Exercise 9.5 (练习): windows.** `my_window_starts(n_tokens, room, stride)` returns where each window of a
-# long context starts, as `qa.make_windows` cuts them (a window every `stride` tokens, plus one that ends at
-# the end if needed). Then try `MAX_LEN, STRIDE = 192, 96` in section 3 (about 5 minutes): fewer windows, more
-# context each -- does EM change?
-
-# %%
-# Exercise 9.5 (练习): where the windows start
-def my_window_starts(n_tokens, room, stride):
-    raise NotImplementedError  # your code here
-
-
-check.window_starts(my_window_starts)

@@ -4,6 +4,7 @@ characters back from tokens, SQuAD's EM/F1, and the email QA set built from the 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -237,6 +238,38 @@ def test_email_qa_is_deterministic_and_found_by_its_rules():
     assert [a for a, _ in found["email_address"]] == ["me@x.org"]
     with pytest.raises(ValueError, match="split"):
         data.load_email_qa("validation")
+
+
+def test_answer_key_is_squads_normalisation():
+    for text in ["The  Cat, sat!", "$1,499.00", "an apple a day", "Re: [ILUG] the-list", "theme", ""]:
+        assert data.email_qa_answer_key(text) == qa.normalize_answer(text)
+
+
+def test_email_qa_splits_keep_test_answers_out_of_training():
+    split = data.email_qa_splits(n_train=30, n_eval=5)
+    assert split == data.email_qa_splits(n_train=30, n_eval=5)  # deterministic
+    key = data.email_qa_answer_key
+    counts = {name: Counter(r["type"] for r in recs) for name, recs in split.items()}
+    assert all(n == 30 for n in counts["train"].values()) and len(counts["train"]) == 6
+    assert all(n == 5 for n in counts["test"].values()) and all(n == 5 for n in counts["dev"].values())
+    trained = {key(a) for r in split["train"] for a in r["answers"]}
+    for name in ("dev", "test"):
+        assert not any(key(a) in trained for r in split[name] for a in r["answers"]), name
+    assert split["test_seen"] and all(key(r["answer"]) in trained for r in split["test_seen"])
+    assert not {r["id"] for r in split["test_seen"]} & {r["id"] for r in split["test"]}
+    emails = {name: {r["email_id"] for r in recs} for name, recs in split.items()}
+    assert not emails["train"] & (emails["test"] | emails["dev"] | emails["test_seen"])
+
+
+def test_frequent_answer_baseline_remembers_what_recurs():
+    train = [{"type": "url", "answers": ["http://a.org"], "context": ""},
+             {"type": "url", "answers": ["http://a.org", "http://b.org"], "context": ""},
+             {"type": "money", "answer": "$5", "context": ""}]
+    records = [{"type": "url", "context": "see http://b.org or http://a.org"},
+               {"type": "url", "context": "see http://b.org"},
+               {"type": "url", "context": "nothing here"},
+               {"type": "subject", "context": "http://a.org"}]
+    assert qa.frequent_answer_baseline(train, records) == ["http://a.org", "http://b.org", "", ""]
 
 
 # ---------------------------------------------------------------- the command line, --task qa

@@ -20,7 +20,9 @@ This module holds the parts around the model, in the order a prediction needs th
   back to the exact characters of the context;
 * :func:`squad_em_f1` -- SQuAD's exact match and F1 (Rajpurkar et al. 2016), after SQuAD's answer
   normalisation (lower case, no punctuation, no articles ``a/an/the``, single spaces);
-* :func:`line_overlap_baseline` -- a simple baseline: the context line sharing most words with the question.
+* :func:`line_overlap_baseline` -- a simple baseline: the context line sharing most words with the question;
+* :func:`frequent_answer_baseline` -- a memorising baseline: the most frequent training answer of the
+  question's type that occurs in the context.
 
 Departure from ``run_squad.py``: character offsets are computed per word piece (not per whitespace word
 followed by ``get_final_text``), so a predicted span maps back to the exact characters without the
@@ -54,7 +56,7 @@ from bert_ms.runtime import device
 __all__ = [
     "Window", "tokenize_with_offsets", "make_windows", "windows_to_arrays", "answer_token_span", "best_span",
     "predict_answers", "answer_question", "training_windows", "evaluate_answers", "span_loss", "normalize_answer",
-    "exact_match", "f1_score", "squad_em_f1", "line_overlap_baseline", "QA_KEYS",
+    "exact_match", "f1_score", "squad_em_f1", "line_overlap_baseline", "frequent_answer_baseline", "QA_KEYS",
 ]
 
 _SPECIAL = re.compile("|".join(re.escape(t) for t in SPECIAL_TOKENS))
@@ -411,3 +413,20 @@ def line_overlap_baseline(question: str, context: str) -> str:
         return ""
     scores = [len(words & set(re.findall(r"\w+", ln.lower()))) for ln in lines]
     return lines[int(np.argmax(scores))]
+
+
+def frequent_answer_baseline(train_records: Sequence[dict], records: Sequence[dict]) -> list[str]:
+    """For each of ``records``: the most frequent gold answer of its question type among ``train_records``
+    (every answer in their ``answers``, or ``answer``) that occurs in its context, or ``""`` if none does.
+
+    A baseline that reads nothing and remembers everything: it scores wherever the same strings come back
+    (a mailing list's address, a poster's name), and nowhere else. Ties go to the answer seen first."""
+    counts: dict[str, Counter] = {}
+    for r in train_records:
+        for a in r.get("answers") or [r["answer"]]:
+            counts.setdefault(r["type"], Counter())[a] += 1
+    out = []
+    for r in records:
+        ranked = counts.get(r["type"], Counter()).most_common()
+        out.append(next((a for a, _ in ranked if a in r["context"]), ""))
+    return out

@@ -77,7 +77,7 @@ def to_chinese(text: str) -> str:
         if m:
             groups = [to_chinese(g) for g in m.groups()]
             if re.search(r"\{\d\}", chinese):  # {1}, {2}: the slots in another order
-                return re.sub(r"\{(\d)\}", lambda k: groups[int(k.group(1)) - 1], chinese)
+                return re.sub(r"\{(\d)\}", lambda k, g=groups: g[int(k.group(1)) - 1], chinese)
             parts = chinese.split("{}")
             return parts[0] + "".join(g + p for g, p in zip(groups, parts[1:]))
     return text
