@@ -141,6 +141,11 @@ def test_figure_labels_and_check_lines_are_chinese_in_the_chinese_edition():
 TRANSLATED = [p for p in LESSONS if editions.source_of(p).is_file()]
 
 
+def test_every_lesson_has_a_chinese_edition():
+    missing = [p.name for p in LESSONS if p not in TRANSLATED]
+    assert not missing, f"no i18n/zh/ prose for {missing} (python scripts/editions.py stub NN writes the blocks to translate)"
+
+
 @pytest.mark.parametrize("lesson", TRANSLATED, ids=lambda p: p.stem)
 def test_a_translated_lesson_is_in_step_with_the_english(lesson):
     """Every English markdown cell has a Chinese block of its current version (a missing or changed one is
