@@ -215,7 +215,7 @@ def _spam_records(split: str) -> tuple[dict, ...]:
 @lru_cache(maxsize=8)
 def _spam_records_in(folder: str, split: str) -> tuple[dict, ...]:  # keyed by the data folder, as above
     _check_split(split)
-    return tuple(_read_jsonl_gz(f"spam/{split}.jsonl.gz", ("text", "label")))
+    return tuple(_read_jsonl_gz(f"spam/{split}.jsonl.gz", ("id", "text", "label")))
 
 
 def load_spam(split: str = "train") -> tuple[list[str], np.ndarray]:

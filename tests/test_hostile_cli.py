@@ -359,3 +359,21 @@ def test_a_full_disk_while_writing_the_model_leaves_the_folder_whole(models, tmp
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before, "the old model folder changed"
     assert not list(tmp_path.glob(".model.tmp-*")), "the temporary folder was left behind"
     assert cli.describe_error(caught.value).strip()
+
+
+@pytest.mark.parametrize("record", [{"label": 1, "id": "x"}, {"text": "Subject: hi", "label": 0}, ["not", "an object"]])
+def test_email_qa_on_records_that_lie_is_one_error_naming_the_file(tmp_path, monkeypatch, record):
+    """`load_email_qa` (and so `evaluate --task qa`) used to raise KeyError on records without "text"."""
+    import gzip
+
+    from bert_ms import data
+    copy = _data_copy(tmp_path, monkeypatch)
+    target = copy / "spam" / "test.jsonl.gz"
+    with gzip.open(target, "wt", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+    manifest = json.loads((copy / "MANIFEST.json").read_text(encoding="utf-8"))
+    manifest["files"]["spam/test.jsonl.gz"]["sha256"] = data.sha256_of(target)
+    (copy / "MANIFEST.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(data.ChecksumError, match=r"test\.jsonl\.gz line 1") as caught:
+        data.load_email_qa("test")
+    assert "\n" not in cli.describe_error(caught.value)

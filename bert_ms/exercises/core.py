@@ -56,8 +56,8 @@ import numpy as np
 from bert_ms.exercises import record
 from bert_ms.runtime import language, settings
 
-__all__ = ["CheckTimeout", "ExerciseFailed", "Mismatch", "Result", "exercise", "expect_close", "expect_equal",
-           "learner_call", "to_numpy"]
+__all__ = ["CheckTimeout", "ExerciseFailed", "LearnerRaised", "Mismatch", "Result", "exercise", "expect_close",
+           "expect_equal", "learner_call", "to_numpy"]
 
 REPORT = "please report it (the line above and `bert-ms info`) to the course's issue tracker"
 DEFAULT_TIME_LIMIT = 60.0  # seconds for a whole check; the slowest correct answer in the suites takes ~5 s
@@ -81,6 +81,9 @@ class _LearnerRaised(Exception):
     def __init__(self, error: BaseException, where: str, first_call: bool):
         super().__init__(str(error))
         self.error, self.where, self.first_call = error, where, first_call
+
+
+LearnerRaised = _LearnerRaised  # a check may catch it to name the mistake behind the learner's own error
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import mindspore as ms
 import numpy as np
 
 from bert_ms.exercises import Mismatch, exercise, expect_close, to_numpy
+from bert_ms.exercises.core import LearnerRaised
 
 __all__ = ["add_k_bigram", "perplexity_from_logits", "rnn_step", "lstm_step", "clip_by_global_norm"]
 
@@ -69,7 +70,15 @@ def add_k_bigram(fn):
         ids, vocab, k = _bigram_case(rng, k)
         want = _bigram(ids, vocab, k)
         what = f"P[prev, next] for V={vocab}, k={k} ({len(ids)} ids, {vocab - len(set(ids.tolist()))} of the V never occur)"
-        got = _as_float_array(fn(ids.copy(), vocab, k), what)
+        try:
+            result = fn(ids.copy(), vocab, k)
+        except LearnerRaised as raised:
+            if isinstance(raised.error, IndexError):  # a table sized from the ids, indexed by an id past its end
+                raise Mismatch(f"{what}: your code raised IndexError ({raised.error}). Hint: take V from vocab_size, "
+                               "not from the ids (len(set(ids)) or ids.max() + 1): an id that never occurs in "
+                               "train_ids still has a row and a column.") from None
+            raise
+        got = _as_float_array(result, what)
         if got.shape != want.shape:
             seen = len(set(ids.tolist()))
             hint = ""
