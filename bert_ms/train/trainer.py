@@ -430,8 +430,9 @@ def evaluate(model, task, data: dict[str, np.ndarray], batch_size: int = 64, pro
     F1, MLM accuracy, NSP accuracy, perplexity = exp(mean MLM loss) ... as the task defines).
     """
     n_examples = len(next(iter(data.values())))
-    # memory follows the data, not the flag: a batch larger than the data would only be padding rows
-    batch_size = max(1, min(int(batch_size), n_examples))
+    # memory follows the data, not the flag: a batch larger than the data would only be padding rows. The cap is
+    # the next power of two >= the number of examples, so small evaluations keep sharing one compiled shape.
+    batch_size = max(1, min(int(batch_size), 1 << max(0, (n_examples - 1).bit_length())))
     cache = _cache if _cache is not None else {}
     if "fn" not in cache:
         def predict_step(*inputs):
