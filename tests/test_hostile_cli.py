@@ -8,8 +8,6 @@ characters, pipes / standard input / directories as --file, out-of-range seeds, 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -18,7 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from cli_helpers import one_line_error, output_rows
+from cli_helpers import run_cli as _run_cli
 
 from bert_ms import cli
 
@@ -26,28 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run_cli(*argv, stdin: str | None = None) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    old_stdin = sys.stdin
-    if stdin is not None:
-        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main([str(a) for a in argv])
-    finally:
-        sys.stdin = old_stdin
-    # the device line ("[bert_ms] device=CPU ...") is not an output row
-    rows = "".join(line for line in out.getvalue().splitlines(keepends=True) if not line.startswith("[bert_ms] "))
-    return code, rows, err.getvalue()
-
-
-def one_line_error(result, *needles: str) -> str:
-    code, _, err = result
-    lines = [x for x in err.splitlines() if x.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("bert-ms: error: "), err[-3000:]
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
+    code, out, err = _run_cli(*argv, stdin=stdin)
+    return code, output_rows(out), err
 
 
 @pytest.fixture(scope="module")
@@ -258,15 +239,6 @@ def test_a_vocabulary_with_a_byte_order_mark_is_read_correctly(models, tmp_path)
     assert out.splitlines()[0].endswith("\thello")
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    from bert_ms.data import load_sotu
-
-    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
-    path.write_text("\n\n".join("\n".join(d[:40]) for d in load_sotu("dev")[:6]) + "\n", encoding="utf-8")
-    return path
-
-
 @pytest.mark.slow
 def test_a_diverging_run_stops_in_one_line_and_applies_no_nan(corpus, tmp_path):
     """`pretrain --lr 1e6` used to exit 0 with NaN loss and every saved tensor NaN ("updated": true)."""
@@ -377,3 +349,145 @@ def test_email_qa_on_records_that_lie_is_one_error_naming_the_file(tmp_path, mon
     with pytest.raises(data.ChecksumError, match=r"test\.jsonl\.gz line 1") as caught:
         data.load_email_qa("test")
     assert "\n" not in cli.describe_error(caught.value)
+
+
+# --- texts that are empty, overlong or not Latin; bytes that are not UTF-8 ------------------------------------
+
+@pytest.mark.parametrize("text", ["", "   ", "\t\n"])
+@pytest.mark.parametrize("task", ["spam", "fill-mask"])
+def test_an_empty_text_on_the_command_line_is_one_line(models, task, text):
+    model = models["cls" if task == "spam" else "mlm"]
+    one_line_error(run_cli("predict", "--model", model, "--task", task, "--device", "CPU", "fine", text),
+                   "text 2", "empty")
+
+
+@pytest.mark.parametrize("text", ["你好，世界。这封邮件不是垃圾邮件", "😀🎉 party!", "مرحبا بالعالم", "a\x00b",
+                                  "word " * 50_000])
+def test_non_latin_control_and_overlong_texts_give_one_row_each(models, text):
+    code, out, err = run_cli("predict", "--model", models["cls"], "--task", "spam", "--device", "CPU", text, "next")
+    assert code == 0 and "Traceback" not in err, err
+    rows = out.splitlines()
+    assert len(rows) == 2 and rows[1].endswith("\tnext"), rows
+    label, prob, shown = rows[0].split("\t")
+    assert label in ("ham", "spam") and 0.5 <= float(prob) <= 1
+    assert len(shown) <= 200 and "\x00" not in shown  # an overlong input is cut in the output, NUL escaped
+
+
+def test_bytes_that_are_not_utf8_in_argv_reach_a_real_terminal_escaped(models):
+    """Linux hands undecodable argv bytes to Python as lone surrogates, which a UTF-8 stdout cannot print."""
+    proc = subprocess.run([sys.executable, "-m", "bert_ms", "predict", "--model", str(models["cls"]), "--device",
+                           "CPU", os.fsdecode(b"caf\xe9 au lait")], capture_output=True, cwd=REPO, timeout=300,
+                          env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")[-2000:]
+    assert proc.stdout.decode("utf-8").splitlines()[-1].endswith("\tcaf\\udce9 au lait")
+
+
+# --- defaults that never exceed the model ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_the_default_seq_len_follows_a_model_with_fewer_positions(models, command):
+    """The models here have 64 positions; the default of 128 would be refused for a flag the user never gave."""
+    argv = (["predict", "--model", models["mlm"], "--task", "fill-mask", "the [MASK] is red"] if command == "predict"
+            else ["evaluate", "--model", models["cls"], "--task", "spam", "--max-eval", "3", "--split", "dev"])
+    code, out, err = run_cli(*argv, "--device", "CPU")
+    assert code == 0, err
+    assert out.strip()
+
+
+# --- corpora that are not files ----------------------------------------------------------------------------------
+
+def test_a_directory_as_corpus_says_so(tmp_path):
+    one_line_error(run_cli("pretrain", "--out", tmp_path / "o", "--corpus", tmp_path, "--device", "CPU"),
+                   "is a directory")
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_empty_corpus_says_it_has_no_documents(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n  \n", encoding="utf-8")
+    for corpus in (empty, "/dev/null"):
+        one_line_error(run_cli("pretrain", "--out", tmp_path / "o", "--corpus", corpus, "--device", "CPU"),
+                       "0 document(s)")
+    assert not (tmp_path / "o").exists()
+
+
+# --- evaluation memory follows the data: the padding is cut to the longest example ---------------------------------
+
+def _tiny_classifier(num_labels=2):
+    import mindspore as ms
+
+    from bert_ms.bert.config import BertConfig
+    from bert_ms.bert.model import BertForSequenceClassification, BertForTokenClassification
+
+    cfg = BertConfig.preset("tiny", vocab_size=50, max_position_embeddings=256)
+    ms.set_seed(0)
+    return cfg, BertForSequenceClassification(cfg, num_labels=2), BertForTokenClassification(cfg, num_labels=3)
+
+
+def _padded(n, full, longest, rng):
+    lengths = rng.integers(2, longest + 1, n)
+    lengths[0] = longest
+    mask = (np.arange(full)[None] < lengths[:, None]).astype(np.int32)
+    ids = rng.integers(5, 50, (n, full)).astype(np.int32) * mask
+    tags = np.where(mask == 1, rng.integers(0, 3, (n, full)), -100).astype(np.int32)
+    return {"input_ids": ids, "token_type_ids": np.zeros_like(ids), "attention_mask": mask,
+            "labels": rng.integers(0, 2, n).astype(np.int32)}, tags
+
+
+def test_evaluate_cuts_the_padding_to_the_longest_example_and_keeps_the_metrics(monkeypatch):
+    from bert_ms.train import trainer
+    from bert_ms.train.tasks import SequenceClassificationTask, TokenClassificationTask
+
+    rng = np.random.default_rng(0)
+    _, cls, tagger = _tiny_classifier()
+    data, tags = _padded(10, 256, 13, rng)
+    shapes = []
+    real_to_inputs = trainer.to_inputs
+    monkeypatch.setattr(trainer, "to_inputs", lambda task, batch: shapes.append(batch["input_ids"].shape)
+                        or real_to_inputs(task, batch))
+    cut = trainer.evaluate(cls, SequenceClassificationTask(2), data, batch_size=4)
+    assert shapes and all(s[1] == 16 for s in shapes), shapes  # 13 real tokens -> the next power of two, not 256
+    whole = {k: v[:, :16] for k, v in data.items() if k != "labels"} | {"labels": data["labels"]}
+    assert trainer.evaluate(cls, SequenceClassificationTask(2), whole, batch_size=4) == pytest.approx(cut, abs=1e-6)
+
+    shapes.clear()
+    tagged = {**data, "labels": tags}
+    cut = trainer.evaluate(tagger, TokenClassificationTask(3), tagged, batch_size=4)
+    assert all(s[1] == 16 for s in shapes), shapes  # the per-token labels are cut with the inputs
+    assert cut["tokens"] == (tags >= 0).sum()
+
+
+def test_evaluate_batches_are_capped_by_the_data_and_by_eval_batch_max(monkeypatch):
+    from bert_ms.train import trainer
+    from bert_ms.train.tasks import SequenceClassificationTask
+
+    _, cls, _ = _tiny_classifier()
+    rows = []
+    real_to_inputs = trainer.to_inputs
+    monkeypatch.setattr(trainer, "to_inputs", lambda task, batch: rows.append(len(batch["input_ids"]))
+                        or real_to_inputs(task, batch))
+    for n, want in ((5, 8), (300, trainer.EVAL_BATCH_MAX)):
+        rows.clear()
+        data, _ = _padded(n, 16, 8, np.random.default_rng(n))
+        metrics = trainer.evaluate(cls, SequenceClassificationTask(2), data, batch_size=100_000)
+        assert set(rows) == {want} and metrics["examples"] == n, (n, rows)
+
+
+def test_trim_padding_leaves_data_without_a_mask_or_already_tight_alone():
+    from bert_ms.train.trainer import trim_padding
+
+    rng = np.random.default_rng(1)
+    data, _ = _padded(4, 16, 16, rng)
+    assert trim_padding(data, ("input_ids", "attention_mask")) is data  # nothing to cut
+    nomask = {k: v for k, v in data.items() if k != "attention_mask"}
+    assert trim_padding(nomask, ("input_ids",)) is nomask
+    short, _ = _padded(4, 64, 3, rng)
+    cut = trim_padding(short, ("input_ids", "token_type_ids", "attention_mask"))
+    assert cut["input_ids"].shape == (4, 8) and cut["labels"] is short["labels"]  # at least 8, labels untouched
+
+
+def test_evaluate_memory_follows_the_data_not_the_flags(models):
+    """--batch-size 4096 on 5 emails: one batch of 8 rows (the next power of two), cut to the longest email."""
+    code, out, err = run_cli("evaluate", "--model", models["cls"], "--task", "spam", "--split", "dev", "--seq-len",
+                             "64", "--batch-size", "4096", "--max-eval", "5", "--device", "CPU")
+    assert code == 0 and json.loads(out.splitlines()[-1])["examples"] == 5, err

@@ -61,6 +61,8 @@ class Task:
     name = "task"
     input_keys: tuple[str, ...] = ()
     monitor: tuple[str, str] = ("loss", "min")
+    # the keys whose axis 1 is the token position, which evaluation may cut to the longest real example
+    sequence_keys: tuple[str, ...] = ("input_ids", "token_type_ids", "attention_mask")
 
     def loss(self, model, *inputs):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -147,6 +149,7 @@ class TokenClassificationTask(Task):
         self.feature_keys, self.label_key = tuple(feature_keys), label_key
         self.input_keys = (*self.feature_keys, label_key)
         self.monitor = ("accuracy", "max")
+        self.sequence_keys = (*Task.sequence_keys, label_key)  # one label per token
 
     def loss(self, model, *inputs):
         logits = model(*inputs[:-1]).astype(ms.float32)
@@ -184,6 +187,9 @@ class QuestionAnsweringTask(Task):
     name = "qa"
     input_keys = qa.QA_KEYS
     monitor = ("span_accuracy", "max")
+    # not cut: the best start and end are taken over every position of the window, as evaluate_answers does
+    # (and windows are filled to their length by the stride anyway)
+    sequence_keys = ()
 
     def loss(self, model, input_ids, token_type_ids, attention_mask, start_positions, end_positions):
         start_logits, end_logits = model(input_ids, token_type_ids, attention_mask)
