@@ -170,6 +170,55 @@ assert p_raw.max() > p_scaled.max()
 # The padding mask gets the shape $[B, 1, 1, T]$: the scores of multi-head attention are
 # $[B, h, T_q, T_k]$, and the two axes of size 1 let one mask row serve every head and every query.
 
+# %% [markdown]
+# **Exercises (练习) in this lesson** sit where their idea is taught, before the lesson writes its own
+# version: each is a function you write in the cell under it; the check runs it on fresh random inputs
+# (sizes too) against an exact float64 NumPy answer and says what is wrong. Solutions:
+# `solutions/04_transformer.py` (open it after trying).
+
+# %%
+from bert_ms.exercises import check
+
+# %% [markdown]
+# **Exercise 4.1 (练习): attention with a boolean mask.** Write `my_attention(q, k, v, mask=None)`
+# returning the output of eq. (1) (or the pair `(output, weights)`). This time `mask` is a **boolean**
+# tensor broadcastable to $[\dots, T_q, T_k]$, `True` where a query may attend to a key
+# (e.g. `ops.masked_fill` helps).
+
+# %%
+# Exercise 4.1 (练习): scaled dot-product attention with a boolean mask
+def my_attention(q, k, v, mask=None):
+    raise NotImplementedError  # your code here
+
+
+check.attention(my_attention)
+
+# %% [markdown]
+# **Exercise 4.2 (练习): the causal mask.** `my_causal_mask(T)` returns the additive $[T, T]$ mask
+# (or $[1, 1, T, T]$): 0 where query $i$ may attend to key $j$ ($j \le i$), a large negative number
+# where $j > i$ (−10⁹ or −∞; anything at or below −10⁴ hides a key).
+
+# %%
+# Exercise 4.2 (练习): the causal mask
+def my_causal_mask(t):
+    raise NotImplementedError  # your code here
+
+
+check.causal_mask(my_causal_mask)
+
+# %% [markdown]
+# **Exercise 4.3 (练习): the padding mask.** `my_padding_mask(keep)` takes BERT's `attention_mask`,
+# an int32 tensor $[B, T]$ with 1 for real tokens and 0 for `[PAD]`, and returns the additive mask
+# of shape $[B, 1, 1, T]$: 0 for a real token, a large negative number (as in exercise 4.2) for `[PAD]`.
+
+# %%
+# Exercise 4.3 (练习): the padding mask
+def my_padding_mask(keep):
+    raise NotImplementedError  # your code here
+
+
+check.padding_mask(my_padding_mask)
+
 # %%
 NEG = -1e9
 
@@ -330,6 +379,20 @@ np.testing.assert_allclose(ffn(x[:, 3:4]).asnumpy(), ffn(x).asnumpy()[:, 3:4], r
 #
 # Each pair of columns $(2i, 2i+1)$ shares one frequency $\omega_i = 10000^{-2i/d_{model}}$: low
 # dimensions oscillate fast, high dimensions slowly, like the hands of a clock.
+
+# %% [markdown]
+# **Exercise 4.4 (练习): positional encoding.** `my_pe(max_len, d_model)` returns the
+# $[max\_len, d_{model}]$ table of section 3.5 (NumPy or MindSpore). One case more than the lesson's
+# own `positional_encoding` below: an **odd** $d_{model}$, whose last column $d_{model}-1$ is even and so
+# a sine (it has no cosine partner).
+
+# %%
+# Exercise 4.4 (练习): the sinusoidal positional encoding
+def my_pe(max_len, d_model):
+    raise NotImplementedError  # your code here
+
+
+check.sinusoidal_pe(my_pe)
 
 # %%
 def positional_encoding(max_len, d_model):
@@ -568,6 +631,41 @@ print(f"eq. (3), d_model 512: peak {curves[512].max():.2e} at step {peak_step}")
 assert peak_step == 4000 and np.isclose(curves[512].max(), (512 * 4000) ** -0.5)
 assert np.allclose(curves[512][:4000], steps_v[:4000] * 512 ** -0.5 * 4000 ** -1.5)  # linear during the warm-up
 assert np.isclose(curves[512][16_000 - 1], curves[512][4000 - 1] / 2)  # 4x the steps, half the rate
+
+# %% [markdown]
+# **Exercise 4.5 (练习): BERT's learning-rate schedule.** `my_lr(step, peak_lr, total_steps, warmup_steps)`
+# for steps counted from 0: `peak_lr * (step + 1) / warmup_steps` while `step < warmup_steps` (so step 0
+# already trains), then a straight line from `peak_lr` at `step == warmup_steps` down to 0 at
+# `total_steps`, and 0 afterwards. The Trainer of lessons 07-09 uses the package's version of this
+# function; the check refuses an answer that calls it, so write it yourself.
+
+# %%
+# Exercise 4.5 (练习): linear warm-up, then linear decay
+def my_lr(step, peak_lr, total_steps, warmup_steps):
+    raise NotImplementedError  # your code here
+
+
+lr_result = check.linear_warmup_lr(my_lr)
+
+# %% [markdown]
+# Once your `my_lr` passes, this cell draws BERT's schedule with it (appendix A.2: peak $10^{-4}$,
+# 10,000 warm-up steps, 1,000,000 steps in all), next to eq. (3) scaled to the same peak.
+
+# %%
+if lr_result:
+    steps_b = np.arange(0, 1_000_000, 500)
+    bert_curve = np.array([float(my_lr(int(s), 1e-4, 1_000_000, 10_000)) for s in steps_b])
+    eq3 = np.array([transformer_lr(int(s) + 1, 512, 10_000) for s in steps_b])
+    plt.figure(figsize=(6, 3))
+    plt.plot(steps_b / 1e6, bert_curve, label="BERT: linear warm-up, linear decay (your my_lr)")
+    plt.plot(steps_b / 1e6, eq3 * 1e-4 / eq3.max(), label="eq. (3), warm-up 10,000, same peak")
+    plt.xlabel("step (millions)")
+    plt.ylabel("learning rate")
+    plt.legend(fontsize=8)
+    plt.show()
+    assert np.isclose(bert_curve.max(), 1e-4) and bert_curve[-1] < 1e-6
+else:
+    print("write my_lr above first: this cell then draws BERT's schedule with it.")
 
 # %% [markdown]
 # ## 8. The full encoder-decoder on a toy task: reverse a digit string
@@ -847,105 +945,6 @@ plt.title("one BERT-base layer")
 plt.legend(fontsize=8)
 plt.show()
 print(f"the T² part overtakes the FFN at T = d_ff = {dff_bert}")
-
-# %% [markdown]
-# ## Exercises (练习)
-#
-# Each exercise is a function you write in the cell under it; the check runs it on fresh random
-# inputs (sizes too) against an exact float64 NumPy answer and says what is wrong. Solutions: `solutions/04_transformer.py` (open
-# it after trying). Write them without scrolling up; that is the point.
-
-# %%
-from bert_ms.exercises import check
-
-# %% [markdown]
-# **Exercise 4.1 (练习): attention with a boolean mask.** Write `my_attention(q, k, v, mask=None)`
-# returning the output of eq. (1) (or the pair `(output, weights)`). This time `mask` is a **boolean**
-# tensor broadcastable to $[\dots, T_q, T_k]$, `True` where a query may attend to a key
-# (e.g. `ops.masked_fill` helps).
-
-# %%
-# Exercise 4.1 (练习): scaled dot-product attention with a boolean mask
-def my_attention(q, k, v, mask=None):
-    raise NotImplementedError  # your code here
-
-
-check.attention(my_attention)
-
-# %% [markdown]
-# **Exercise 4.2 (练习): the causal mask.** `my_causal_mask(T)` returns the additive $[T, T]$ mask
-# (or $[1, 1, T, T]$): 0 where query $i$ may attend to key $j$ ($j \le i$), a large negative number
-# where $j > i$ (−10⁹ or −∞; anything at or below −10⁴ hides a key).
-
-# %%
-# Exercise 4.2 (练习): the causal mask
-def my_causal_mask(t):
-    raise NotImplementedError  # your code here
-
-
-check.causal_mask(my_causal_mask)
-
-# %% [markdown]
-# **Exercise 4.3 (练习): the padding mask.** `my_padding_mask(keep)` takes BERT's `attention_mask`,
-# an int32 tensor $[B, T]$ with 1 for real tokens and 0 for `[PAD]`, and returns the additive mask
-# of shape $[B, 1, 1, T]$: 0 for a real token, a large negative number (as in exercise 4.2) for `[PAD]`.
-
-# %%
-# Exercise 4.3 (练习): the padding mask
-def my_padding_mask(keep):
-    raise NotImplementedError  # your code here
-
-
-check.padding_mask(my_padding_mask)
-
-# %% [markdown]
-# **Exercise 4.4 (练习): positional encoding.** `my_pe(max_len, d_model)` returns the
-# $[max\_len, d_{model}]$ table of section 3.5 (NumPy or MindSpore). One case more than our
-# `positional_encoding` above: an **odd** $d_{model}$, whose last column $d_{model}-1$ is even and so
-# a sine (it has no cosine partner).
-
-# %%
-# Exercise 4.4 (练习): the sinusoidal positional encoding
-def my_pe(max_len, d_model):
-    raise NotImplementedError  # your code here
-
-
-check.sinusoidal_pe(my_pe)
-
-# %% [markdown]
-# **Exercise 4.5 (练习): BERT's learning-rate schedule.** `my_lr(step, peak_lr, total_steps, warmup_steps)`
-# for steps counted from 0: `peak_lr * (step + 1) / warmup_steps` while `step < warmup_steps` (so step 0
-# already trains), then a straight line from `peak_lr` at `step == warmup_steps` down to 0 at
-# `total_steps`, and 0 afterwards. The Trainer of lessons 07-09 uses the package's version of this
-# function; the check refuses an answer that calls it, so write it yourself.
-
-# %%
-# Exercise 4.5 (练习): linear warm-up, then linear decay
-def my_lr(step, peak_lr, total_steps, warmup_steps):
-    raise NotImplementedError  # your code here
-
-
-lr_result = check.linear_warmup_lr(my_lr)
-
-# %% [markdown]
-# Once your `my_lr` passes, this cell draws BERT's schedule with it (appendix A.2: peak $10^{-4}$,
-# 10,000 warm-up steps, 1,000,000 steps in all), next to eq. (3) scaled to the same peak.
-
-# %%
-if lr_result:
-    steps_b = np.arange(0, 1_000_000, 500)
-    bert_curve = np.array([float(my_lr(int(s), 1e-4, 1_000_000, 10_000)) for s in steps_b])
-    eq3 = np.array([transformer_lr(int(s) + 1, 512, 10_000) for s in steps_b])
-    plt.figure(figsize=(6, 3))
-    plt.plot(steps_b / 1e6, bert_curve, label="BERT: linear warm-up, linear decay (your my_lr)")
-    plt.plot(steps_b / 1e6, eq3 * 1e-4 / eq3.max(), label="eq. (3), warm-up 10,000, same peak")
-    plt.xlabel("step (millions)")
-    plt.ylabel("learning rate")
-    plt.legend(fontsize=8)
-    plt.show()
-    assert np.isclose(bert_curve.max(), 1e-4) and bert_curve[-1] < 1e-6
-else:
-    print("write my_lr above first: this cell then draws BERT's schedule with it.")
 
 # %% [markdown]
 # ### Going further (no check; each takes a few minutes in full mode)

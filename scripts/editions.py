@@ -14,6 +14,7 @@ translates their prose only:
   since its block was written: the message names the cell), and blocks that translate no current cell.
   ``tests/test_zh_edition.py`` fails on any of it.
 * ``stub NN`` writes, for a lesson, the blocks still missing (the English text to translate), in order.
+* ``reindex NN`` puts a lesson's blocks back in the English order after cells moved (text unchanged).
 
 Figure labels and the checks' messages are short strings, translated once in
 ``bert_ms/runtime/strings_zh.tsv``; the terms of both follow ``i18n/glossary.md``.
@@ -84,35 +85,56 @@ def source_of(lesson: Path) -> Path:
 
 
 def drift(lesson: Path) -> list[str]:
-    """What the Chinese edition of ``lesson`` lacks: one line per problem, naming the English cell."""
-    nb = jupytext.read(lesson)
-    cells = markdown_cells(nb)
+    """What the Chinese edition of ``lesson`` lacks: one line per problem, naming the English cell.
+
+    A block is matched to its cell by version (the SHA of the English text), so a cell that moved keeps its
+    translation. An English cell without a block is either *changed* (the block written for that position
+    translates an English text that no longer exists) or *new*; a block of a text that no longer exists,
+    and not reported as the changed cell's old version, translates nothing any more (an orphan)."""
+    cells = markdown_cells(jupytext.read(lesson))
+    current = [digest(t) for t in cells]
     blocks = read_blocks(source_of(lesson))
-    by_sha = {b.sha: b for b in blocks}
-    by_index = {b.index: b for b in blocks}
-    problems = []
-    for i, text in enumerate(cells):
-        sha = digest(text)
-        if sha in by_sha:
+    have = {b.sha for b in blocks}
+    stale = {b.index: b for b in blocks if b.sha not in set(current)}
+    problems, reported = [], set()
+    for i, (text, sha) in enumerate(zip(cells, current)):
+        if sha in have:
             continue
         first = text.strip().splitlines()[0][:70] if text.strip() else "(empty)"
-        old = by_index.get(i)
-        if old is not None and old.sha not in {digest(t) for t in cells}:
+        old = stale.get(i)
+        if old is not None:
+            reported.add(old.sha)
             problems.append(f"{lesson.name} markdown cell {i} ({first!r}) changed since its Chinese block was "
                             f"written (block {old.sha}, cell now {sha})")
         else:
             problems.append(f"{lesson.name} markdown cell {i} ({first!r}) has no Chinese block (en {i} {sha})")
-    current = {digest(t) for t in cells}
     for b in blocks:
-        if b.sha not in current and by_index.get(b.index) is b and b.index >= len(cells):
+        if b.sha not in set(current) and b.sha not in reported:
             problems.append(f"{source_of(lesson).name}: block en {b.index} {b.sha} translates no current cell")
         if not b.text.strip():
             problems.append(f"{source_of(lesson).name}: block en {b.index} {b.sha} is empty")
     return problems
 
 
-def build(lesson: Path) -> Path:
-    """Write notebooks/zh/NN_name.py: Chinese prose, the English code cells byte for byte."""
+def reindex(lesson: Path) -> int:
+    """Rewrite ``i18n/zh/NN_name.md`` with its blocks in the English cells' order and numbered as they are
+    now (after cells moved); blocks that translate no current cell are kept at the end, for ``check`` to
+    name. Returns how many headers changed."""
+    cells = markdown_cells(jupytext.read(lesson))
+    blocks = read_blocks(source_of(lesson))
+    by_sha = {b.sha: b for b in blocks}
+    placed = [Block(i, digest(t), by_sha[digest(t)].text) for i, t in enumerate(cells) if digest(t) in by_sha]
+    used = {b.sha for b in placed}
+    rest = [b for b in blocks if b.sha not in used]
+    order = placed + rest
+    source_of(lesson).write_text("".join(f"<!-- en {b.index} {b.sha} -->\n{b.text}\n\n" for b in order).rstrip()
+                                 + "\n", encoding="utf-8")
+    return sum(1 for a, b in zip(blocks, order) if (a.index, a.sha) != (b.index, b.sha))
+
+
+def build(lesson: Path, out_dir: Path | None = None) -> Path:
+    """Write notebooks/zh/NN_name.py (or ``out_dir``/NN_name.py): Chinese prose, the English code cells byte
+    for byte."""
     nb = jupytext.read(lesson)
     by_sha = {b.sha: b.text for b in read_blocks(source_of(lesson))}
     zh = nbformat.v4.new_notebook(metadata=nb.metadata)
@@ -125,8 +147,9 @@ def build(lesson: Path) -> Path:
             new = nbformat.v4.new_code_cell(cell.source)
         new.metadata = dict(cell.metadata)
         zh.cells.append(new)
-    OUT.mkdir(exist_ok=True)
-    out = OUT / lesson.name
+    out_dir = OUT if out_dir is None else Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / lesson.name
     jupytext.write(zh, out, fmt="py:percent")
     return out
 
@@ -144,7 +167,7 @@ def stub(lesson: Path) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("build", "check", "stub"))
+    parser.add_argument("command", choices=("build", "check", "stub", "reindex"))
     parser.add_argument("lessons", nargs="*", help="lesson numbers (e.g. 03 04); all when none")
     args = parser.parse_args(argv)
     paths = lessons(args.lessons)
@@ -152,6 +175,10 @@ def main(argv=None) -> int:
         for p in paths:
             build(p)
         print(f"Chinese edition: {len(paths)} notebooks written to {OUT.relative_to(ROOT)}/")
+        return 0
+    if args.command == "reindex":
+        for p in paths:
+            print(f"{source_of(p).name}: {reindex(p)} block header(s) renumbered or moved")
         return 0
     if args.command == "stub":
         for p in paths:

@@ -24,14 +24,9 @@ def _edition(edition: str, path: Path, tmp_path: Path):
     """The notebook of an edition: the English source, or the Chinese one built from it now."""
     if edition == "en":
         return jupytext.read(path)
-    import importlib.util
-    import sys
-    spec = importlib.util.spec_from_file_location("editions", ROOT / "scripts" / "editions.py")
-    editions = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("editions", editions)
-    spec.loader.exec_module(editions)
-    editions.OUT = tmp_path / "zh"
-    return jupytext.read(editions.build(path))
+    from editions_script import editions
+
+    return jupytext.read(editions.build(path, tmp_path / "zh"))
 
 
 def test_there_are_notebooks_and_none_is_committed_as_ipynb():

@@ -5,7 +5,6 @@ current version (a changed or missing one fails with the cell named); short stri
 messages) come from one catalog.
 """
 
-import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -13,12 +12,9 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from editions_script import editions
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("editions", ROOT / "scripts" / "editions.py")
-editions = importlib.util.module_from_spec(_spec)
-sys.modules["editions"] = editions  # dataclasses look their module up
-_spec.loader.exec_module(editions)
 LESSONS = editions.lessons()
 
 
@@ -70,6 +66,22 @@ def test_drift_names_a_missing_and_a_changed_cell(tmp_path, monkeypatch):
     # and the built notebook keeps the new English text under a visible note rather than the stale Chinese
     built = jupytext.read(editions.build(path))
     assert built.cells[-1].source.startswith(editions.UNTRANSLATED.strip()[:6]) and "revised" in built.cells[-1].source
+
+
+def test_a_moved_cell_keeps_its_block_and_an_orphan_block_is_named(tmp_path, monkeypatch):
+    one, two = "# %% [markdown]\n# ## One\n# first", "# %% [markdown]\n# ## Two\n# second"
+    path, zh = _toy(tmp_path, monkeypatch, [one, "# %%\nx = 1", two])
+    first, second = editions.markdown_cells(jupytext.read(path))
+    zh.write_text(f"<!-- en 0 {editions.digest(first)} -->\n一\n\n<!-- en 1 {editions.digest(second)} -->\n二\n"
+                  f"\n<!-- en 0 {editions.digest('old text')} -->\n旧的\n", encoding="utf-8")
+    problems = editions.drift(path)
+    assert len(problems) == 1 and "translates no current cell" in problems[0], problems  # the orphan, at index 0
+    path.write_text("# %%\n" + "\n\n".join([two, "# %%\nx = 1", one]) + "\n", encoding="utf-8")  # swap them
+    assert [p for p in editions.drift(path) if "orphan" not in p and "no current cell" not in p] == []
+    assert [c.source for c in jupytext.read(editions.build(path)).cells if c.cell_type == "markdown"] == ["二", "一"]
+    assert editions.reindex(path) == 2  # the two moved blocks; the orphan stays last
+    blocks = editions.read_blocks(zh)
+    assert [(b.index, b.text) for b in blocks] == [(0, "二"), (1, "一"), (0, "旧的")]  # in order; the orphan last
 
 
 def test_the_catalog_translates_exact_strings_and_templates(tmp_path, monkeypatch):
