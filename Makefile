@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.bert_ms-installed
 
-.PHONY: setup setup-gpu kernel notebooks test test-fast lab lint format bench lock clean-venv
+.PHONY: setup setup-gpu setup-browser test-browser kernel notebooks test test-fast lab lint format bench lock clean-venv
 
 ## setup: build .venv from nothing with the pinned lock, install bert_ms editable, register the kernel
 setup: $(STAMP) kernel notebooks
@@ -27,6 +27,15 @@ setup-gpu: $(STAMP)
 	$(PY) -m bert_ms.runtime.nvidia install
 	$(PY) -m bert_ms.runtime.nvidia check
 
+## setup-browser: the real-browser test's extra (Selenium, requirements/lock-browser.txt); Chromium and its driver
+## come from the system (Debian: apt-get install chromium chromium-driver)
+setup-browser: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps -r requirements/lock-browser.txt
+
+## test-browser: lessons 00, 05 and 07 run through JupyterLab's UI in headless Chromium (screenshots: runs/browser/)
+test-browser: setup-browser
+	$(PY) -m pytest -q -m browser tests/test_browser.py
+
 ## kernel: register the Jupyter kernel "Python (bert-ms)" that runs .venv
 kernel: $(STAMP)
 	$(PY) -m ipykernel install --user --name bert-ms --display-name "Python (bert-ms)" >/dev/null
@@ -37,6 +46,7 @@ kernel: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) scripts/editions.py build
 	$(VENV)/bin/jupytext --quiet --update --to ipynb notebooks/[0-9]*.py notebooks/zh/[0-9]*.py
+	$(PY) scripts/ipynb_metadata.py notebooks/[0-9]*.ipynb notebooks/zh/[0-9]*.ipynb
 
 ## test: the whole suite, every notebook executed in smoke mode included
 test: $(STAMP)
@@ -48,7 +58,7 @@ test-fast: $(STAMP)
 
 ## lab: JupyterLab on the course kernel, both editions (notebooks/ and notebooks/zh/)
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) scripts/lab.py notebooks/
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

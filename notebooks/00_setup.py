@@ -258,8 +258,14 @@ check.sgd_update(my_sgd_update)
 # %% [markdown]
 # For `nn.SGD` the step is p ← p − η·g. Every training loop in the course is these three lines: loss and
 # gradients, optimiser, repeat. We check one step of `nn.SGD` against the formula, then train.
+#
+# The loop runs under `tqdm` (进度条), as every long loop and every `Trainer` run of the course does: in
+# JupyterLab it draws a bar with the steps done, the rate and the time left, and the bar is cleared when the
+# loop ends. A cell that shows no bar and no output for a minute is worth a look (内核是否卡住).
 
 # %%
+from tqdm.auto import tqdm
+
 lr = 0.1
 optimizer = nn.SGD(model.trainable_params(), learning_rate=lr)
 before = model.weight.asnumpy().copy()
@@ -273,7 +279,9 @@ def train_step(x, y):
     return loss
 
 
-losses = [float(train_step(x, y).asnumpy()) for _ in range(100)]
+losses = []
+for _ in tqdm(range(100), desc="SGD", leave=False):
+    losses.append(float(train_step(x, y).asnumpy()))
 print(f"loss {losses[0]:.4f} -> {losses[-1]:.5f}; w = {model.weight.asnumpy().round(3)}, b = {model.bias.asnumpy().round(3)}")
 assert losses[-1] < 1e-3 and np.allclose(model.weight.asnumpy(), true_w, atol=0.02)
 

@@ -47,6 +47,7 @@ import matplotlib.pyplot as plt
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
+from tqdm.auto import tqdm
 
 from bert_ms import data
 from bert_ms.classic import elmo
@@ -608,7 +609,8 @@ def train_task(model):
 
 
 accuracy = {}
-for name, layer in [("layer 0", 0), ("layer 1", 1), ("layer 2", 2), ("learned mix", None)]:
+for name, layer in tqdm([("layer 0", 0), ("layer 1", 1), ("layer 2", 2), ("learned mix", None)],
+                        desc="task models", leave=False):
     task = MixClassifier(fixed_layer=layer)
     accuracy[name] = train_task(task)
     if layer is None:

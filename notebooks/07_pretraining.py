@@ -56,7 +56,6 @@ dev = device.setup(seed=0)
 
 # %%
 import math
-import warnings
 from collections import Counter
 
 import matplotlib.pyplot as plt
@@ -75,9 +74,7 @@ from bert_ms.runtime.settings import REPO_ROOT
 from bert_ms.train.tasks import PretrainingTask
 from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate, read_log
 
-with warnings.catch_warnings():  # without ipywidgets, tqdm.auto warns once, then draws a text progress bar
-    warnings.simplefilter("ignore")
-    import tqdm.auto  # noqa: F401 (the Trainer's progress bar in section 5)
+from tqdm.auto import tqdm
 
 mini_dir = REPO_ROOT / "models" / "mini-bert-sotu"  # the course's pretrained BERT (section 7)
 tokenizer = BertTokenizer(mini_dir / "vocab.txt")  # its WordPiece vocabulary, trained on the SOTU speeches
@@ -499,7 +496,7 @@ state = {name: ([ops.zeros_like(p) for p in params], [ops.zeros_like(p) for p in
 worst = dict.fromkeys(steps, 0.0)
 our_log, still = [], set()
 ours.set_train(True)
-for step in range(n_check):
+for step in tqdm(range(n_check), desc="one step at a time", leave=False):
     before = [q.asnumpy().copy() for q in theirs.trainable_params()]  # a copy: asnumpy() can share memory
     trainer.fit(until_step=step + 1)  # one step of the Trainer
     their_delta = [q.asnumpy() - b for q, b in zip(theirs.trainable_params(), before)]

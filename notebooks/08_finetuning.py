@@ -258,7 +258,7 @@ def finetune(start, subset, steps, seed=0):
     test = {**start_tok.encode_batch(test_texts, max_length=SEQ_LEN, padding="max_length"), "labels": test_labels}
     task = SequenceClassificationTask(2, name="spam")
     cfg = TrainerConfig(total_steps=steps, batch_size=16, lr=best_lr[start], warmup_ratio=0.1, seed=seed,
-                        log_every=max(steps // 10, 1), progress=False, fused=FUSED)
+                        log_every=max(steps // 10, 1), progress=True, fused=FUSED)
     model.set_train(True)
     trainer = Trainer(model, task, {**enc, "labels": labels[subset]}, cfg)
     trainer.fit()
@@ -424,7 +424,7 @@ for name, ((a_train, b_train, y_train), (a_test, b_test, y_test), course_folder)
         test = {**start_tok.encode_batch(a_test, b_test, max_length=SEQ_LEN, padding="max_length"), "labels": y_test}
         task = SequenceClassificationTask(2, name=name.replace(" ", "_"))
         cfg = TrainerConfig(total_steps=pair_steps, batch_size=16, lr=best_lr[start], warmup_ratio=0.1, seed=0,
-                            log_every=10, progress=False, fused=FUSED)
+                            log_every=10, progress=True, fused=FUSED)
         model.set_train(True)
         Trainer(model, task, train, cfg).fit()
         pair_acc[(name, start)] = evaluate(model, task, test, batch_size=settings.pick(32, 64))["accuracy"]

@@ -55,6 +55,7 @@ import matplotlib.pyplot as plt
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
+from tqdm.auto import tqdm
 
 from bert_ms import data
 from bert_ms.bert import qa
@@ -164,7 +165,7 @@ pooled_layers = device.jit(pooled_layers)  # compiled once (graph mode); batches
 def features(arrays, batch=32):
     n = len(arrays["input_ids"])
     out = []
-    for b in range(0, n, batch):
+    for b in tqdm(range(0, n, batch), desc="features", leave=False):
         idx = np.arange(b, b + batch) % n  # the last batch wraps around: same shape, extra rows dropped below
         out.append(pooled_layers(*(ms.Tensor(arrays[k][idx]) for k in ("input_ids", "token_type_ids",
                                                                         "attention_mask"))).asnumpy())
@@ -408,7 +409,7 @@ for start in ("speeches (pretrained)", "random init"):
                                          config=str(SPEECHES), vocab=str(SPEECHES / "vocab.txt"), seed=0,
                                          head="token_classification")
     cfg = TrainerConfig(total_steps=settings.pick(3, 250), batch_size=32, lr=3e-4, warmup_ratio=0.1, seed=0,
-                        log_every=50, progress=False, fused=FUSED)
+                        log_every=50, progress=True, fused=FUSED)
     model.set_train(True)
     Trainer(model, tasks.TokenClassificationTask(len(tags), name="casing"), case_tr, cfg).fit()
     pred, gold = token_predictions(model, case_te), case_te["labels"]
@@ -467,7 +468,7 @@ assert pos_tr["labels"][0][0] == -100 and pos_tr["labels"][0][1] == pos_tags.ind
 pos_model, _, _ = tasks.build_classifier("random", len(pos_tags), config="tiny", vocab="bert-base-chinese", seed=0,
                                          head="token_classification")
 pos_steps = settings.pick(3, 200)
-cfg = TrainerConfig(total_steps=pos_steps, batch_size=32, lr=1e-3, warmup_ratio=0.1, log_every=50, progress=False,
+cfg = TrainerConfig(total_steps=pos_steps, batch_size=32, lr=1e-3, warmup_ratio=0.1, log_every=50, progress=True,
                     fused=FUSED)
 pos_model.set_train(True)
 Trainer(pos_model, tasks.TokenClassificationTask(len(pos_tags), name="pos"), pos_tr, cfg).fit()
@@ -686,7 +687,7 @@ qa_model = reference  # BertForQuestionAnswering with MiniLM's weights (its head
 qa_model.set_train(True)
 qa_steps = settings.pick(1, 150)
 cfg = TrainerConfig(total_steps=qa_steps, batch_size=16, lr=QA_LR, warmup_ratio=0.1, seed=0, log_every=10,
-                    progress=False, fused=FUSED)
+                    progress=True, fused=FUSED)
 qa_trainer = Trainer(qa_model, SpanTask(), qa_arrays, cfg)
 qa_trainer.fit()
 print("loss every 10 steps:", [round(loss, 3) for _, loss in qa_trainer.losses()[::10]])

@@ -26,6 +26,7 @@ from mindspore import nn, ops
 
 from bert_ms.classic.word2vec import TrainStep
 from bert_ms.runtime import device
+from bert_ms.runtime.progress import steps as progress_steps
 
 
 class FeedForwardLM(nn.Cell):
@@ -137,6 +138,7 @@ def train_lm(
     clip: float = 1.0,
     seed: int = 0,
     loss_fn=None,
+    progress: bool = True,
 ) -> list[float]:
     """Train a language model with Adam and gradient clipping; returns the training-loss curve.
 
@@ -152,9 +154,11 @@ def train_lm(
     model.set_train(True)
     rng = np.random.default_rng(seed)
     losses = []
-    for _ in range(steps):
-        batch = rng.integers(0, len(inputs), size=batch_size)
-        losses.append(float(step(ms.Tensor(inputs[batch]), ms.Tensor(targets[batch])).asnumpy()))
+    with progress_steps(steps, f"train {type(model).__name__}", progress) as bar:
+        for _ in range(steps):
+            batch = rng.integers(0, len(inputs), size=batch_size)
+            losses.append(float(step(ms.Tensor(inputs[batch]), ms.Tensor(targets[batch])).asnumpy()))
+            bar.update(losses[-1])
     model.set_train(False)
     return losses
 

@@ -16,6 +16,7 @@ import numpy as np
 from mindspore import nn, ops
 
 from bert_ms.runtime import device
+from bert_ms.runtime.progress import steps as progress_steps
 
 
 @dataclass
@@ -147,6 +148,7 @@ def train_skipgram(
     batch_size: int = 1024,
     lr: float = 0.005,
     seed: int = 0,
+    progress: bool = True,
 ) -> tuple[Vocab, SkipGramNS, list[float]]:
     """Train skip-gram on a token list; returns the vocabulary, the model and the loss curve.
 
@@ -162,12 +164,14 @@ def train_skipgram(
     step = train_step(model, nn.Adam(model.trainable_params(), learning_rate=lr))
     losses = []
     order = rng.permutation(len(centers))
-    for i in range(steps):
-        start = (i * batch_size) % max(1, len(order) - batch_size)
-        batch = order[start : start + batch_size]
-        neg = rng.choice(len(vocab), size=(len(batch), negatives), p=noise).astype(np.int32)
-        loss = step(ms.Tensor(centers[batch]), ms.Tensor(contexts[batch]), ms.Tensor(neg))
-        losses.append(float(loss.asnumpy()))
+    with progress_steps(steps, "skip-gram", progress) as bar:
+        for i in range(steps):
+            start = (i * batch_size) % max(1, len(order) - batch_size)
+            batch = order[start : start + batch_size]
+            neg = rng.choice(len(vocab), size=(len(batch), negatives), p=noise).astype(np.int32)
+            loss = step(ms.Tensor(centers[batch]), ms.Tensor(contexts[batch]), ms.Tensor(neg))
+            losses.append(float(loss.asnumpy()))
+            bar.update(losses[-1])
     return vocab, model, losses
 
 

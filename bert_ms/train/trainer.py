@@ -70,6 +70,7 @@ from bert_ms import accel
 from bert_ms.accel import fused as fused_kernels
 from bert_ms.runtime import device
 from bert_ms.runtime import distributed as dist_mod
+from bert_ms.runtime.progress import steps as progress_steps
 from bert_ms.train import checkpoint as ckpt
 from bert_ms.train.dropout import M31, SEED_PARAM, seed_parameter, seeded_dropouts, swap
 
@@ -682,12 +683,7 @@ class Trainer:
                     print(f"[bert_ms] resumed from step {step} ({where})")
         stop = min(until_step if until_step is not None else cfg.total_steps, cfg.total_steps)
         first_step = self.state.step
-        bar = None
-        if cfg.progress and self.dist.is_main:
-            # imported here, not at the top: importing tqdm.auto in Jupyter without ipywidgets warns on stderr
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=stop, initial=self.state.step, desc=f"train {self.task.name}", dynamic_ncols=True)
+        bar = progress_steps(stop, f"train {self.task.name}", cfg.progress and self.dist.is_main, initial=self.state.step)
         stream = self._stream()
         t_last, ex_since, tok_since, loss_since, n_since = time.perf_counter(), 0, 0, 0.0, 0
         # for the duration of fit(): the seeded dropout and (fused=True) the fused GELU / LayerNorm cells
@@ -718,8 +714,7 @@ class Trainer:
                     s.epoch, s.batch_index = s.epoch + 1, 0
                 loss_since += loss
                 n_since += 1
-                if bar is not None:
-                    bar.update(1)
+                bar.update()
                 if s.step % cfg.log_every == 0 or s.step == stop:
                     dt = max(time.perf_counter() - t_last, 1e-9)
                     done = int(self.optimizer.global_step.asnumpy().reshape(-1)[0])  # updates made so far
@@ -729,8 +724,7 @@ class Trainer:
                            "lr": lr, "grad_norm": norm, "updated": updated, "loss_scale": self.step_fn.loss_scale,
                            "examples_per_s": ex_since / dt, "tokens_per_s": tok_since / dt}
                     self.log(rec)
-                    if bar is not None:
-                        bar.set_postfix(loss=f"{rec['loss']:.4f}", tok_s=f"{rec['tokens_per_s']:.0f}")
+                    bar.postfix(loss=f"{rec['loss']:.4f}", tok_s=f"{rec['tokens_per_s']:.0f}")
                     t_last, ex_since, tok_since, loss_since, n_since = time.perf_counter(), 0, 0, 0.0, 0
                 else:
                     s.history.append({"step": s.step, "last_loss": loss})
@@ -744,8 +738,7 @@ class Trainer:
         finally:
             accel.restore(self.model, accelerated)
             self._dropouts = swap(undo)
-            if bar is not None:
-                bar.close()
+            bar.close()
         s = self.state
         if self.out_dir is not None and (s.step == stop or s.stopped_early):
             self.save_checkpoint()  # before the final evaluation, so a failure there loses no training

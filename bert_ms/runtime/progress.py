@@ -1,0 +1,47 @@
+"""Progress you can see (进度条): one bar for every long loop of the course, the Trainer's included.
+
+``steps(total, desc)`` is a ``tqdm.auto`` bar: in JupyterLab a widget (ipywidgets is in the lock), in a
+terminal plain text on stderr. It shows the steps done, the rate, the time left and, through ``loss()``, the
+running loss; it is cleared when the loop ends (``leave=False``), so a stored notebook keeps the cell's own
+summary line, not a frozen bar. ``enabled=False`` draws nothing (the command line's ``--no-progress``).
+"""
+
+from __future__ import annotations
+
+
+class Steps:
+    """A step bar: ``update(loss)`` after each step, ``close()`` at the end (or use it as a context manager)."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True, initial: int = 0, every: int = 10):
+        self.bar, self.every, self.n = None, max(1, every), 0
+        if enabled:
+            # imported here: the package imports without tqdm.auto choosing its front-end at import time
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True)
+
+    def update(self, loss: float | None = None, **postfix) -> None:
+        self.n += 1
+        if self.bar is None:
+            return
+        self.bar.update(1)
+        if loss is not None and (self.n % self.every == 0 or self.n == 1):
+            self.bar.set_postfix(loss=f"{loss:.4f}", **postfix, refresh=False)
+
+    def postfix(self, **values) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(**values, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> Steps:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def steps(total: int, desc: str, enabled: bool = True, **kw) -> Steps:
+    return Steps(total, desc, enabled, **kw)
