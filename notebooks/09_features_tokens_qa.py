@@ -652,7 +652,9 @@ assert any(w.start_position for w in windows) and not all(w.start_position for w
 # 1e-4, 3e-4 (google-research/bert's rates for small models) and 1e-3: `scripts/qa_lr_grid.py` runs this very
 # training once per rate and records the dev EM and F1 in `scripts/results/qa_lr_grid.jsonl`, and the cell
 # below takes the rate with the best dev EM. (Until that record exists the cell says so and uses 3e-4,
-# MiniLM's rate on spam in lesson 08.) The test questions are used once, below.
+# MiniLM's rate on spam in lesson 08.) The record says 3e-4 by a wide margin: dev EM 75.0 (F1 84.1) against
+# 61.7 (75.0) at 1e-4 and 35.0 (47.4) at 1e-3, so the best rate lies inside the grid, not at its edge. The
+# test questions are used once, below.
 
 # %%
 class SpanTask(tasks.Task):
@@ -674,6 +676,8 @@ if [r["lr"] for r in qa_grid] == [1e-4, 3e-4, 1e-3]:
     QA_LR = max(qa_grid, key=lambda r: (r["exact_match"], r["f1"], r["lr"]))["lr"]  # best dev EM (then F1)
     print("dev EM / F1 by learning rate:", ", ".join(f"{r['lr']:g}: {r['exact_match']:.1f} / {r['f1']:.1f}"
                                                      for r in qa_grid), f" -> {QA_LR:g}")
+    assert QA_LR == 3e-4 and [round(r["exact_match"], 1) for r in qa_grid] == [61.7, 75.0, 35.0]
+    assert [round(r["f1"], 1) for r in qa_grid] == [75.0, 84.1, 47.4]
 else:
     QA_LR = 3e-4
     print("the dev grid is not recorded yet (python scripts/qa_lr_grid.py --out scripts/results/qa_lr_grid.jsonl);"
@@ -794,9 +798,14 @@ if not settings.smoke():
     assert unseen["line-overlap baseline"]["subject"]["f1"] > 75 and unseen["line-overlap baseline"]["all"]["f1"] < 20
     assert min(recurring[t] for t in ("email_address", "money", "quoted_author", "url")) >= 0.8
     assert max(recurring[t] for t in ("subject", "quoted_date")) <= 0.4
+    model_test, model_seen = unseen["MiniLM fine-tuned"]["all"], seen["MiniLM fine-tuned"]["all"]
+    assert 68 <= model_test["exact_match"] <= 76 and 76 <= model_test["f1"] <= 84, model_test  # "about 72 / 80"
+    assert 76 <= model_seen["exact_match"] <= 84 and 84 <= model_seen["f1"] <= 92, model_seen  # "about 80 / 88"
+    assert model_seen["exact_match"] - model_test["exact_match"] >= 4  # remembered strings add points
+    assert model_test["exact_match"] > 60 + max(unseen[b]["all"]["exact_match"] for b in unseen if "baseline" in b)
 
 # %% [markdown]
-# **Reading the numbers** (full mode; the baselines' numbers are asserted above, the model's are printed).
+# **Reading the numbers** (full mode; every number here is asserted in the cell above).
 #
 # * The **memory** baseline answers none of the test questions exactly -- by construction, since no test
 #   answer is a training answer. On the contrast set, the test questions whose answer *is* a training answer,
@@ -808,8 +817,10 @@ if not settings.smoke():
 #   subject (F1 above 75): the question says "subject" and so does the line, but it answers with the whole
 #   line, `Subject:` included, which earns F1 and never an exact match.
 # * The **model's** EM on the test questions is what it learned to *read*: answers it was never trained on,
-#   found from the shape of the email. The gap between its EM on the contrast set and on the test questions
-#   is what remembered strings would have added to a plain split's number.
+#   found from the shape of the email. It answers about 72 % of them exactly (F1 about 80), more than 60
+#   points above both baselines, after 150 steps on 600 questions. On the contrast set it reaches about 80 %
+#   (F1 about 88): the gap, some 4 to 10 points, is what remembered strings would have added to a plain
+#   split's number.
 
 # %% [markdown]
 # Where the model looks: the start and end probabilities (the softmax over positions) for one held-out email.

@@ -35,8 +35,9 @@ def kernel_cpu_seconds(client: NotebookClient) -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def slowest_cells(nb, n: int = 3) -> list:
-    """[(cell index, seconds, first line)] of the n cells that took longest (nbclient's timing metadata)."""
+def slowest_cells(nb, n: int = 3, over: float = 10.0) -> list:
+    """[(cell index, seconds, first line)] of the n cells that took longest, and of every cell over ``over``
+    seconds (the cells that must show progress), from nbclient's timing metadata."""
     took = []
     for index, cell in enumerate(nb.cells):
         timing = cell.get("metadata", {}).get("execution", {})
@@ -45,7 +46,8 @@ def slowest_cells(nb, n: int = 3) -> list:
             seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
                        - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
             took.append((index, round(seconds, 1), cell.source.splitlines()[0][:60] if cell.source else ""))
-    return sorted(took, key=lambda t: -t[1])[:n]
+    ranked = sorted(took, key=lambda t: -t[1])
+    return [t for k, t in enumerate(ranked) if k < n or t[1] > over]
 
 
 def run(path: Path, mode: str, timeout: int, save: Path | None = None) -> dict:
