@@ -52,6 +52,7 @@ from bert_ms.bert.tokenization import (
     is_whitespace,
 )
 from bert_ms.runtime import device
+from bert_ms.runtime.progress import steps as progress_steps
 
 __all__ = [
     "Window", "tokenize_with_offsets", "make_windows", "windows_to_arrays", "answer_token_span", "best_span",
@@ -284,9 +285,10 @@ def _compiled_forward(model):
 
 
 def predict_answers(model, tokenizer: BertTokenizer, questions: Sequence[str], contexts: Sequence[str],
-                    max_length: int = 128, stride: int = 64, max_answer_len: int = 30, batch_size: int = 32
-                    ) -> list[tuple[str, int, int, float]]:
-    """``(answer, start_char, end_char, score)`` per question: the best span over all windows of its context.
+                    max_length: int = 128, stride: int = 64, max_answer_len: int = 30, batch_size: int = 32,
+                    progress: bool = True) -> list[tuple[str, int, int, float]]:
+    """``(answer, start_char, end_char, score)`` per question: the best span over all windows of its context
+    (a step bar over the batches of windows unless ``progress=False``).
 
     ``model(input_ids, token_type_ids, attention_mask) -> (start_logits, end_logits)`` (a
     :class:`~bert_ms.bert.model.BertForQuestionAnswering`); the answer is ``context[start_char:end_char]``.
@@ -303,8 +305,10 @@ def predict_answers(model, tokenizer: BertTokenizer, questions: Sequence[str], c
     was = getattr(model, "training", False)
     model.set_train(False)
     best: list[tuple[str, int, int, float]] = [("", 0, 0, -np.inf)] * len(questions)
+    bar = progress_steps(-(-len(windows) // batch_size), "answer", progress and len(windows) > batch_size)
     try:
         for b in range(0, len(windows), batch_size):
+            bar.update()
             chunk = windows[b:b + batch_size]
             arrays = windows_to_arrays(chunk + [chunk[0]] * (batch_size - len(chunk)))
             s, e = forward(*(ms.Tensor(arrays[k]) for k in QA_KEYS[:3]))
@@ -315,6 +319,7 @@ def predict_answers(model, tokenizer: BertTokenizer, questions: Sequence[str], c
                     a, z = w.offsets[i][0], w.offsets[j][1]
                     best[w.example] = (contexts[w.example][a:z], a, z, score)
     finally:
+        bar.close()
         model.set_train(was)
     return best
 

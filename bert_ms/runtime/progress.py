@@ -2,8 +2,8 @@
 
 ``steps(total, desc)`` is a ``tqdm.auto`` bar: in JupyterLab a widget (ipywidgets is in the lock), in a
 terminal plain text on stderr. It shows the steps done, the rate, the time left and, through ``loss()``, the
-running loss; it is cleared when the loop ends (``leave=False``), so a stored notebook keeps the cell's own
-summary line, not a frozen bar. ``enabled=False`` draws nothing (the command line's ``--no-progress``).
+running loss; it is cleared when the loop ends (``leave=False``; in Jupyter its output is replaced by an
+empty one), so a stored notebook keeps the cell's own summary line, not a frozen bar. ``enabled=False`` draws nothing (the command line's ``--no-progress``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,20 @@ class Steps:
     """A step bar: ``update(loss)`` after each step, ``close()`` at the end (or use it as a context manager)."""
 
     def __init__(self, total: int, desc: str, enabled: bool = True, initial: int = 0, every: int = 10):
-        self.bar, self.every, self.n = None, max(1, every), 0
+        self.bar, self.every, self.n, self._shown = None, max(1, every), 0, None
         if enabled:
             # imported here: the package imports without tqdm.auto choosing its front-end at import time
             from tqdm.auto import tqdm
+            from tqdm.notebook import tqdm_notebook
 
-            self.bar = tqdm(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True)
+            kw = dict(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True)
+            if issubclass(tqdm, tqdm_notebook):  # Jupyter: a widget shown under a display id, emptied on close
+                from IPython.display import display
+
+                self.bar = tqdm(**kw, display=False)
+                self._shown = display(self.bar.container, display_id=True)
+            else:
+                self.bar = tqdm(**kw)
 
     def update(self, loss: float | None = None, **postfix) -> None:
         self.n += 1
@@ -35,6 +43,11 @@ class Steps:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            if self._shown is not None:  # no frozen "0%" left in a stored notebook's output: an empty output
+                from IPython.display import HTML
+
+                self._shown.update(HTML(""))
+                self._shown = None
 
     def __enter__(self) -> Steps:
         return self

@@ -442,13 +442,14 @@ def trim_padding(data: dict[str, np.ndarray], keys: Sequence[str]) -> dict[str, 
     return {k: (v[:, :cut] if k in keys and np.ndim(v) >= 2 and v.shape[1] == full else v) for k, v in data.items()}
 
 
-def evaluate(model, task, data: dict[str, np.ndarray], batch_size: int = 64, progress: bool = False,
+def evaluate(model, task, data: dict[str, np.ndarray], batch_size: int = 64, progress: bool = True,
              _cache: dict | None = None) -> dict[str, float]:
     """Metrics of ``task`` over every example of ``data`` (model in inference mode, compiled in graph mode).
 
     ``task.predict(model, *inputs)`` gives outputs, ``task.batch_stats(outputs, batch)`` sums over the
     real rows (``batch["_valid"]``), and ``task.finalize(sums)`` turns sums into metrics (accuracy,
-    F1, MLM accuracy, NSP accuracy, perplexity = exp(mean MLM loss) ... as the task defines).
+    F1, MLM accuracy, NSP accuracy, perplexity = exp(mean MLM loss) ... as the task defines). A step bar runs
+    over the batches (more than one) unless ``progress=False``.
     """
     n_examples = len(next(iter(data.values())))
     # memory follows the data, not the flag: a batch larger than the data would only be padding rows. The cap is
@@ -466,20 +467,17 @@ def evaluate(model, task, data: dict[str, np.ndarray], batch_size: int = 64, pro
     was_training = model.training
     model.set_train(False)
     sums: dict[str, float] = {}
+    n_batches = math.ceil(n_examples / batch_size)
+    bar = progress_steps(n_batches, "eval", progress and n_batches > 1)
     try:
-        batches = eval_batches(data, batch_size)
-        if progress:
-            n = len(next(iter(data.values())))
-            # imported here, not at the top: importing tqdm.auto in Jupyter without ipywidgets warns on stderr
-            from tqdm.auto import tqdm
-
-            batches = tqdm(batches, total=math.ceil(n / batch_size), desc="eval", leave=False)
-        for batch in batches:
+        for batch in eval_batches(data, batch_size):
+            bar.update()
             out = fn(*to_inputs(task, batch))
             out = tuple(o.asnumpy() for o in (out if isinstance(out, tuple) else (out,)))
             for k, v in task.batch_stats(out, batch).items():
                 sums[k] = sums.get(k, 0.0) + float(v)
     finally:
+        bar.close()
         model.set_train(was_training)
     return task.finalize(sums)
 
@@ -655,7 +653,8 @@ class Trainer:
 
     def _evaluate_dev(self) -> dict[str, float]:
         bs = self.cfg.eval_batch_size or self.cfg.batch_size
-        metrics = evaluate(self.model, self.task, self.dev_data, bs, _cache=self._eval_cache)
+        metrics = evaluate(self.model, self.task, self.dev_data, bs, progress=self.cfg.progress and self.dist.is_main,
+                           _cache=self._eval_cache)
         s = self.state
         key, mode = self.task.monitor
         value = metrics[key]
@@ -749,7 +748,7 @@ class Trainer:
     def evaluate(self, data: dict[str, np.ndarray], batch_size: int | None = None) -> dict[str, float]:
         """The task's metrics on ``data`` with the current weights (see :func:`evaluate`)."""
         return evaluate(self.model, self.task, data, batch_size or self.cfg.eval_batch_size or self.cfg.batch_size,
-                        _cache=self._eval_cache)
+                        progress=self.cfg.progress and self.dist.is_main, _cache=self._eval_cache)
 
     def losses(self) -> list[tuple[int, float]]:
         """(step, loss of that step) for every step run in this process."""
