@@ -259,12 +259,13 @@ check.sgd_update(my_sgd_update)
 # For `nn.SGD` the step is p ← p − η·g. Every training loop in the course is these three lines: loss and
 # gradients, optimiser, repeat. We check one step of `nn.SGD` against the formula, then train.
 #
-# The loop runs under `tqdm` (进度条), as every long loop and every `Trainer` run of the course does: in
-# JupyterLab it draws a bar with the steps done, the rate and the time left, and the bar is cleared when the
-# loop ends. A cell that shows no bar and no output for a minute is worth a look (内核是否卡住).
+# The loop runs under a progress bar (进度条), `bar` from `bert_ms.runtime.progress` (tqdm underneath), as
+# every long loop and every `Trainer` run of the course does: in JupyterLab it draws a bar with the steps
+# done, the rate and the time left, and the bar is cleared when the loop ends. A cell that shows no bar and
+# no output for a minute is worth a look (内核是否卡住).
 
 # %%
-from tqdm.auto import tqdm
+from bert_ms.runtime.progress import bar
 
 lr = 0.1
 optimizer = nn.SGD(model.trainable_params(), learning_rate=lr)
@@ -280,7 +281,7 @@ def train_step(x, y):
 
 
 losses = []
-for _ in tqdm(range(100), desc="SGD", leave=False):
+for _ in bar(range(100), "SGD"):
     losses.append(float(train_step(x, y).asnumpy()))
 print(f"loss {losses[0]:.4f} -> {losses[-1]:.5f}; w = {model.weight.asnumpy().round(3)}, b = {model.bias.asnumpy().round(3)}")
 assert losses[-1] < 1e-3 and np.allclose(model.weight.asnumpy(), true_w, atol=0.02)
@@ -364,20 +365,22 @@ if dev.mode == "graph" and dev.target == "CPU":
 #
 # A Transformer layer is mostly matrix multiplication, and a product of an (m×k) and a (k×n) matrix costs
 # 2·m·k·n floating-point operations (FLOPs, exercise 0.1). We time square products n×n @ n×n from n = 8 to
-# n = 2048 (to 64 in smoke mode) and divide: FLOPs per second. Each size is run once first (a warm-up:
-# the first call prepares the kernel), then timed 5 times, each time over a batch of up to 50 products
-# (a single one from n = 256 on) divided by their number; we keep the fastest of the 5 (the minimum: a
-# slower repeat is one where something else on the machine took the CPU).
+# n = 2048 (to 64 in smoke mode) and divide: FLOPs per second. Each size is run three times first (a
+# warm-up: the first calls prepare the kernel), then timed 5 times (15 up to n = 256, where a repeat costs
+# microseconds), each time over a batch of up to 50 products (a single one from n = 256 on) divided by their
+# number; we keep the fastest repeat (the minimum: a slower repeat is one where something else on the
+# machine took the CPU).
 
 # %%
 sizes = settings.pick([8, 16, 32, 64], [8, 16, 32, 64, 128, 256, 512, 1024, 2048])
 seconds = []
 for n in sizes:
     a_n = ms.Tensor(rng.standard_normal((n, n)).astype(np.float32))
-    ms.ops.matmul(a_n, a_n).asnumpy()  # warm-up
+    for _ in range(3):
+        ms.ops.matmul(a_n, a_n).asnumpy()  # warm-up
     calls = int(min(50, max(1, 5e7 // (2 * n**3))))  # up to 50 small products per repeat, 1 large one
     repeats = []
-    for _ in range(5):
+    for _ in range(15 if n <= 256 else 5):
         start = time.perf_counter()
         for _ in range(calls):
             c_n = ms.ops.matmul(a_n, a_n)

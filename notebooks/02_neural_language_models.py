@@ -55,6 +55,7 @@ from mindspore import nn, ops
 
 from bert_ms import data
 from bert_ms.classic import language_model as lm
+from bert_ms.runtime.progress import bar
 from bert_ms.classic.word2vec import Vocab
 from bert_ms.exercises import check
 
@@ -581,7 +582,7 @@ for name, max_norm in [("no clipping", None), ("clipped at θ = 1", 1.0)]:
     step = device.jit(ClipStep(model, max_norm))
     order = np.random.default_rng(1)  # the same batches for both runs
     curve, norms = [], []
-    for _ in range(settings.pick(20, 150)):
+    for _ in bar(range(settings.pick(20, 150)), name):
         b = order.integers(0, len(Xe), 32)
         loss, norm = step(ms.Tensor(Xe[b]), ms.Tensor(Ye[b]))
         curve.append(float(loss.asnumpy()))

@@ -47,8 +47,8 @@ import matplotlib.pyplot as plt
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
-from tqdm.auto import tqdm
 
+from bert_ms.runtime.progress import bar
 from bert_ms import data
 from bert_ms.classic import elmo
 from bert_ms.classic import language_model as lm
@@ -609,8 +609,7 @@ def train_task(model):
 
 
 accuracy = {}
-for name, layer in tqdm([("layer 0", 0), ("layer 1", 1), ("layer 2", 2), ("learned mix", None)],
-                        desc="task models", leave=False):
+for name, layer in bar([("layer 0", 0), ("layer 1", 1), ("layer 2", 2), ("learned mix", None)], "task models"):
     task = MixClassifier(fixed_layer=layer)
     accuracy[name] = train_task(task)
     if layer is None:

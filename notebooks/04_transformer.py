@@ -49,8 +49,8 @@ import matplotlib.pyplot as plt
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
-from tqdm.auto import tqdm
 
+from bert_ms.runtime.progress import bar
 from bert_ms.transformer import attention as ref_attention
 from bert_ms.transformer import feedforward as ref_feedforward
 from bert_ms.transformer import model as ref_model
@@ -779,7 +779,7 @@ train_rng = np.random.default_rng(1)
 steps, eval_every = settings.pick(150, 800), 5
 losses, held_steps, held_losses = [], [], []
 model.set_train(True)
-for step in tqdm(range(steps), desc="train", leave=False):
+for step in bar(range(steps), "train"):
     batch = [ms.Tensor(a) for a in make_batch(64, train_rng)]
     losses.append(float(train_step(*batch).asnumpy()))  # the first call compiles the graph
     if (step + 1) % eval_every == 0:

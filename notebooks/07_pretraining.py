@@ -63,6 +63,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import ops
 
+from bert_ms.runtime.progress import bar
 from bert_ms import data
 from bert_ms.bert import losses, pretraining
 from bert_ms.bert.config import BertConfig, scaled_init_range
@@ -74,7 +75,6 @@ from bert_ms.runtime.settings import REPO_ROOT
 from bert_ms.train.tasks import PretrainingTask
 from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate, read_log
 
-from tqdm.auto import tqdm
 
 mini_dir = REPO_ROOT / "models" / "mini-bert-sotu"  # the course's pretrained BERT (section 7)
 tokenizer = BertTokenizer(mini_dir / "vocab.txt")  # its WordPiece vocabulary, trained on the SOTU speeches
@@ -496,7 +496,7 @@ state = {name: ([ops.zeros_like(p) for p in params], [ops.zeros_like(p) for p in
 worst = dict.fromkeys(steps, 0.0)
 our_log, still = [], set()
 ours.set_train(True)
-for step in tqdm(range(n_check), desc="one step at a time", leave=False):
+for step in bar(range(n_check), "one step at a time"):
     before = [q.asnumpy().copy() for q in theirs.trainable_params()]  # a copy: asnumpy() can share memory
     trainer.fit(until_step=step + 1)  # one step of the Trainer
     their_delta = [q.asnumpy() - b for q, b in zip(theirs.trainable_params(), before)]

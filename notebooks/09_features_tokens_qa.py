@@ -55,8 +55,8 @@ import matplotlib.pyplot as plt
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
-from tqdm.auto import tqdm
 
+from bert_ms.runtime.progress import bar
 from bert_ms import data
 from bert_ms.bert import qa
 from bert_ms.bert.model import load_pretrained
@@ -165,7 +165,7 @@ pooled_layers = device.jit(pooled_layers)  # compiled once (graph mode); batches
 def features(arrays, batch=32):
     n = len(arrays["input_ids"])
     out = []
-    for b in tqdm(range(0, n, batch), desc="features", leave=False):
+    for b in bar(range(0, n, batch), "features"):
         idx = np.arange(b, b + batch) % n  # the last batch wraps around: same shape, extra rows dropped below
         out.append(pooled_layers(*(ms.Tensor(arrays[k][idx]) for k in ("input_ids", "token_type_ids",
                                                                         "attention_mask"))).asnumpy())

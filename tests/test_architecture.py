@@ -129,5 +129,8 @@ def test_public_api_at_the_top():
     names = ["BertConfig", "BertModel", "BertForPreTraining", "BertForSequenceClassification", "BertTokenizer",
              "load_pretrained", "save_pretrained", "Trainer", "device"]
     for name in names:
-        assert getattr(bert_ms, name) is not None, name
+        obj = getattr(bert_ms, name)  # raises if the name is missing; then: the package's own object, not a shadow
+        home = obj.__name__ if isinstance(obj, type(bert_ms)) else obj.__module__
+        assert home.startswith("bert_ms."), f"bert_ms.{name} comes from {home}"
+        assert name in bert_ms.__all__, f"{name} is missing from bert_ms.__all__"
     from bert_ms import BertModel, load_pretrained  # noqa: F401 - the form the issue asks for

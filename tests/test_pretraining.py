@@ -5,12 +5,15 @@ Every statistical claim is checked over >= 10,000 seeded draws.
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
 from bert_ms import data
 from bert_ms.bert import pretraining as pt
-from bert_ms.bert.tokenization import BertTokenizer
+from bert_ms.bert.tokenization import SPECIAL_TOKENS, BertTokenizer
 
 SPECIALS = {"[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]"}
 
@@ -296,3 +299,26 @@ def test_masked_token_baselines_never_guess_padding_or_special_tokens():
     res = masked_token_baselines(arrays, arrays, special_ids=[2, 3])
     assert res["unigram_id"] == 7
     assert masked_token_baselines(arrays, arrays)["unigram_id"] != 0  # padding is excluded even without special_ids
+
+
+# --- memory: the random-token pool cache (issue 15)
+def test_random_token_pool_cache_is_bounded():
+    """1000 calls with fresh vocab dicts: the cache keeps a few, not all (4.8 GB after 8,000 in the probe)."""
+
+    class Vocab(dict):  # a dict that can be weakly referenced, to see whether it is kept alive
+        pass
+
+    base = {t: i for i, t in enumerate([*SPECIAL_TOKENS, *(f"w{i}" for i in range(200))])}
+    first = Vocab(base)
+    alive = weakref.ref(first)
+    ids, _ = pt.random_token_pool(first)
+    assert len(ids) == 200
+    del first
+    for _ in range(1000):
+        pt.random_token_pool(Vocab(base))
+    gc.collect()
+    assert alive() is None
+    assert len(pt._POOL_CACHE) <= pt.POOL_CACHE_SIZE
+    # and the cache still works: the same vocab object gets the same arrays back
+    v = Vocab(base)
+    assert pt.random_token_pool(v)[0] is pt.random_token_pool(v)[0]

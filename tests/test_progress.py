@@ -40,3 +40,10 @@ def test_in_jupyter_the_bar_is_a_widget_whose_output_is_emptied_when_done():
     assert len(shown) == 1 and shown[0]["data"].get("text/html") == "", shown  # the widget's place, emptied
     assert "%|" not in str(outputs)  # no frozen bar in the stored notebook
     assert outputs[-1].get("text") == "summary line\n"
+
+
+def test_bar_yields_every_item_and_counts_them():
+    from bert_ms.runtime.progress import bar
+
+    assert list(bar(range(7), "items", enabled=False)) == list(range(7))
+    assert list(bar((x for x in "abc"), "a generator")) == ["a", "b", "c"]  # no len(): a bar without a total

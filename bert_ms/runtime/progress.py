@@ -58,3 +58,17 @@ class Steps:
 
 def steps(total: int, desc: str, enabled: bool = True, **kw) -> Steps:
     return Steps(total, desc, enabled, **kw)
+
+
+def bar(iterable, desc: str, total: int | None = None, enabled: bool = True):
+    """``for x in bar(range(steps), "train"):`` the items of ``iterable`` under a step bar, cleared at the end
+    (the lessons' own loops; like ``tqdm(iterable, leave=False)``, without a frozen bar in a stored notebook)."""
+    if total is None:
+        try:
+            total = len(iterable)
+        except TypeError:
+            total = None
+    with Steps(total, desc, enabled) as shown:
+        for item in iterable:
+            yield item
+            shown.update()

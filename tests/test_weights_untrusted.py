@@ -1,20 +1,10 @@
-"""Issue 15, library side: untrusted weight files, checkpoints that are never lost, no silently wrong
-model, bounded memory. Each test reproduces a failure of the hostile/careless-user probe."""
+"""Untrusted weight files (issue 15, library side): a hand-written torch.save zip read back, views outside
+their storage, zip bombs and size caps refused; NaN/inf weights named, unused or unknown tensors handled."""
 
 from __future__ import annotations
 
-import gc
-import hashlib
 import json
-import os
 import pickle
-import re
-import subprocess
-import sys
-import textwrap
-import time
-import warnings
-import weakref
 import zipfile
 from pathlib import Path
 
@@ -23,12 +13,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from bert_ms.bert import pretraining, weights
+from bert_ms.bert import weights
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.model import BertForPreTraining, BertModel, load_pretrained
-from bert_ms.bert.tokenization import SPECIAL_TOKENS, BertTokenizer, VocabError, load_vocab
 from bert_ms.bert.weights import WeightsError, read_state_dict, save_pretrained
-from bert_ms.train import checkpoint as ckpt
 
 CFG = BertConfig(vocab_size=40, hidden_size=8, num_hidden_layers=2, num_attention_heads=2, intermediate_size=16,
                  max_position_embeddings=16)
@@ -36,7 +24,8 @@ IDS = ms.Tensor(np.arange(1, 15, dtype=np.int32).reshape(2, 7))
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# ------------------------------------------------------------------- a torch.save zip, written by hand
+
+# --- a torch.save zip, written by hand
 def _op(obj) -> bytes:
     """The opcodes that push one int/str/bool/None/tuple of those (protocol 2, without PROTO and STOP)."""
     return pickle.dumps(obj, protocol=2)[2:-1]
@@ -202,142 +191,3 @@ def test_architectures_as_a_plain_string(pretraining_dir, arch, ok):
     else:
         with pytest.raises(WeightsError, match="RobertaModel" if arch != 7 else "must be a list"):
             load_pretrained(path, head="pretraining")
-
-
-# ------------------------------------------------------------------- vocabulary files
-def write_vocab(path: Path, tokens: list[str]) -> Path:
-    path.write_text("\n".join(tokens) + "\n", encoding="utf-8")
-    return path
-
-
-def test_duplicate_vocab_line_is_refused_naming_both_lines(tmp_path):
-    tokens = [*SPECIAL_TOKENS, "a", "b", "a", "c"]
-    with pytest.raises(VocabError, match=r"line 8 repeats the token 'a' of line 6"):
-        BertTokenizer(write_vocab(tmp_path / "vocab.txt", tokens))
-    assert len(BertTokenizer(write_vocab(tmp_path / "ok.txt", [*SPECIAL_TOKENS, "a", "b", "c"]))) == 8
-
-
-def test_invalid_utf8_vocab_names_the_file(tmp_path):
-    path = tmp_path / "latin1-vocab.txt"
-    path.write_bytes("\n".join([*SPECIAL_TOKENS, "café"]).encode("latin-1"))
-    with pytest.raises(VocabError, match=r"latin1-vocab\.txt is not valid UTF-8 \(line 6"):
-        load_vocab(path)
-
-
-TRAIN_SCRIPT = textwrap.dedent("""
-    import hashlib, sys
-    from bert_ms import data
-    from bert_ms.bert.tokenization import train_wordpiece_vocab
-    sents = [s for d in data.load_sotu("train")[:8] for s in d]
-    path = train_wordpiece_vocab(sents, 1200, sys.argv[1])
-    print(hashlib.sha256(path.read_bytes()).hexdigest())
-""")
-
-
-def test_vocab_training_is_deterministic(tmp_path):
-    """Two processes (different hash seeds) write byte-identical vocab.txt files. HF's trainer did not:
-    it numbers the ``##`` characters in hash-map order, and that order breaks ties between merges."""
-    digests = []
-    for seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT, str(tmp_path / seed / "vocab.txt")], env=env,
-                             cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
-        digests.append(out.stdout.strip())
-    assert digests[0] == digests[1]
-    lines = (tmp_path / "1" / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    assert lines[:5] == list(SPECIAL_TOKENS) and len(lines) == 1200 and len(set(lines)) == 1200
-    assert hashlib.sha256((tmp_path / "1" / "vocab.txt").read_bytes()).hexdigest() == digests[0]
-
-
-# ------------------------------------------------------------------- checkpoints are never lost
-def tensors(step: int) -> dict[str, np.ndarray]:
-    return {"model/w": np.full((4, 4), step, np.float32)}
-
-
-def corrupt(sidecar: Path) -> None:
-    data = sidecar.with_suffix(".safetensors")
-    raw = bytearray(data.read_bytes())
-    raw[-3] ^= 0xFF
-    data.write_bytes(bytes(raw))
-
-
-def test_corrupt_newer_checkpoints_never_prune_good_new_ones(tmp_path):
-    """The probe: every checkpoint corrupt, training restarts from 0, and the new checkpoints were pruned
-    at once because the corrupt ones sort higher; the run ended with none usable."""
-    for step in (300, 400):
-        corrupt(ckpt.save(tmp_path, step, tensors(step), {}))
-    for step in (100, 200):
-        ckpt.save(tmp_path, step, tensors(step), {}, keep=2)
-        assert ckpt.load(tmp_path / f"step-{step:08d}.json").step == step
-    with pytest.warns(RuntimeWarning, match="skipping bad checkpoint"):
-        assert ckpt.latest(tmp_path).name == "step-00000200.json"
-    ckpt.save(tmp_path, 250, tensors(250), {}, keep=2)  # 100 is now the third good one: pruned
-    names = [p.name for p in ckpt.list_checkpoints(tmp_path)]
-    assert names == ["step-00000200.json", "step-00000250.json", "step-00000300.json", "step-00000400.json"]
-
-
-def test_latest_or_error(tmp_path):
-    with pytest.raises(ckpt.CheckpointError, match="no checkpoint to resume from.*does not exist"):
-        ckpt.latest_or_error(tmp_path / "nowhere")
-    with pytest.raises(ckpt.CheckpointError, match="holds none"):
-        ckpt.latest_or_error(tmp_path)
-    for step in (1, 2):
-        corrupt(ckpt.save(tmp_path, step, tensors(step), {}))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert ckpt.latest(tmp_path) is None  # the default stays: None, and fit(resume=True) starts afresh
-        with pytest.raises(ckpt.CheckpointError, match=r"none of the 2 checkpoint\(s\).*step-00000002.*SHA-256"):
-            ckpt.latest_or_error(tmp_path)
-    good = ckpt.save(tmp_path, 3, tensors(3), {})
-    assert ckpt.latest_or_error(tmp_path) == good
-
-
-def test_orphan_temporary_files_are_swept(tmp_path):
-    """A write killed between the temporary file and the rename leaves ``.step-*.tmp`` behind."""
-    killed = textwrap.dedent(f"""
-        import os
-        import numpy as np
-        from bert_ms.train import checkpoint as c
-        os.replace = lambda *a: os._exit(9)  # die after the bytes are written, before the rename
-        c.save({str(tmp_path)!r}, 7, {{"model/w": np.zeros((64, 64), np.float32)}}, {{}})
-    """)
-    run = subprocess.run([sys.executable, "-c", killed], cwd=ROOT, timeout=120)
-    assert run.returncode == 9
-    orphans = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert len(orphans) == 1 and orphans[0].stat().st_size > 64 * 64 * 4
-    assert re.fullmatch(r"\.step-00000007\.safetensors\.\d+\.\w+\.tmp", orphans[0].name)  # its pid in the name
-    legacy = tmp_path / ".step-00000005.safetensors.k2j4h5g6.tmp"  # written before pids were in the name
-    legacy.write_bytes(b"x" * 100)
-    mine = tmp_path / f".step-00000008.safetensors.{os.getpid()}.abcd1234.tmp"  # a live writer's: left alone
-    mine.write_bytes(b"x")
-    other = tmp_path / ".metrics.jsonl.abcd1234.tmp"  # not a checkpoint file: not ours to judge
-    other.write_bytes(b"x")
-    ckpt.save(tmp_path, 9, tensors(9), {})
-    left = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp"))
-    assert left == sorted([mine.name, other.name])
-    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["step-00000009.json"]
-
-
-# ------------------------------------------------------------------- memory
-def test_random_token_pool_cache_is_bounded():
-    """1000 calls with fresh vocab dicts: the cache keeps a few, not all (4.8 GB after 8,000 in the probe)."""
-
-    class Vocab(dict):  # a dict that can be weakly referenced, to see whether it is kept alive
-        pass
-
-    base = {t: i for i, t in enumerate([*SPECIAL_TOKENS, *(f"w{i}" for i in range(200))])}
-    first = Vocab(base)
-    alive = weakref.ref(first)
-    ids, _ = pretraining.random_token_pool(first)
-    assert len(ids) == 200
-    del first
-    t0 = time.perf_counter()
-    for _ in range(1000):
-        pretraining.random_token_pool(Vocab(base))
-    gc.collect()
-    assert alive() is None
-    assert len(pretraining._POOL_CACHE) <= pretraining.POOL_CACHE_SIZE
-    # and the cache still works: the same vocab object gets the same arrays back
-    v = Vocab(base)
-    assert pretraining.random_token_pool(v)[0] is pretraining.random_token_pool(v)[0]
-    assert time.perf_counter() - t0 < 30
