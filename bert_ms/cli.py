@@ -40,7 +40,6 @@ import shutil
 import sys
 import time
 import warnings
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +47,14 @@ import numpy as np
 from bert_ms.bert.config import BertConfig, scaled_init_range
 from bert_ms.bert.pretraining import load_arrays, make_pretraining_arrays
 from bert_ms.bert.tokenization import BertTokenizer, train_wordpiece_vocab
-from bert_ms.data import ChecksumError, load_sotu, load_spam_documents, sha256_of
+from bert_ms.data import SPLITS, ChecksumError, load_sotu, load_spam_documents, sha256_of
 from bert_ms.runtime import device, distributed, settings
 from bert_ms.runtime.device import MODES, PRECISIONS, DeviceError
-from bert_ms.runtime.settings import MissingPackageError, cache_dir, data_dir, smoke
+from bert_ms.runtime.files import atomic_write_bytes
+from bert_ms.runtime.messages import shorten
+from bert_ms.runtime.settings import MissingPackageError, cache_dir, data_dir, package_version, smoke
 from bert_ms.train import checkpoint as ckpt
-from bert_ms.train.checkpoint import CheckpointError, atomic_write_bytes
+from bert_ms.train.checkpoint import CheckpointError
 
 try:
     import fcntl
@@ -61,7 +62,6 @@ except ImportError:  # pragma: no cover - Windows: the lock falls back to a pid 
     fcntl = None
 
 __version__ = sys.modules[__package__].__version__  # the parent package, always loaded before this module
-SPLITS = ("train", "dev", "test")
 TEXT_LIMIT = 60      # characters of an input shown in a message or a prediction line
 MESSAGE_LIMIT = 500  # characters of one error line
 
@@ -250,11 +250,6 @@ def input_texts(args: argparse.Namespace) -> list[str]:
     return texts
 
 
-def short(text: str, limit: int = TEXT_LIMIT) -> str:
-    """``text`` cut to ``limit`` characters with ``...`` (a message never prints a 60 KB input)."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 _BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
 
 
@@ -315,7 +310,7 @@ class RunLock:
         pid = holder.get("pid", "?")
         what = holder.get("command", "bert-ms")
         since = holder.get("started", "")
-        return CliError(f"--out {self.folder} is in use by another run (pid {pid}: {short(str(what), 80)}"
+        return CliError(f"--out {self.folder} is in use by another run (pid {pid}: {shorten(what, 80)}"
                         f"{', since ' + since if since else ''}); wait for it to finish or choose another --out")
 
     def _holder(self) -> dict:
@@ -439,7 +434,7 @@ def cached_pretraining_arrays(docs, tokenizer, seq_len: int, max_pred: int, seed
                     raise ValueError("its SHA-256 does not match its sidecar")
                 return load_arrays(npz)
             except (OSError, ValueError, KeyError, TypeError) as err:
-                print(f"[bert_ms] {npz} is damaged ({short(str(err), 120)}); rebuilding it", file=sys.stderr)
+                print(f"[bert_ms] {npz} is damaged ({shorten(err, 120)}); rebuilding it", file=sys.stderr)
     arrays = make_pretraining_arrays(docs, tokenizer, max_seq_length=seq_len, max_predictions_per_seq=max_pred,
                                      seed=seed, dupe_factor=dupe_factor)
     if folder is not None:
@@ -538,13 +533,6 @@ def _refuse_untrained_head(folder: Path, head: str, task: str) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def info_lines() -> list[str]:
     """What ``bert-ms info`` prints: versions, devices, mode/precision, folders. Uses only the public
     API of :mod:`bert_ms.runtime.device`."""
@@ -552,8 +540,8 @@ def info_lines() -> list[str]:
     lines = [
         f"bert_ms     {__version__}",
         f"python      {platform.python_version()} ({sys.executable})",
-        f"mindspore   {_version('mindspore')}",
-        f"mindnlp     {_version('mindnlp')}",
+        f"mindspore   {package_version('mindspore')}",
+        f"mindnlp     {package_version('mindnlp')}",
         f"platform    {platform.platform()}",
         f"targets     {', '.join(available)} available",
     ]
@@ -955,7 +943,7 @@ def run_predict(args: argparse.Namespace) -> int:
         model = load_pretrained(folder, head="pretraining")
         for t in texts:
             for i, preds in enumerate(fill_mask(model, tok, t, args.top_k, args.seq_len)):
-                print(f"{field(short(t))}\t[MASK]{i + 1}\t" + "  ".join(f"{field(w)} {p:.3f}" for w, p in preds))
+                print(f"{field(shorten(t, TEXT_LIMIT))}\t[MASK]{i + 1}\t" + "  ".join(f"{field(w)} {p:.3f}" for w, p in preds))
         sys.stdout.flush()
         return 0
     spec = get_task(args.task)
@@ -967,7 +955,7 @@ def run_predict(args: argparse.Namespace) -> int:
     model = load_pretrained(folder, head=spec.head, num_labels=len(names))
     for t, p in zip(texts, classify(model, tok, texts, args.seq_len)):
         k = int(p.argmax())
-        print(f"{field(names[k])}\t{p[k]:.3f}\t{field(short(t))}")
+        print(f"{field(names[k])}\t{p[k]:.3f}\t{field(shorten(t, TEXT_LIMIT))}")
     sys.stdout.flush()
     return 0
 

@@ -43,7 +43,6 @@ import time
 import traceback
 import warnings
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -362,13 +361,6 @@ def _setup(target: str, mode: str, precision: str, seed: int | None = None):
     return device.setup(target=target, mode=mode, precision=precision, seed=seed, verbose=False)
 
 
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 class Selftest:
     """The checks, run in order on one device; results collected in :attr:`report`."""
 
@@ -409,7 +401,7 @@ class Selftest:
         import mindspore as ms
 
         versions = {"bert_ms": __version__, "python": platform.python_version(), "mindspore": ms.__version__,
-                    "mindnlp": _version("mindnlp"), "platform": platform.platform()}
+                    "mindnlp": settings.package_version("mindnlp"), "platform": platform.platform()}
         self.report.versions.update(versions)
         available = device.available_targets()
         self.report.versions["available"] = list(available)

@@ -25,6 +25,7 @@ import numpy as np
 from bert_ms.bert import weights
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.tokenization import bert_base_chinese_vocab, bert_base_uncased_vocab
+from bert_ms.runtime.messages import shorten
 from bert_ms.runtime.settings import MissingPackageError, package_dir
 
 NAMED_VOCABS = {"bert-base-uncased": bert_base_uncased_vocab, "bert-base-chinese": bert_base_chinese_vocab}
@@ -41,12 +42,6 @@ HEAD_TENSORS = {  # Hugging Face tensor names a head's trained weights are store
     "pretraining": "cls.predictions.transform.dense.weight",
     "masked_lm": "cls.predictions.transform.dense.weight",
 }
-
-
-def shorten(text: str, limit: int = 60) -> str:
-    """``text`` cut to ``limit`` characters (with ``...``), for messages: never print a 60 KB input."""
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def known_model(name: str) -> Path:

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import collections
 import heapq
-import os
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import normalizers, pre_tokenizers
 
+from bert_ms.runtime.files import atomic_write_text
 from bert_ms.runtime.settings import MissingPackageError, package_dir
 
 SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -676,23 +675,5 @@ def train_wordpiece_vocab(texts_or_files: Iterable[str] | str | Path, vocab_size
     else:
         word_counts = _count_words(items, lowercase)
     tokens = wordpiece_vocab_from_counts(word_counts, vocab_size, min_frequency, limit_alphabet)
-    _atomic_write_text(out_path, "\n".join(tokens) + "\n")
+    atomic_write_text(out_path, "\n".join(tokens) + "\n")
     return out_path
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

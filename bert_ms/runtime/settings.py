@@ -101,6 +101,16 @@ class MissingPackageError(ImportError):
     """An optional data package is not installed; the message names the pip install."""
 
 
+def package_version(dist: str) -> str:
+    """The installed version of distribution ``dist``, or ``"not installed"`` (for ``info`` and ``selftest``)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def package_dir(module: str, pip_name: str) -> Path:
     """Folder of an installed package, found without importing it (some data packages download
     models when imported)."""

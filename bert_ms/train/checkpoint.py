@@ -39,7 +39,6 @@ import json
 import os
 import random
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ from safetensors.numpy import load_file
 from safetensors.numpy import save as st_save
 
 from bert_ms.data import sha256_of
+from bert_ms.runtime.files import atomic_write_bytes
 
 FORMAT = "bert_ms-checkpoint"
 VERSION = 1
@@ -79,43 +79,6 @@ class Checkpoint:
         """The tensors under ``prefix/`` with the prefix removed."""
         cut = len(prefix) + 1
         return {k[cut:]: v for k, v in self.tensors.items() if k.startswith(prefix + "/")}
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
-
-    The temporary file is ``.<name>.<pid>.<random>.tmp`` beside ``path``; the pid lets
-    :func:`sweep_orphans` tell a killed writer's leftovers from a live one's."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _stem(step: int) -> str:

@@ -38,7 +38,14 @@ from bert_ms.bert.inference import check_vocab, encode_texts, model_dir, vocab_f
 from bert_ms.bert.losses import pretraining_loss
 from bert_ms.bert.model import HEADS, load_pretrained
 from bert_ms.bert.tokenization import BertTokenizer
-from bert_ms.data import load_chinese_sentiment, load_email_qa, load_peoples_daily, load_sotu, load_spam
+from bert_ms.data import (
+    SPLITS,
+    load_chinese_sentiment,
+    load_email_qa,
+    load_peoples_daily,
+    load_sotu,
+    load_spam,
+)
 
 CLS_KEYS = ("input_ids", "token_type_ids", "attention_mask")
 PRETRAIN_KEYS = ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions", "masked_lm_ids",
@@ -435,7 +442,6 @@ def most_frequent_tag_accuracy(train: list[list[tuple[str, str]]], test: list[li
 # The task registry: one place that maps a fine-tuning task's name to its data, head, labels and metric
 # ----------------------------------------------------------------------------------------------
 
-SPLITS = ("train", "dev", "test")
 PAIR_SEEDS = {"train": 0, "dev": 1, "test": 2}  # a fixed sample of pairs per split (both pair tasks)
 
 
