@@ -31,30 +31,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import io
 import json
 import os
 import platform
 import shutil
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from bert_ms.bert.config import BertConfig, scaled_init_range
-from bert_ms.bert.pretraining import load_arrays, make_pretraining_arrays
+from bert_ms.bert.pretraining import cached_pretraining_arrays
 from bert_ms.bert.tokenization import BertTokenizer, train_wordpiece_vocab
 from bert_ms.data import SPLITS, ChecksumError, load_sotu, load_spam_documents, sha256_of
 from bert_ms.runtime import device, distributed, settings
 from bert_ms.runtime.device import MODES, PRECISIONS, DeviceError
-from bert_ms.runtime.files import atomic_write_bytes
+from bert_ms.runtime.files import atomic_write_bytes, read_text_file
 from bert_ms.runtime.messages import shorten
 from bert_ms.runtime.settings import MissingPackageError, cache_dir, data_dir, package_version, smoke
 from bert_ms.train import checkpoint as ckpt
 from bert_ms.train.checkpoint import CheckpointError
+from bert_ms.train.run_folder import RunFolderError, RunLock, claim_run_folder, digest, write_run_record
 
 try:
     import fcntl
@@ -154,27 +151,6 @@ class _Parser(argparse.ArgumentParser):
 # ----------------------------------------------------------------------------------------------
 
 
-def read_text_file(path: str | Path, what: str) -> str:
-    """The text of a UTF-8 file, a pipe or FIFO (``--file <(...)``, ``/dev/stdin``), or ``-`` for standard
-    input; a missing file, a directory or invalid UTF-8 is an error naming it."""
-    if str(path) == "-":
-        raw, path = sys.stdin.buffer.read(), Path("<standard input>")
-    else:
-        path = Path(path)
-        if path.is_dir():
-            raise CliError(f"{what} {str(path)!r} is a directory, not a file")
-        if not path.exists():
-            raise FileNotFoundError(f"{what} not found: {str(path)!r}")
-        with open(path, "rb") as f:  # also a pipe or a FIFO, which is_file() calls "not a file"
-            raw = f.read()
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise CliError(f"{what} {path} is not valid UTF-8: byte 0x{raw[err.start]:02x} on line {line} "
-                       f"(offset {err.start}); save it as UTF-8") from None
-
-
 def read_corpus(corpus: str) -> tuple[list[list[str]], list[list[str]]]:
     """``sotu`` -> (train, dev) SOTU documents; ``spam`` -> the train/dev emails as unlabelled documents
     (:func:`bert_ms.data.load_spam_documents`); a PATH -> documents of a text file (one sentence per
@@ -271,180 +247,6 @@ def field(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
-
-
-# ----------------------------------------------------------------------------------------------
-# run folders: one writer at a time, one set of settings, atomic and verified files
-# ----------------------------------------------------------------------------------------------
-
-
-def _digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-class RunLock:
-    """An exclusive lock on a run folder, held while a run writes there (``OUT/.lock``).
-
-    The lock is ``flock`` on the file, so the kernel drops it when its process dies: the lock file of
-    a killed run is simply taken over. The file records the holder's pid and command, which the
-    error names when another live run holds it. (Without ``fcntl``, a lock file whose pid is dead is
-    taken over.)"""
-
-    def __init__(self, folder: str | Path, command: str = "bert-ms"):
-        self.folder, self.path, self.command = Path(folder), Path(folder) / ".lock", command
-        self.fd: int | None = None
-
-    def _busy(self, holder: dict) -> CliError:
-        pid = holder.get("pid", "?")
-        what = holder.get("command", "bert-ms")
-        since = holder.get("started", "")
-        return CliError(f"--out {self.folder} is in use by another run (pid {pid}: {shorten(what, 80)}"
-                        f"{', since ' + since if since else ''}); wait for it to finish or choose another --out")
-
-    def _holder(self) -> dict:
-        try:
-            holder = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-            return holder if isinstance(holder, dict) else {}
-        except (OSError, ValueError):
-            return {}
-
-    def __enter__(self) -> RunLock:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        record = json.dumps({"pid": os.getpid(), "command": self.command,
-                             "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
-        if fcntl is None:  # pragma: no cover - no flock: a pid file, taken over when its pid is dead
-            holder = self._holder()
-            if holder.get("pid") not in (None, os.getpid()) and _pid_alive(int(holder["pid"])):
-                raise self._busy(holder)
-            atomic_write_bytes(self.path, record)
-            return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise self._busy(self._holder()) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, record, 0)
-        self.fd = fd
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self.fd, 0)
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-        elif fcntl is None:  # pragma: no cover
-            with contextlib.suppress(OSError):
-                self.path.unlink()
-
-
-def _describe_diff(before: dict, now: dict) -> str:
-    def show(v):
-        s = json.dumps(v, ensure_ascii=False)
-        return s[:15] + "..." if len(s) > 18 else s
-
-    keys = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
-    return ", ".join(f"{k}: {show(before.get(k))} -> {show(now.get(k))}" for k in keys[:6]) + (
-        f" and {len(keys) - 6} more" if len(keys) > 6 else "")
-
-
-def claim_run_folder(out: Path, command: str, signature: dict, resume: bool) -> dict | None:
-    """Check that this run may write into ``out`` (hold :class:`RunLock` first); return the previous
-    ``run.json`` record, if any.
-
-    * A folder used by a run with other settings is refused -- its checkpoints would be silently
-      kept ("a valid checkpoint of the same step is left alone") and ``model/`` would no longer match
-      them -- naming ``--resume`` or a new folder. The same settings again are allowed.
-    * ``--resume`` needs the same settings and at least one checkpoint that verifies.
-    """
-    record_path = out / "run.json"
-    ckpt_dir = out / "checkpoints"
-    previous = None
-    if record_path.exists():
-        try:
-            previous = json.loads(read_text_file(record_path, "run record"))
-        except json.JSONDecodeError as err:
-            raise CliError(f"{record_path} is corrupt ({err}); choose a new --out folder") from None
-        if not isinstance(previous, dict) or not isinstance(previous.get("signature"), dict):
-            raise CliError(f"{record_path} is not a bert-ms run record; choose a new --out folder")
-        diff = _describe_diff(previous["signature"], signature)
-        if diff and not ckpt.list_checkpoints(ckpt_dir) and not (out / "model").exists():
-            # refused or stopped before its first checkpoint: nothing to protect, the new settings are taken
-            previous, diff = None, ""
-        if diff:
-            if resume:
-                raise CliError(f"--resume needs the settings of the run in {out}, which differ: {diff}; drop "
-                               "--resume and choose a new --out folder to train with the new settings")
-            raise CliError(f"--out {out} holds a {previous.get('command', 'bert-ms')} run with other settings "
-                           f"({diff}); pass --resume (with its settings) to continue it, or choose a new --out folder")
-    elif ckpt.list_checkpoints(ckpt_dir) and not resume:
-        raise CliError(f"--out {out} already holds checkpoints of an earlier run; pass --resume to continue it, "
-                       "or choose a new --out folder")
-    if resume:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the bad checkpoints are summed up in the one line below
-                ckpt.latest(ckpt_dir, require=True)
-        except CheckpointError as err:
-            raise CliError(f"--resume: {err}") from None
-    return previous
-
-
-def write_run_record(out: Path, command: str, signature: dict, **extra) -> None:
-    atomic_write_bytes(out / "run.json", json.dumps({"command": command, "bert_ms": __version__,
-                                                     "signature": signature, **extra}, indent=1).encode())
-
-
-def cached_pretraining_arrays(docs, tokenizer, seq_len: int, max_pred: int, seed: int, dupe_factor: int,
-                              folder: Path | None, key: dict) -> dict[str, np.ndarray]:
-    """:func:`~bert_ms.bert.pretraining.make_pretraining_arrays`, cached in ``folder`` as
-    ``train-<hash>.npz`` (so a resumed run reads the very same examples).
-
-    The hash covers ``key`` (corpus and vocabulary digests) and the masking settings, so another
-    corpus or vocabulary never reads an old cache. The file is written atomically with a sidecar
-    ``.json`` holding its SHA-256; a cache that fails the check is rebuilt (it is a pure function
-    of its inputs), with a note on stderr."""
-    key = {**key, "seq_len": seq_len, "max_predictions": max_pred, "seed": seed, "dupe_factor": dupe_factor,
-           "format": 2}
-    if folder is not None:
-        name = f"train-{_digest(key)[:16]}"
-        npz, sidecar = folder / f"{name}.npz", folder / f"{name}.json"
-        if npz.exists():
-            try:
-                expected = json.loads(sidecar.read_text(encoding="utf-8"))["sha256"]
-                if sha256_of(npz) != expected:
-                    raise ValueError("its SHA-256 does not match its sidecar")
-                return load_arrays(npz)
-            except (OSError, ValueError, KeyError, TypeError) as err:
-                print(f"[bert_ms] {npz} is damaged ({shorten(err, 120)}); rebuilding it", file=sys.stderr)
-    arrays = make_pretraining_arrays(docs, tokenizer, max_seq_length=seq_len, max_predictions_per_seq=max_pred,
-                                     seed=seed, dupe_factor=dupe_factor)
-    if folder is not None:
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        blob = buf.getvalue()
-        atomic_write_bytes(npz, blob)
-        atomic_write_bytes(sidecar, json.dumps({"sha256": hashlib.sha256(blob).hexdigest(), "key": key},
-                                               indent=1).encode())
-    return arrays
 
 
 def _write_json(path: Path, obj) -> None:
@@ -635,7 +437,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
         shape = BertConfig.preset(args.config)  # an unknown preset is an error now
         init_range = args.init_range if args.init_range is not None else scaled_init_range(shape.hidden_size)
     vocab_sha = None if args.vocab == "train" else sha256_of(vocab_file(args.vocab))
-    corpus_sha = _digest([train_docs, dev_docs])
+    corpus_sha = digest([train_docs, dev_docs])
     signature = {"command": "pretrain", "config": None if args.init else args.config, "init": args.init,
                  "init_range": init_range, "dropout": args.dropout, "corpus_sha256": corpus_sha,
                  "vocab": "train" if vocab_sha is None else vocab_sha,
@@ -1054,7 +856,7 @@ def run_exercises(args: argparse.Namespace) -> int:
     return 0
 
 
-ERRORS = (CliError, DeviceError, ChecksumError, CheckpointError, MissingPackageError, ValueError, OSError)
+ERRORS = (CliError, RunFolderError, DeviceError, ChecksumError, CheckpointError, MissingPackageError, ValueError, OSError)
 
 
 def describe_error(err: BaseException) -> str:

@@ -21,9 +21,13 @@ import pytest
 from cli_helpers import one_line_error, run_cli
 
 from bert_ms import cli, device
+from bert_ms.bert import pretraining
+from bert_ms.bert.pretraining import cached_pretraining_arrays
 from bert_ms.data import ChecksumError
 from bert_ms.runtime.device import DeviceError
+from bert_ms.train import run_folder
 from bert_ms.train.checkpoint import CheckpointError
+from bert_ms.train.run_folder import RunFolderError, RunLock
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -155,7 +159,7 @@ def test_unwritable_out_is_one_line(tmp_path, corpus, monkeypatch):
     def disk_full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(cli, "atomic_write_bytes", disk_full)
+    monkeypatch.setattr(run_folder, "atomic_write_bytes", disk_full)  # run.json, the first file a run writes
     one_line_error(run_cli(*pretrain_args(corpus, tmp_path / "full")), "No space left on device", "run.json")
 
 
@@ -190,10 +194,10 @@ def test_a_second_writer_is_refused_naming_the_other_process(tmp_path, corpus):
         holder.kill()
         holder.wait()
     # the holder is dead: its lock file is taken over (flock died with it)
-    with cli.RunLock(out, "test") as lock:
+    with RunLock(out, "test") as lock:
         assert json.loads(lock.path.read_text())["pid"] == os.getpid()
-    with cli.RunLock(out, "test"), pytest.raises(cli.CliError, match=f"pid {os.getpid()}"):
-        cli.RunLock(out, "another").__enter__()
+    with RunLock(out, "test"), pytest.raises(RunFolderError, match=f"pid {os.getpid()}"):
+        RunLock(out, "another").__enter__()
 
 
 def test_rerun_into_a_used_folder_with_other_settings_is_refused(run, tmp_path, other_corpus):
@@ -222,11 +226,11 @@ def test_data_cache_is_keyed_by_corpus_vocab_and_masking(tmp_path, capsys, monke
     tok = BertTokenizer.bert_base_uncased()
     docs_a, docs_b = load_sotu("dev")[:3], load_sotu("test")[:3]
     key = {"corpus_sha256": "a", "vocab_sha256": "v"}
-    a = cli.cached_pretraining_arrays(docs_a, tok, 32, 5, 0, 1, tmp_path, key)
+    a = cached_pretraining_arrays(docs_a, tok, 32, 5, 0, 1, tmp_path, key)
     (npz_a,) = tmp_path.glob("train-*.npz")
-    b = cli.cached_pretraining_arrays(docs_b, tok, 32, 5, 0, 1, tmp_path, {**key, "corpus_sha256": "b"})
-    c = cli.cached_pretraining_arrays(docs_a, tok, 32, 5, 0, 1, tmp_path, {**key, "vocab_sha256": "w"})
-    d = cli.cached_pretraining_arrays(docs_a, tok, 32, 5, 1, 1, tmp_path, key)  # another masking seed
+    b = cached_pretraining_arrays(docs_b, tok, 32, 5, 0, 1, tmp_path, {**key, "corpus_sha256": "b"})
+    c = cached_pretraining_arrays(docs_a, tok, 32, 5, 0, 1, tmp_path, {**key, "vocab_sha256": "w"})
+    d = cached_pretraining_arrays(docs_a, tok, 32, 5, 1, 1, tmp_path, key)  # another masking seed
     assert len(list(tmp_path.glob("train-*.npz"))) == 4  # the same sizes, four caches
     assert not np.array_equal(a["input_ids"][:10], b["input_ids"][:10])
     assert not np.array_equal(a["masked_lm_positions"], d["masked_lm_positions"])
@@ -235,14 +239,14 @@ def test_data_cache_is_keyed_by_corpus_vocab_and_masking(tmp_path, capsys, monke
     def never(*args, **kw):
         raise AssertionError("the cache was not used")
 
-    monkeypatch.setattr(cli, "make_pretraining_arrays", never)
-    again = cli.cached_pretraining_arrays(docs_a, tok, 32, 5, 0, 1, tmp_path, key)
+    monkeypatch.setattr(pretraining, "make_pretraining_arrays", never)
+    again = cached_pretraining_arrays(docs_a, tok, 32, 5, 0, 1, tmp_path, key)
     assert all(np.array_equal(a[k], again[k]) for k in a)
     monkeypatch.undo()
     # a damaged cache (a crash of an older version, a bad disk) is detected and rebuilt
     npz_a.write_bytes(npz_a.read_bytes()[:100])
     capsys.readouterr()
-    rebuilt = cli.cached_pretraining_arrays(docs_a, tok, 32, 5, 0, 1, tmp_path, key)
+    rebuilt = cached_pretraining_arrays(docs_a, tok, 32, 5, 0, 1, tmp_path, key)
     assert "damaged" in capsys.readouterr().err and all(np.array_equal(a[k], rebuilt[k]) for k in a)
 
 

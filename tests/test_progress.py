@@ -1,5 +1,7 @@
 """The step bar of every long loop (bert_ms.runtime.progress): shown while it runs, gone when it ends."""
 
+import sys
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -7,7 +9,8 @@ from nbclient import NotebookClient
 from bert_ms.runtime.progress import steps
 
 
-def test_a_terminal_bar_draws_steps_and_loss_and_is_cleared(capsys):
+def test_a_terminal_bar_draws_steps_and_loss_and_is_cleared(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     with steps(30, "demo", every=10) as bar:
         for _ in range(30):
             bar.update(0.25)
@@ -15,6 +18,13 @@ def test_a_terminal_bar_draws_steps_and_loss_and_is_cleared(capsys):
     err = capsys.readouterr().err
     assert "demo:" in err and "/30" in err  # drawn on stderr while it ran
     assert err.endswith("\r") and err.split("\r")[-2].strip() == ""  # and the line blanked at the end
+
+
+def test_no_bar_reaches_a_stderr_that_is_not_a_terminal(capsys):
+    with steps(30, "to a log file") as bar:
+        for _ in range(30):
+            bar.update(0.25)
+    assert capsys.readouterr().err == ""
 
 
 def test_a_disabled_bar_draws_nothing(capsys):

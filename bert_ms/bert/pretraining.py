@@ -24,7 +24,11 @@ Departures from google-research/bert are listed in each function's docstring.
 from __future__ import annotations
 
 import collections
+import hashlib
+import io
+import json
 import math
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bert_ms.data import sha256_of
+from bert_ms.runtime.files import atomic_write_bytes
+from bert_ms.runtime.messages import shorten
 from bert_ms.runtime.progress import bar as progress_bar
 
 COLUMNS = ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions", "masked_lm_ids",
@@ -626,3 +633,37 @@ def pretraining_dataset(arrays_or_source, batch_size: int, shuffle: bool = True,
     if repeat > 1:
         dataset = dataset.repeat(repeat)
     return dataset
+
+
+def cached_pretraining_arrays(docs, tokenizer, seq_len: int, max_pred: int, seed: int, dupe_factor: int,
+                              folder: Path | None, key: dict) -> dict[str, np.ndarray]:
+    """:func:`~bert_ms.bert.pretraining.make_pretraining_arrays`, cached in ``folder`` as
+    ``train-<hash>.npz`` (so a resumed run reads the very same examples).
+
+    The hash covers ``key`` (corpus and vocabulary digests) and the masking settings, so another
+    corpus or vocabulary never reads an old cache. The file is written atomically with a sidecar
+    ``.json`` holding its SHA-256; a cache that fails the check is rebuilt (it is a pure function
+    of its inputs), with a note on stderr."""
+    key = {**key, "seq_len": seq_len, "max_predictions": max_pred, "seed": seed, "dupe_factor": dupe_factor,
+           "format": 2}
+    if folder is not None:
+        name = "train-" + hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+        npz, sidecar = folder / f"{name}.npz", folder / f"{name}.json"
+        if npz.exists():
+            try:
+                expected = json.loads(sidecar.read_text(encoding="utf-8"))["sha256"]
+                if sha256_of(npz) != expected:
+                    raise ValueError("its SHA-256 does not match its sidecar")
+                return load_arrays(npz)
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                print(f"[bert_ms] {npz} is damaged ({shorten(err, 120)}); rebuilding it", file=sys.stderr)
+    arrays = make_pretraining_arrays(docs, tokenizer, max_seq_length=seq_len, max_predictions_per_seq=max_pred,
+                                     seed=seed, dupe_factor=dupe_factor)
+    if folder is not None:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        blob = buf.getvalue()
+        atomic_write_bytes(npz, blob)
+        atomic_write_bytes(sidecar, json.dumps({"sha256": hashlib.sha256(blob).hexdigest(), "key": key},
+                                               indent=1).encode())
+    return arrays

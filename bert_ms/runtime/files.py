@@ -1,10 +1,14 @@
-"""Files that are never half-written (原子写入): the new content goes to a temporary file beside the target,
-is flushed and fsynced, then renamed over it, so a crash or a full disk leaves the old file or the new one,
-never a mix. Checkpoints, run records, caches and trained vocabularies are all written this way."""
+"""Files: never half-written, and read with an error that names them.
+
+Writing (原子写入): the new content goes to a temporary file beside the target, is flushed and fsynced,
+then renamed over it, so a crash or a full disk leaves the old file or the new one, never a mix.
+Checkpoints, run records, caches and trained vocabularies are all written this way. Reading: a UTF-8 text
+file, pipe or standard input, where a missing file, a directory or bad bytes is one line naming it."""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -50,3 +54,24 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """:func:`atomic_write_bytes` of ``text`` in UTF-8 with ``\n`` line ends."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_text_file(path: str | Path, what: str) -> str:
+    """The text of a UTF-8 file, a pipe or FIFO (``--file <(...)``, ``/dev/stdin``), or ``-`` for standard
+    input; a missing file, a directory or invalid UTF-8 is an error naming it."""
+    if str(path) == "-":
+        raw, path = sys.stdin.buffer.read(), Path("<standard input>")
+    else:
+        path = Path(path)
+        if path.is_dir():
+            raise IsADirectoryError(f"{what} {str(path)!r} is a directory, not a file")
+        if not path.exists():
+            raise FileNotFoundError(f"{what} not found: {str(path)!r}")
+        with open(path, "rb") as f:  # also a pipe or a FIFO, which is_file() calls "not a file"
+            raw = f.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ValueError(f"{what} {path} is not valid UTF-8: byte 0x{raw[err.start]:02x} on line {line} "
+                       f"(offset {err.start}); save it as UTF-8") from None

@@ -25,8 +25,8 @@ class Steps:
 
                 self.bar = tqdm(**kw, display=False)
                 self._shown = display(self.bar.container, display_id=True)
-            else:
-                self.bar = tqdm(**kw)
+            else:  # a terminal: drawn only where stderr is one (disable=None), so logs and captured stderr stay clean
+                self.bar = tqdm(**kw, disable=None)
 
     def update(self, loss: float | None = None, **postfix) -> None:
         self.n += 1
