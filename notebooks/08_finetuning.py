@@ -90,7 +90,7 @@ print("MiniLM is read from", MINILM)
 texts, labels = data.load_spam("train")
 test_texts, test_labels = data.load_spam("test")
 n_test = settings.pick(32, len(test_texts))
-test_keep = np.sort(np.random.default_rng(0).permutation(len(test_texts))[:n_test])
+test_keep = data.seeded_subset(len(test_texts), n_test, seed=0)
 test_texts, test_labels = [test_texts[i] for i in test_keep], test_labels[test_keep]
 majority = max(test_labels.mean(), 1 - test_labels.mean())
 all_test_labels = data.load_spam("test")[1]
@@ -101,7 +101,7 @@ SEQ_LEN = settings.pick(32, 64)
 def labelled_subset(n, seed):
     """The n labelled emails of a seed: the subset `scripts/spam_label_budgets.py` (and `finetune --max-train n
     --seed s`) takes, the same for every start."""
-    return np.sort(np.random.default_rng(seed).permutation(len(texts))[:n])
+    return data.seeded_subset(len(texts), n, seed)
 
 
 few = labelled_subset(64, seed=0)

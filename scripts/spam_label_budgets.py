@@ -92,9 +92,7 @@ def build(start: str, seed: int):
 
 def labelled_subset(n_train: int, n: int | None, seed: int) -> np.ndarray:
     """The ``n`` labelled emails of a seed (all of them for None): the subset ``finetune --max-train`` takes."""
-    if n is None:
-        return np.arange(n_train)
-    return np.sort(np.random.default_rng(seed).permutation(n_train)[:n])
+    return data.seeded_subset(n_train, n, seed)
 
 
 def run_one(start: str, budget: str, seed: int, seq_len: int, batch_size: int = 16, split: str = "test") -> dict:
