@@ -152,46 +152,58 @@ def bilm_loss(fn):
     rng = np.random.default_rng()
     for length in (2, int(rng.integers(5, 9))):  # T = 2: each direction predicts one token per row
         batch, vocab = int(rng.integers(3, 5)), int(rng.integers(6, 13))  # B·(T-1) ≠ 2: a sum is not a mean
-        fwd = (2 * rng.normal(size=(batch, length, vocab))).astype(np.float32)
-        bwd = (2 * rng.normal(size=(batch, length, vocab))).astype(np.float32)
-        ids = rng.integers(0, vocab, size=(batch, length)).astype(np.int32)
-        f64, b64 = fwd.astype(np.float64), bwd.astype(np.float64)
-        forward, backward = _ce(f64[:, :-1], ids[:, 1:]), _ce(b64[:, 1:], ids[:, :-1])
-        want = (forward + backward) / 2
+        while True:  # inputs on which the answer and every typical mistake give clearly different losses
+            fwd = (2 * rng.normal(size=(batch, length, vocab))).astype(np.float32)
+            bwd = (2 * rng.normal(size=(batch, length, vocab))).astype(np.float32)
+            ids = rng.integers(0, vocab, size=(batch, length)).astype(np.int32)
+            want, diagnoses = _bilm_diagnoses(fwd, bwd, ids)
+            values = np.array([want] + [v for v, _ in diagnoses])
+            gaps = np.abs(values[:, None] - values[None, :]) + np.eye(len(values))
+            if (gaps > 1e-2 * np.maximum(np.abs(values)[:, None], 1.0)).all():
+                break
         what = f"the loss for T = {length}"
         got = _as_number(fn(ms.Tensor(fwd), ms.Tensor(bwd), ms.Tensor(ids)), what)
         if np.isclose(got, want, rtol=1e-5, atol=1e-6):
             continue
-        back_next = _ce(b64[:, :-1], ids[:, 1:])
-        fwd_prev = _ce(f64[:, 1:], ids[:, :-1])
-        probs = {"f": np.exp(_log_softmax(f64)), "b": np.exp(_log_softmax(b64))}
-        diagnoses = [
-            ((forward + back_next) / 2, "your backward LM predicts the NEXT word; it reads right to left, so at "
-                                        "position t it predicts the PREVIOUS word ids[:, t-1]."),
-            ((fwd_prev + backward) / 2, "your forward LM predicts the PREVIOUS word; it reads left to right, so at "
-                                        "position t it predicts the NEXT word ids[:, t+1]."),
-            ((fwd_prev + back_next) / 2, "the two directions are swapped: the forward LM at t predicts t+1, the "
-                                         "backward LM at t predicts t-1."),
-            ((_ce(f64, ids) + _ce(b64, ids)) / 2, "each position predicts its own token (off by one): the forward "
-                                                  "LM at t predicts t+1, the backward LM at t predicts t-1."),
-            (forward + backward, "you added the two losses; the biLM loss is their mean."),
-            (forward, "this is the forward LM's loss alone; average it with the backward LM's."),
-            (backward, "this is the backward LM's loss alone; average it with the forward LM's."),
-            ((_ce(f64[:, :-1], ids[:, 1:], axis=1) + _ce(b64[:, 1:], ids[:, :-1], axis=1)) / 2,
-             "the softmax runs over the wrong axis (time); normalise over the vocabulary, the last axis."),
-            ((_ce(f64[:, :-1], ids[:, 1:], axis=0) + _ce(b64[:, 1:], ids[:, :-1], axis=0)) / 2,
-             "the softmax runs over the wrong axis (the batch); normalise over the vocabulary, the last axis."),
-            ((_ce(probs["f"][:, :-1], ids[:, 1:]) + _ce(probs["b"][:, 1:], ids[:, :-1])) / 2,
-             "you applied a softmax before the cross-entropy, which applies its own: pass the raw logits."),
-            ((forward + backward) / 2 * batch * (length - 1), "you summed the cross-entropies over the tokens; the "
-                                                              "loss is the mean over all predicted positions."),
-        ]
         for value, message in diagnoses:
             if np.isclose(got, value, rtol=1e-4, atol=1e-5):  # names the mistake only
                 raise Mismatch(f"{what}: {message}")
         raise Mismatch(f"{what}: expected {want:.6f}, got {got:.6f}. Hint: the forward LM's logits at positions "
                        "0..T-2 predict the tokens at 1..T-1, the backward LM's at 1..T-1 predict those at 0..T-2; "
                        "average the two mean cross-entropies.")
+
+
+def _bilm_diagnoses(fwd, bwd, ids):
+    """The biLM loss of float32 logits (in float64), and (loss, message) for each typical mistake."""
+    batch, length = ids.shape
+    f64, b64 = fwd.astype(np.float64), bwd.astype(np.float64)
+    forward, backward = _ce(f64[:, :-1], ids[:, 1:]), _ce(b64[:, 1:], ids[:, :-1])
+    want = (forward + backward) / 2
+    back_next = _ce(b64[:, :-1], ids[:, 1:])
+    fwd_prev = _ce(f64[:, 1:], ids[:, :-1])
+    probs = {"f": np.exp(_log_softmax(f64)), "b": np.exp(_log_softmax(b64))}
+    diagnoses = [
+        ((forward + back_next) / 2, "your backward LM predicts the NEXT word; it reads right to left, so at "
+                                    "position t it predicts the PREVIOUS word ids[:, t-1]."),
+        ((fwd_prev + backward) / 2, "your forward LM predicts the PREVIOUS word; it reads left to right, so at "
+                                    "position t it predicts the NEXT word ids[:, t+1]."),
+        ((fwd_prev + back_next) / 2, "the two directions are swapped: the forward LM at t predicts t+1, the "
+                                     "backward LM at t predicts t-1."),
+        ((_ce(f64, ids) + _ce(b64, ids)) / 2, "each position predicts its own token (off by one): the forward "
+                                              "LM at t predicts t+1, the backward LM at t predicts t-1."),
+        (forward + backward, "you added the two losses; the biLM loss is their mean."),
+        (forward, "this is the forward LM's loss alone; average it with the backward LM's."),
+        (backward, "this is the backward LM's loss alone; average it with the forward LM's."),
+        ((_ce(f64[:, :-1], ids[:, 1:], axis=1) + _ce(b64[:, 1:], ids[:, :-1], axis=1)) / 2,
+         "the softmax runs over the wrong axis (time); normalise over the vocabulary, the last axis."),
+        ((_ce(f64[:, :-1], ids[:, 1:], axis=0) + _ce(b64[:, 1:], ids[:, :-1], axis=0)) / 2,
+         "the softmax runs over the wrong axis (the batch); normalise over the vocabulary, the last axis."),
+        ((_ce(probs["f"][:, :-1], ids[:, 1:]) + _ce(probs["b"][:, 1:], ids[:, :-1])) / 2,
+         "you applied a softmax before the cross-entropy, which applies its own: pass the raw logits."),
+        ((forward + backward) / 2 * batch * (length - 1), "you summed the cross-entropies over the tokens; the "
+                                                          "loss is the mean over all predicted positions."),
+    ]
+    return want, diagnoses
 
 
 # --- Exercise 3.3 · the scalar mix -----------------------------------------------------------------
