@@ -43,7 +43,15 @@ import numpy as np
 from bert_ms.bert.config import BertConfig, scaled_init_range
 from bert_ms.bert.pretraining import cached_pretraining_arrays
 from bert_ms.bert.tokenization import BertTokenizer, train_wordpiece_vocab
-from bert_ms.data import SPLITS, ChecksumError, load_sotu, load_spam_documents, seeded_subset, sha256_of
+from bert_ms.data import (
+    SPLITS,
+    ChecksumError,
+    digest,
+    load_sotu,
+    load_spam_documents,
+    seeded_subset,
+    sha256_of,
+)
 from bert_ms.runtime import device, distributed, settings
 from bert_ms.runtime.device import MODES, PRECISIONS, DeviceError
 from bert_ms.runtime.files import atomic_write_bytes, read_text_file
@@ -51,12 +59,7 @@ from bert_ms.runtime.messages import shorten
 from bert_ms.runtime.settings import MissingPackageError, cache_dir, data_dir, package_version, smoke
 from bert_ms.train import checkpoint as ckpt
 from bert_ms.train.checkpoint import CheckpointError
-from bert_ms.train.run_folder import RunFolderError, RunLock, claim_run_folder, digest, write_run_record
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: the lock falls back to a pid check
-    fcntl = None
+from bert_ms.train.run_folder import RunFolderError, RunLock, claim_run_folder, write_run_record
 
 __version__ = sys.modules[__package__].__version__  # the parent package, always loaded before this module
 TEXT_LIMIT = 60      # characters of an input shown in a message or a prediction line
@@ -161,8 +164,6 @@ def read_corpus(corpus: str) -> tuple[list[list[str]], list[list[str]]]:
         return load_spam_documents("train"), load_spam_documents("dev")
     if not Path(corpus).exists():
         raise FileNotFoundError(f"corpus not found: {corpus!r} (use 'sotu', 'spam' or a text file path)")
-    if Path(corpus).is_dir():
-        raise CliError(f"corpus {corpus!r} is a directory: give a text file (or 'sotu', 'spam')")
     docs, cur = [], []
     for line in read_text_file(corpus, "corpus").splitlines():
         if line.strip():
@@ -607,10 +608,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 def _qa_records(spec, split: str, limit: int | None, seed: int) -> list[dict]:
     """The QA records of a split, or a seeded subset of ``limit`` of them."""
     records = spec.load(split)
-    if limit and limit < len(records):
-        keep = seeded_subset(len(records), limit, seed)
-        records = [records[i] for i in keep]
-    return records
+    return [records[i] for i in seeded_subset(len(records), limit, seed)]
 
 
 def _qa_windows(spec, split: str, tokenizer, args: argparse.Namespace, limit: int | None) -> dict:

@@ -73,6 +73,11 @@ def sha256_of(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def digest(obj) -> str:
+    """The SHA-256 of a JSON value (settings, a corpus as lists of sentences): equal values, equal digests."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def manifest() -> dict:
     """The parsed ``data/MANIFEST.json``: per file its source, licence, sha256 and counts."""
     path = settings.data_dir() / "MANIFEST.json"

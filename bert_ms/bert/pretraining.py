@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bert_ms.data import sha256_of
+from bert_ms.data import digest, sha256_of
 from bert_ms.runtime.files import atomic_write_bytes
 from bert_ms.runtime.messages import shorten
 from bert_ms.runtime.progress import bar as progress_bar
@@ -647,7 +647,7 @@ def cached_pretraining_arrays(docs, tokenizer, seq_len: int, max_pred: int, seed
     key = {**key, "seq_len": seq_len, "max_predictions": max_pred, "seed": seed, "dupe_factor": dupe_factor,
            "format": 2}
     if folder is not None:
-        name = "train-" + hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+        name = f"train-{digest(key)[:16]}"
         npz, sidecar = folder / f"{name}.npz", folder / f"{name}.json"
         if npz.exists():
             try:

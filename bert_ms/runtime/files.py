@@ -52,7 +52,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """:func:`atomic_write_bytes` of ``text`` in UTF-8 with ``\n`` line ends."""
+    """:func:`atomic_write_bytes` of ``text``, encoded as UTF-8 (line ends as given)."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 

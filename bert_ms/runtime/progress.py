@@ -1,9 +1,11 @@
 """Progress you can see (进度条): one bar for every long loop of the course, the Trainer's included.
 
 ``steps(total, desc)`` is a ``tqdm.auto`` bar: in JupyterLab a widget (ipywidgets is in the lock), in a
-terminal plain text on stderr. It shows the steps done, the rate, the time left and, through ``loss()``, the
-running loss; it is cleared when the loop ends (``leave=False``; in Jupyter its output is replaced by an
-empty one), so a stored notebook keeps the cell's own summary line, not a frozen bar. ``enabled=False`` draws nothing (the command line's ``--no-progress``).
+terminal plain text on stderr (only when stderr is a terminal: a log file or a pipe gets no bar). It shows
+the steps done, the rate, the time left and, through ``update(loss)``, the running loss; it is cleared when
+the loop ends (``leave=False``; in Jupyter its output is replaced by an empty one), so a stored notebook
+keeps the cell's own summary line, not a frozen bar. ``enabled=False`` draws nothing (the command line's
+``--no-progress``). ``bar(iterable, desc)`` is the same for a ``for`` loop.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ checkpoints would be silently kept) unless nothing there is worth protecting, an
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -30,10 +29,6 @@ except ImportError:  # pragma: no cover - Windows
 
 class RunFolderError(ValueError):
     """A run folder this run may not write into, or cannot resume from (one line, naming what to do)."""
-
-
-def digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def _pid_alive(pid: int) -> bool:

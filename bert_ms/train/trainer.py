@@ -651,10 +651,14 @@ class Trainer:
         if self._seed_param is not None:
             ops.assign(self._seed_param, ms.Tensor(seed, ms.int64))  # in place: compiled graphs see it
 
+    @property
+    def _progress(self) -> bool:
+        """Whether this process draws progress bars: asked for, and the main worker (one bar per run)."""
+        return self.cfg.progress and self.dist.is_main
+
     def _evaluate_dev(self) -> dict[str, float]:
         bs = self.cfg.eval_batch_size or self.cfg.batch_size
-        metrics = evaluate(self.model, self.task, self.dev_data, bs, progress=self.cfg.progress and self.dist.is_main,
-                           _cache=self._eval_cache)
+        metrics = evaluate(self.model, self.task, self.dev_data, bs, progress=self._progress, _cache=self._eval_cache)
         s = self.state
         key, mode = self.task.monitor
         value = metrics[key]
@@ -682,7 +686,7 @@ class Trainer:
                     print(f"[bert_ms] resumed from step {step} ({where})")
         stop = min(until_step if until_step is not None else cfg.total_steps, cfg.total_steps)
         first_step = self.state.step
-        bar = progress_steps(stop, f"train {self.task.name}", cfg.progress and self.dist.is_main, initial=self.state.step)
+        bar = progress_steps(stop, f"train {self.task.name}", self._progress, initial=self.state.step)
         stream = self._stream()
         t_last, ex_since, tok_since, loss_since, n_since = time.perf_counter(), 0, 0, 0.0, 0
         # for the duration of fit(): the seeded dropout and (fused=True) the fused GELU / LayerNorm cells
@@ -748,7 +752,7 @@ class Trainer:
     def evaluate(self, data: dict[str, np.ndarray], batch_size: int | None = None) -> dict[str, float]:
         """The task's metrics on ``data`` with the current weights (see :func:`evaluate`)."""
         return evaluate(self.model, self.task, data, batch_size or self.cfg.eval_batch_size or self.cfg.batch_size,
-                        progress=self.cfg.progress and self.dist.is_main, _cache=self._eval_cache)
+                        progress=self._progress, _cache=self._eval_cache)
 
     def losses(self) -> list[tuple[int, float]]:
         """(step, loss of that step) for every step run in this process."""
