@@ -154,16 +154,28 @@ class _Parser(argparse.ArgumentParser):
 # ----------------------------------------------------------------------------------------------
 
 
-def read_corpus(corpus: str) -> tuple[list[list[str]], list[list[str]]]:
-    """``sotu`` -> (train, dev) SOTU documents; ``spam`` -> the train/dev emails as unlabelled documents
-    (:func:`bert_ms.data.load_spam_documents`); a PATH -> documents of a text file (one sentence per
-    line, documents separated by blank lines, as in google-research/bert), the last 5 % (at least 2) held out."""
-    if corpus == "sotu":
-        return load_sotu("train"), load_sotu("dev")
-    if corpus == "spam":  # the training emails' text, labels unused (further pretraining in the task's domain)
-        return load_spam_documents("train"), load_spam_documents("dev")
+NAMED_CORPORA = {  # name -> split -> documents (lists of sentences)
+    "sotu": load_sotu,
+    "spam": load_spam_documents,  # the training emails' text, labels unused (further pretraining in the domain)
+    "peoples-daily": lambda split: _peoples_daily(split),  # Chinese; the POS tagging test text held out
+}
+
+
+def _peoples_daily(split: str) -> list[list[str]]:
+    from bert_ms.train.tasks import peoples_daily_documents  # imports MindSpore: only when asked for
+
+    return peoples_daily_documents(split)
+
+
+def read_corpus(corpus: str, held_out: str = "dev") -> tuple[list[list[str]], list[list[str]]]:
+    """A named corpus (:data:`NAMED_CORPORA`: ``sotu``, ``spam``, ``peoples-daily``) -> (train, ``held_out``)
+    documents; a PATH -> documents of a text file (one sentence per line, documents separated by blank
+    lines, as in google-research/bert), the last 5 % (at least 2) held out."""
+    if corpus in NAMED_CORPORA:
+        return NAMED_CORPORA[corpus]("train"), NAMED_CORPORA[corpus](held_out)
     if not Path(corpus).exists():
-        raise FileNotFoundError(f"corpus not found: {corpus!r} (use 'sotu', 'spam' or a text file path)")
+        raise FileNotFoundError(f"corpus not found: {corpus!r} (use {', '.join(map(repr, NAMED_CORPORA))} "
+                                "or a text file path)")
     docs, cur = [], []
     for line in read_text_file(corpus, "corpus").splitlines():
         if line.strip():
@@ -386,8 +398,9 @@ def run_info(args: argparse.Namespace) -> int:
 
 def add_pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="mini", help="BERT preset: tiny, mini, small, base, large")
-    p.add_argument("--corpus", default="sotu", help="sotu, spam (the training emails, labels unused) or a text "
-                                                   "file (one sentence per line, blank line = new doc)")
+    p.add_argument("--corpus", default="sotu", help="sotu, spam (the training emails, labels unused), "
+                                                   "peoples-daily (Chinese) or a text file (one sentence per line, "
+                                                   "blank line = new doc)")
     p.add_argument("--vocab", default="train", help="bert-base-uncased, bert-base-chinese, train (WordPiece on "
                                                     "the corpus) or a vocab.txt")
     p.add_argument("--vocab-size", type=_int_at_least(6), default=8000, help="for --vocab train")
@@ -632,7 +645,8 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="spam", choices=_TaskNames("pretraining"), metavar="TASK",
                    help="%(choices)s")
     p.add_argument("--split", default="test", choices=SPLITS)
-    p.add_argument("--corpus", default="sotu", help="for --task pretraining")
+    p.add_argument("--corpus", default="sotu", help="for --task pretraining: a named corpus (its --split) or a "
+                                                   "text file (its held-out tail)")
     p.add_argument("--seq-len", type=_int_at_least(2), default=None,
                    help="tokens per sequence (default 128, or the model's max_position_embeddings if fewer)")
     p.add_argument("--batch-size", type=POSITIVE_INT, default=32)
@@ -671,7 +685,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_vocab(config, len(tok), vocab_file(folder), folder)
     if args.task == "pretraining":
         _refuse_untrained_head(folder, "pretraining", args.task)
-        docs = load_sotu(args.split) if args.corpus == "sotu" else read_corpus(args.corpus)[1]
+        docs = read_corpus(args.corpus, args.split)[1]
         setup(args, args.seed)
         arrays = cached_pretraining_arrays(docs, tok, args.seq_len, max(1, round(0.15 * args.seq_len)), args.seed,
                                            1, None, {})

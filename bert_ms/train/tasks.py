@@ -425,6 +425,36 @@ def pos_split(split: str, seed: int = 0) -> tuple[list[list[tuple[str, str]]], l
     return [tagged[i] for i in split_indices(len(tagged), split, seed)], list(tags)
 
 
+_ZH_END = re.compile(r"[。！？…][”’」』）)]*$")  # a line that ends a sentence
+_ZH_SENTENCE = re.compile(r"(?<=[。！？])(?![”’」』）)])|(?<=[。！？][”’」』）)])")  # cut after 。！？ (and a closing quote)
+
+
+def peoples_daily_documents(split: str, seed: int = 0) -> list[list[str]]:
+    """People's Daily as a pretraining corpus (人民日报, January 1998): documents of sentences, no tags.
+
+    The lines of ``split`` are exactly :func:`pos_split`'s (same seed), so text held out for POS
+    tagging is never seen in pretraining. The file marks no article boundaries; a short line with no
+    sentence-final punctuation after one that ends a sentence (a headline) starts a new document.
+    Each line (a paragraph) is cut into sentences after 。！？ for BERT's sentence pairs; documents with
+    fewer than two sentences are dropped (next sentence prediction needs a pair). Because the split
+    is by line, a document may skip a paragraph that went to another split: its sentence pairs stay
+    within one article, which is what next sentence prediction asks about.
+    """
+    lines = load_peoples_daily()
+    docs, current, after_end = [], [], True
+    for i in np.sort(split_indices(len(lines), split, seed)):
+        line = lines[i]
+        ends = bool(_ZH_END.search(line))
+        if not ends and len(line) <= 40 and after_end and current:
+            docs.append(current)
+            current = []
+        current.extend(s for s in _ZH_SENTENCE.split(line) if s.strip())
+        after_end = ends
+    if current:
+        docs.append(current)
+    return [d for d in docs if len(d) >= 2]
+
+
 def most_frequent_tag_accuracy(train: list[list[tuple[str, str]]], test: list[list[tuple[str, str]]]) -> float:
     """The classic POS baseline: each word gets the tag it had most often in ``train`` (an unseen
     word gets the most frequent tag overall). Accuracy over all words of ``test``."""
@@ -548,7 +578,7 @@ def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: st
     """(model, tokenizer, vocab path) for fine-tuning: from a pretrained folder, or randomly initialised.
 
     For ``init="random"``, ``config`` is a preset name, or a model folder: then the random model has
-    exactly that model's shape (positions included), the fair "no pretraining" control. ``head`` is
+    exactly that model's shape (positions and init std included), the fair "no pretraining" control. ``head`` is
     ``sequence_classification`` (one label per text, on [CLS]) or ``token_classification``. A
     pretrained model is fine-tuned with BERT's dropout of 0.1 (Sec. A.3), also when it was
     pretrained with ``--dropout 0``; its new head is freshly initialised (the warning naming the
@@ -561,7 +591,8 @@ def build_classifier(init: str, num_labels: int, config: str = "mini", vocab: st
         tok = BertTokenizer(vocab_path)
         if (Path(config) / "config.json").is_file():
             shape = BertConfig.from_json_file(Path(config) / "config.json")
-            shape.vocab_size = len(tok)
+            shape.vocab_size = len(tok)  # and fine-tuning dropout, as for the pretrained start (0 in pretraining)
+            shape.hidden_dropout_prob = shape.attention_probs_dropout_prob = 0.1
         else:
             shape = BertConfig.preset(config, vocab_size=len(tok))
         labels = {} if head == "question_answering" else {"num_labels": num_labels}  # a span head has no labels
