@@ -8,6 +8,9 @@ after, as one JSON line in ``--out``. A notebook that fails is recorded with its
     python scripts/time_notebooks.py --modes smoke,full 02 03       # lessons 02 and 03, both modes
     python scripts/time_notebooks.py --modes smoke                  # every lesson, smoke mode
     python scripts/time_notebooks.py --modes full --save runs/nb 08 # keep the executed notebook to read
+    python scripts/time_notebooks.py --edition zh 08 09             # the Chinese edition (notebooks/zh/, make notebooks)
+
+A record of the Chinese edition carries ``"edition": "zh"``; README.zh.md's lesson table gives those times.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import psutil
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+EDITIONS = {"en": ROOT / "notebooks", "zh": ROOT / "notebooks" / "zh"}
+NOTEBOOKS = sorted(EDITIONS["en"].glob("[0-9][0-9]_*.py"))
 
 
 def kernel_cpu_seconds(client: NotebookClient) -> float:
@@ -50,7 +54,7 @@ def slowest_cells(nb, n: int = 3, over: float = 10.0) -> list:
     return [t for k, t in enumerate(ranked) if k < n or t[1] > over]
 
 
-def run(path: Path, mode: str, timeout: int, save: Path | None = None) -> dict:
+def run(path: Path, mode: str, timeout: int, save: Path | None = None, edition: str = "en") -> dict:
     os.environ["BERT_MS_SMOKE"] = "1" if mode == "smoke" else "0"
     os.environ.pop("MPLBACKEND", None)  # Jupyter's inline backend, as a learner gets
     nb = jupytext.read(path)
@@ -69,8 +73,9 @@ def run(path: Path, mode: str, timeout: int, save: Path | None = None) -> dict:
     wall = time.perf_counter() - t0
     if save is not None:  # the executed notebook, outputs and all (also when a cell failed)
         save.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, save / f"{path.stem}.{mode}.ipynb")
-    return {"notebook": path.stem, "mode": mode, "wall_s": round(wall, 1), "kernel_cpu_s": round(cpu, 1),
+        nbformat.write(nb, save / f"{path.stem}{'.zh' if edition == 'zh' else ''}.{mode}.ipynb")
+    edition_field = {"edition": edition} if edition != "en" else {}  # English records predate the field
+    return {"notebook": path.stem, **edition_field, "mode": mode, "wall_s": round(wall, 1), "kernel_cpu_s": round(cpu, 1),
             "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
             "ok": error is None, "error": error, "slowest_cells": slowest_cells(nb),
             "when": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -83,13 +88,15 @@ def main() -> None:
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     ap.add_argument("--out", default=str(ROOT / "scripts" / "results" / "notebook_times.jsonl"))
     ap.add_argument("--save", type=Path, help="folder to write each executed notebook to (NN_name.MODE.ipynb)")
+    ap.add_argument("--edition", default="en", choices=sorted(EDITIONS), help="zh: notebooks/zh/ (make notebooks)")
     args = ap.parse_args()
-    chosen = [p for p in NOTEBOOKS if not args.lessons or p.stem[:2] in args.lessons]
+    chosen = [p for p in sorted(EDITIONS[args.edition].glob("[0-9][0-9]_*.py"))
+              if not args.lessons or p.stem[:2] in args.lessons]
     if not chosen:
         raise SystemExit(f"no notebook matches {args.lessons}; have {[p.stem for p in NOTEBOOKS]}")
     for path in chosen:
         for mode in args.modes.split(","):
-            rec = run(path, mode, args.timeout, args.save)
+            rec = run(path, mode, args.timeout, args.save, args.edition)
             print(json.dumps(rec), flush=True)
             with open(args.out, "a") as f:
                 f.write(json.dumps(rec) + "\n")

@@ -75,22 +75,33 @@ def _seconds(cell: str) -> float:
     return float(value) * {"s": 1, "min": 60}[unit]
 
 
+def _check_lesson_table(readme: Path, edition: str) -> None:
+    """Every notebook's row in ``readme`` gives its smoke and full time; each is the latest record of
+    scripts/time_notebooks.py for that notebook and edition (rounded as printed), within the course's limits."""
+    text = readme.read_text(encoding="utf-8")
+    rows = {m.group(1): (m.group(2), m.group(3))
+            for m in re.finditer(r"^\| `(\d\d_\w+)` \| .* \| ([\d.]+ (?:s|min)) \| ([\d.]+ (?:s|min)) \|$", text, re.M)}
+    assert sorted(rows) == sorted(p.stem for p in NOTEBOOKS), f"{readme.name}: every notebook needs a row with both times"
+    latest = {}
+    for line in (ROOT / "scripts" / "results" / "notebook_times.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if rec["ok"] and rec.get("edition", "en") == edition:
+            latest[(rec["notebook"], rec["mode"])] = rec["wall_s"]
+    for name, (smoke, full) in rows.items():
+        assert _seconds(smoke) <= 60 and _seconds(full) <= 600, f"{readme.name} {name}: {smoke} smoke, {full} full"
+        for mode, stated in (("smoke", smoke), ("full", full)):
+            measured = latest.get((name, mode))
+            assert measured is not None, f"{name}: no {edition} {mode} record in notebook_times.jsonl"
+            assert abs(_seconds(stated) - measured) <= max(0.05 * measured, 0.5), (edition, name, mode, stated, measured)
+
+
 def test_readme_lesson_table_states_the_measured_times_within_the_limits():
     """The README's lesson table gives every notebook's smoke and full time; each is the latest record of
     scripts/time_notebooks.py for that notebook (rounded as printed), and within the course's limits:
     60 s smoke, 10 minutes full. (The times are measured, not asserted live: wall clocks are flaky in CI.)"""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = {m.group(1): (m.group(2), m.group(3))
-            for m in re.finditer(r"^\| `(\d\d_\w+)` \| .* \| ([\d.]+ (?:s|min)) \| ([\d.]+ (?:s|min)) \|$", readme, re.M)}
-    assert sorted(rows) == sorted(p.stem for p in NOTEBOOKS), "every notebook needs a row with both times"
-    latest = {}
-    for line in (ROOT / "scripts" / "results" / "notebook_times.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if rec["ok"]:
-            latest[(rec["notebook"], rec["mode"])] = rec["wall_s"]
-    for name, (smoke, full) in rows.items():
-        assert _seconds(smoke) <= 60 and _seconds(full) <= 600, f"{name}: {smoke} smoke, {full} full"
-        for mode, stated in (("smoke", smoke), ("full", full)):
-            measured = latest.get((name, mode))
-            assert measured is not None, f"{name}: no {mode} record in notebook_times.jsonl"
-            assert abs(_seconds(stated) - measured) <= max(0.05 * measured, 0.5), (name, mode, stated, measured)
+    _check_lesson_table(ROOT / "README.md", "en")
+
+
+def test_chinese_readme_states_the_chinese_editions_measured_times():
+    """README.zh.md's lesson table: the same rule for the Chinese edition's own records (edition "zh")."""
+    _check_lesson_table(ROOT / "README.zh.md", "zh")

@@ -17,7 +17,7 @@ each worker; :func:`init` then calls ``mindspore.communication.init()`` (HCCL on
 NCCL on GPU, MindSpore's own gloo-like backend on CPU) and sets
 ``parallel_mode=DATA_PARALLEL, gradients_mean=True``.
 
-How the :class:`bert_ms.training.Trainer` uses it: the global batch of ``batch_size`` examples is the
+How the :class:`bert_ms.train.trainer.Trainer` uses it: the global batch of ``batch_size`` examples is the
 same on every worker (same seed, same order); worker ``r`` keeps rows ``[r*B/W, (r+1)*B/W)``;
 ``nn.DistributedGradReducer`` averages the gradients, so every worker makes the same update and
 the result equals one process with the whole batch (for losses that are means over examples, and
