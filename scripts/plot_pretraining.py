@@ -4,7 +4,8 @@ next-sentence accuracy, phase after phase, against the count baselines. Writes o
 Usage (the figure in models/mini-bert-zh/README.md)::
 
     python scripts/plot_pretraining.py models/mini-bert-zh/training_log_phase1.jsonl \
-        models/mini-bert-zh/training_log.jsonl --mlm-baseline 0.330 --out models/mini-bert-zh/curves.png
+        models/mini-bert-zh/training_log.jsonl --mlm-baseline 0.329 --nsp-baseline 0.696 \
+        --out models/mini-bert-zh/curves.png
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def read_phases(paths: list[str]) -> list[tuple[list[dict], list[dict]]]:
     return phases
 
 
-def plot(paths: list[str], out: str, mlm_baseline: float | None = None, title: str = "") -> Path:
+def plot(paths: list[str], out: str, mlm_baseline: float | None = None, title: str = "",
+         nsp_baseline: float | None = None) -> Path:
     phases = read_phases(paths)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.6))
     offset = 0
@@ -47,6 +49,8 @@ def plot(paths: list[str], out: str, mlm_baseline: float | None = None, title: s
     ax_acc.axhline(0.5, color="C1", ls="--", lw=0.8, label="NSP chance (balanced pairs)")
     if mlm_baseline is not None:
         ax_acc.axhline(mlm_baseline, color="C0", ls="--", lw=0.8, label="count of the two neighbours (MLM)")
+    if nsp_baseline is not None:
+        ax_acc.axhline(nsp_baseline, color="C1", ls="-.", lw=0.8, label="token overlap of the two segments (NSP)")
     ax_loss.set_xlabel("step (all phases)")
     ax_loss.set_ylabel("training loss (MLM + NSP)")
     ax_loss.legend()
@@ -66,9 +70,10 @@ def main() -> None:
     ap.add_argument("logs", nargs="+", help="the Trainer's metrics.jsonl of each phase, in order")
     ap.add_argument("--out", required=True)
     ap.add_argument("--mlm-baseline", type=float, default=None)
+    ap.add_argument("--nsp-baseline", type=float, default=None)
     ap.add_argument("--title", default="")
     args = ap.parse_args()
-    print(plot(args.logs, args.out, args.mlm_baseline, args.title))
+    print(plot(args.logs, args.out, args.mlm_baseline, args.title, args.nsp_baseline))
 
 
 if __name__ == "__main__":
