@@ -324,6 +324,7 @@ for start, colour in (("minilm", "C0"), ("course", "C1"), ("random", "C2")):
 ax.axhline(record_majority, color="gray", ls="--", label="always 'ham'")
 ax.set_xscale("log")
 ax.set_xticks(sizes, [str(n) for n in sizes])
+ax.set_xticks([], minor=True)
 ax.set_xlabel("labelled training emails")
 ax.set_ylabel("test accuracy (589 emails)")
 ax.legend()
@@ -641,6 +642,7 @@ for start, colour in (("zh", "C0"), ("random", "C2")):
 axes[0].axhline(zh_majority, color="gray", ls="--", label="always 消极")
 axes[0].set_xscale("log")
 axes[0].set_xticks(zh_sizes, [str(n) for n in zh_sizes])
+axes[0].set_xticks([], minor=True)  # no 3x10^2-style labels between the budgets
 axes[0].set_xlabel("labelled training reviews")
 axes[0].set_ylabel("test accuracy (1,737 reviews)")
 axes[0].legend()
