@@ -154,17 +154,17 @@ class _Parser(argparse.ArgumentParser):
 # ----------------------------------------------------------------------------------------------
 
 
-NAMED_CORPORA = {  # name -> split -> documents (lists of sentences)
-    "sotu": load_sotu,
-    "spam": load_spam_documents,  # the training emails' text, labels unused (further pretraining in the domain)
-    "peoples-daily": lambda split: _peoples_daily(split),  # Chinese; the POS tagging test text held out
-}
-
-
 def _peoples_daily(split: str) -> list[list[str]]:
     from bert_ms.train.tasks import peoples_daily_documents  # imports MindSpore: only when asked for
 
     return peoples_daily_documents(split)
+
+
+NAMED_CORPORA = {  # name -> split -> documents (lists of sentences)
+    "sotu": load_sotu,
+    "spam": load_spam_documents,  # the training emails' text, labels unused (further pretraining in the domain)
+    "peoples-daily": _peoples_daily,  # Chinese; the POS tagging test text held out
+}
 
 
 def read_corpus(corpus: str, held_out: str = "dev") -> tuple[list[list[str]], list[list[str]]]:

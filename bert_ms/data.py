@@ -65,12 +65,14 @@ class ChecksumError(RuntimeError):
 # --------------------------------------------------------------------------------------
 # manifest and checksums
 # --------------------------------------------------------------------------------------
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
+def file_hash(path: str | Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes, read in blocks (``algorithm``: a :mod:`hashlib` name)."""
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()
+
+
+def sha256_of(path: str | Path) -> str:
+    return file_hash(path, "sha256")
 
 
 def digest(obj) -> str:
@@ -508,13 +510,9 @@ def load_emotect(path: str | Path, split: str = "train") -> tuple[list[str], np.
     if not path.is_file():
         raise FileNotFoundError(f"EmoTect not found at {path}: it is not shipped and cannot be downloaded here; "
                                 f"put a copy of {EMOTECT_FILE} there (the course notebook fetches it)")
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    if h.hexdigest() != EMOTECT_MD5:
-        raise ChecksumError(f"{path} has MD5 {h.hexdigest()}, not {EMOTECT_MD5} ({EMOTECT_FILE}): "
-                            "a different or damaged file")
+    md5 = file_hash(path, "md5")
+    if md5 != EMOTECT_MD5:
+        raise ChecksumError(f"{path} has MD5 {md5}, not {EMOTECT_MD5} ({EMOTECT_FILE}): a different or damaged file")
     with tarfile.open(path, "r:gz") as tar:
         member = tar.extractfile(f"data/{split}.tsv")
         lines = member.read().decode("utf-8").splitlines()

@@ -553,13 +553,13 @@ def next_sentence_overlap_baseline(train: dict[str, np.ndarray], held: dict[str,
             out[i] = len(a & b) / max(len(a | b), 1)
         return out
 
-    is_next = lambda arrays: arrays["next_sentence_label"] == 0  # noqa: E731 (BERT: 0 = IsNext)
+    train_next, held_next = train["next_sentence_label"] == 0, held["next_sentence_label"] == 0  # 0 = IsNext
     train_x, held_x = overlaps(train), overlaps(held)
     candidates = np.unique(np.quantile(train_x, np.linspace(0, 1, 201)))
-    scores = [((train_x >= c) == is_next(train)).mean() for c in candidates]
+    scores = [((train_x >= c) == train_next).mean() for c in candidates]
     best = float(candidates[int(np.argmax(scores))])
-    share = float(is_next(held).mean())
-    return {"overlap": float(((held_x >= best) == is_next(held)).mean()), "threshold": best,
+    share = float(held_next.mean())
+    return {"overlap": float(((held_x >= best) == held_next).mean()), "threshold": best,
             "majority": max(share, 1 - share)}
 
 
