@@ -265,6 +265,15 @@ def _span_cases(rng):
     def noise(n):
         return rng.normal(scale=0.05, size=n)
 
+    def random_case(n, mask, c, scale, max_len):
+        """Random scores, redrawn until ignoring the context mask and counting from the context's first
+        token give different answers: each mistake is then named by its own message."""
+        while True:
+            s, e = rng.normal(size=n) * scale, rng.normal(size=n) * scale
+            want = _best_span(s, e, mask, max_len)
+            if _best_span(s, e, np.ones_like(mask), max_len) != (want[0] - c, want[1] - c):
+                return s, e
+
     # the best end alone lies before the best start
     n, mask, c = window(int(rng.integers(2, 5)), int(rng.integers(9, 13)), int(rng.integers(1, 4)))
     s, e = noise(n), noise(n)
@@ -298,7 +307,7 @@ def _span_cases(rng):
     e[k] += 6.0
     e[k + 1] += 2.0
     cases.append((s, e, mask, 10, "one token"))
-    s, e = rng.normal(size=n), rng.normal(size=n)
+    s, e = random_case(n, mask, c, 1.0, 1)
     cases.append((s, e, mask, 1, "one token"))
     # the highest start is a question token, the highest end a padding position after the context
     n, mask, c = window(int(rng.integers(3, 6)), int(rng.integers(8, 12)), int(rng.integers(2, 5)))
@@ -312,7 +321,8 @@ def _span_cases(rng):
     # max_answer_len longer than what is left of the window, and fresh random windows
     for _ in range(3):
         n, mask, c = window(int(rng.integers(1, 6)), int(rng.integers(3, 20)), int(rng.integers(0, 6)))
-        cases.append((rng.normal(size=n) * 2, rng.normal(size=n) * 2, mask, int(rng.integers(1, 40)), "random"))
+        max_len = int(rng.integers(1, 40))
+        cases.append((*random_case(n, mask, c, 2.0, max_len), mask, max_len, "random"))
     return cases
 
 
