@@ -72,6 +72,7 @@ from bert_ms.runtime import device
 from bert_ms.runtime import distributed as dist_mod
 from bert_ms.runtime.progress import steps as progress_steps
 from bert_ms.train import checkpoint as ckpt
+from bert_ms.train.data_parallel import shard_rows
 from bert_ms.train.dropout import M31, SEED_PARAM, seed_parameter, seeded_dropouts, swap
 
 # ----------------------------------------------------------------------------------------------
@@ -638,12 +639,9 @@ class Trainer:
             epoch, start = epoch + 1, 0
 
     def _shard(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        w, r = self.dist.world_size, self.dist.rank
-        if w == 1:
+        if self.dist.world_size == 1:
             return batch
-        n = len(next(iter(batch.values())))
-        per = n // w
-        return {k: v[r * per:(r + 1) * per] for k, v in batch.items()}
+        return shard_rows(batch, self.dist.rank, self.dist.world_size)
 
     def _set_seed(self, micro: int) -> None:
         seed = step_seed(self.cfg.seed, self.state.step, micro, self.dist.rank)
