@@ -66,6 +66,7 @@ from bert_ms.bert.config import BertConfig
 from bert_ms.bert.model import BertForPreTraining, count_parameters, load_pretrained
 from bert_ms.bert.tokenization import BertTokenizer
 from bert_ms.exercises import check
+from bert_ms.runtime import distributed
 from bert_ms.runtime.settings import REPO_ROOT
 from bert_ms.train import data_parallel
 from bert_ms.train.tasks import PretrainingTask
@@ -113,7 +114,7 @@ def my_shard(batch, rank, world_size):
 check.shard(my_shard)
 
 # %% [markdown]
-# The lesson's version, the same as the package's `data_parallel.shard_rows`, which the Trainer calls:
+# The lesson's version, the same as the package's `distributed.shard_rows`, which the Trainer calls:
 
 # %%
 def shard(batch, rank, world_size):
@@ -124,9 +125,9 @@ def shard(batch, rank, world_size):
 equal = {k: v[masked == usual] for k, v in arrays.items()}  # pairs with exactly `usual` masked tokens
 batch = {k: v[:BATCH] for k, v in equal.items()}
 for rank in range(WORKERS):
-    ours, theirs = shard(batch, rank, WORKERS), data_parallel.shard_rows(batch, rank, WORKERS)
+    ours, theirs = shard(batch, rank, WORKERS), distributed.shard_rows(batch, rank, WORKERS)
     assert all(np.array_equal(ours[k], theirs[k]) for k in batch)
-print("the shards of ranks 0 and 1 equal data_parallel.shard_rows'")
+print("the shards of ranks 0 and 1 equal distributed.shard_rows'")
 
 # %% [markdown]
 # Now the gradients. Each worker computes the gradient of *its shard's* mean loss. The **all-reduce** sums a
@@ -593,10 +594,12 @@ assert float(bf16(1e-8)) > 0 and float(bf16(1 + 1 / 256)) == 1.0 and (magnitudes
 print("on this machine:", device._precision_problem("CPU", "bf16"))
 
 # %% [markdown]
-# What a CPU cannot show: the speed. Here fp16 is emulated by MindSpore's CPU kernels and brings no gain; on a
-# GPU with tensor cores (fp16; bf16 from the Ampere generation on) or an Ascend 910 (fp16; bf16 on 910B) the
-# same model computes several times faster in mixed precision, and `bert-ms pretrain --device GPU --precision
-# fp16` (or `--device Ascend --precision bf16`) runs this lesson's recipe there.
+# What a CPU cannot show: the speed. On this machine fp16 demonstrates the numbers (underflow, scaling,
+# skipped steps), not a gain: MindSpore's CPU kernels have no fast fp16 path. The gain comes from the matrix
+# units of accelerators: an NVIDIA A100's datasheet gives 19.5 TFLOP/s in fp32 and 312 TFLOP/s in fp16/bf16
+# on its tensor cores; Ascend 910's cube units are built for fp16 (bf16 on 910B). There
+# `bert-ms pretrain --device GPU --precision fp16` (or `--device Ascend --precision bf16`) runs this lesson's
+# recipe.
 #
 # ## 6. Cost at scale, honestly
 #
@@ -667,7 +670,7 @@ plt.show()
 #   each. To use more cards, the global batch must grow, and a larger batch changes the optimisation: with
 #   LAMB, a layer-wise adaptive optimiser, You et al. (2020, "Large Batch Optimization for Deep Learning:
 #   Training BERT in 76 Minutes") trained BERT-Large on 1,024 TPU v3 chips with batches of 32,768-65,536
-#   sequences. (The course's notebook uses LAMB for the same reason.)
+#   sequences. (The course's pretraining notebook uses LAMB too.)
 # * **Communication is not free.** An all-reduce moves every gradient (here 110 M numbers, 440 MB in fp32)
 #   over the network at every step; across machines this is what keeps MFU below its single-card value.
 # * The paper's own hardware: 4 Cloud TPUs in a pod (16 chips) for 4 days, for BERT-Base.

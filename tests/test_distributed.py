@@ -99,3 +99,71 @@ def test_two_msrun_workers_match_each_other_and_a_single_process(tmp_path):
     # only rank 0 writes checkpoints and logs
     assert (multi / "run" / "metrics.jsonl").exists()
     assert len(list((multi / "run" / "checkpoints").glob("*.json"))) == 1
+
+
+# --- lesson 10's job: the course mini-BERT pretrained by msrun with two workers ------------------------------
+
+def _lesson10_pairs(path: Path) -> None:
+    """The pairs of notebooks/10_pretraining_at_scale.py, section 2: 64-token pairs from the first 40 training
+    speeches, only those with exactly 9 masked tokens, a whole number of batches of 16."""
+    from bert_ms import data
+    from bert_ms.bert import pretraining
+    from bert_ms.bert.tokenization import BertTokenizer
+
+    tok = BertTokenizer(REPO / "models" / "mini-bert-sotu" / "vocab.txt")
+    arrays = pretraining.make_pretraining_arrays(data.load_sotu("train")[:40], tok, max_seq_length=64, seed=3)
+    keep = arrays["masked_lm_weights"].sum(1) == 9
+    n = int(keep.sum()) // 16 * 16
+    np.savez(path, **{k: v[keep][:n] for k, v in arrays.items()})
+
+
+@pytest.mark.slow
+def test_lesson10_job_two_msrun_workers_equal_one_process(tmp_path):
+    """What lesson 10 shows in full mode (and skips in smoke mode): after 30 AdamW steps with clipping active
+    on every step, the two workers' weights are identical and equal one process's within 1e-5, and each
+    worker logs the single process's loss."""
+    from bert_ms.bert.model import load_pretrained
+    from bert_ms.train import data_parallel
+
+    _lesson10_pairs(tmp_path / "pairs.npz")
+    job = {"model": str(REPO / "models" / "mini-bert-sotu"), "arrays": str(tmp_path / "pairs.npz"),
+           "config": {"total_steps": 30, "batch_size": 16, "lr": 2e-4, "seed": 0}}
+    one = data_parallel.launch(job, tmp_path / "one", workers=1)
+    two = data_parallel.launch(job, tmp_path / "two", workers=2)
+    w0, w1, single = two.weights(0), two.weights(1), one.weights(0)
+    start = {p.name: p.asnumpy() for p in load_pretrained(REPO / "models" / "mini-bert-sotu",
+                                                             head="pretraining").trainable_params()}
+    assert set(w0) == set(single) == set(start)
+    assert max(np.abs(w0[k] - w1[k]).max() for k in w0) == 0
+    to_single = max(np.abs(w0[k] - single[k]).max() for k in w0)
+    moved = max(np.abs(single[k] - start[k]).max() for k in w0)
+    assert to_single < 1e-5 and moved > 100 * to_single, (to_single, moved)
+    for rank in (0, 1):
+        np.testing.assert_allclose(two.record(rank)["losses"], one.record(0)["losses"], atol=1e-5)
+        assert two.record(rank)["world_size"] == 2
+    assert min(two.record(0)["grad_norms"]) > 1.0  # clipped at every step, after the all-reduce
+
+
+def test_shard_rows_rejects_a_bad_rank_and_an_uneven_batch():
+    from bert_ms.runtime.distributed import shard_rows
+
+    batch = {"x": np.arange(12).reshape(6, 2), "y": np.arange(6)}
+    assert shard_rows(batch, 1, 3)["y"].tolist() == [2, 3]
+    assert shard_rows(batch, 1, 3)["x"].tolist() == [[4, 5], [6, 7]]
+    with pytest.raises(ValueError, match="rank 3 is not one of the 3 workers"):
+        shard_rows(batch, 3, 3)
+    with pytest.raises(ValueError, match="6 rows does not split into 4"):
+        shard_rows(batch, 0, 4)
+
+
+def test_launch_says_in_one_line_when_msrun_is_missing_or_a_worker_fails(tmp_path, monkeypatch):
+    from bert_ms.train import data_parallel
+
+    monkeypatch.setattr(data_parallel, "msrun_path", lambda: None)
+    with pytest.raises(data_parallel.LaunchError, match="msrun was not found"):
+        data_parallel.launch({"model": "x", "arrays": "y", "config": {}}, tmp_path / "a", workers=2)
+    job = {"model": str(tmp_path / "no-such-model"), "arrays": str(tmp_path / "no.npz"), "config": {"total_steps": 1}}
+    with pytest.raises(data_parallel.LaunchError) as err:
+        data_parallel.launch(job, tmp_path / "b", workers=1, timeout=120)
+    message = str(err.value)
+    assert "\n" not in message and "the 1-worker job failed" in message and "no weights from ranks [0]" in message

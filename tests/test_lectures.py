@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LECTURES = ROOT / "lectures"
 COURSE = ["00_setup", "01_word_vectors", "02_neural_language_models", "03_elmo", "04_transformer",
           "05_bert_input", "06_bert_architecture", "07_pretraining", "08_finetuning",
-          "09_features_tokens_qa"]
+          "09_features_tokens_qa", "10_pretraining_at_scale"]
 ANSWER_LINE = re.compile(r"^(\d+)\. \*\*(.+?)\*\* — (\S.*)$")
 NUMERIC = re.compile(r"^[\d,.\s%\[\]]+$")
 
@@ -406,6 +406,56 @@ def _labelled_tokens_of(word: str) -> int:
     return int((arrays["labels"] >= 0).sum())
 
 
+def _shard_of(batch: int, rank: int, world: int) -> list[int]:
+    from bert_ms.runtime.distributed import shard_rows
+
+    rows = shard_rows({"row": np.arange(batch)}, rank, world)["row"]
+    return [int(rows[0]), int(rows[-1])]
+
+
+def _shard_of_rows(batch: int, rank: int, world: int) -> np.ndarray:
+    from bert_ms.runtime.distributed import shard_rows
+
+    return shard_rows({"row": np.arange(batch)}, rank, world)["row"]
+
+
+def _sum_over_mean(workers: int) -> float:
+    """What the sum of the workers' gradients is, in units of their mean (random gradients)."""
+    grads = np.random.default_rng(0).normal(size=(workers, 10))
+    return float(np.linalg.norm(grads.sum(0)) / np.linalg.norm(grads.mean(0)))
+
+
+def _accumulated(micro_grads: list[float], sizes: list[int]) -> float:
+    """The solution of Exercise 10.3, checked by its check, applied to one-number gradients."""
+    spec = importlib.util.spec_from_file_location("lecture10_solutions", ROOT / "solutions" / "10_pretraining_at_scale.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from bert_ms.exercises import check
+
+    assert check.accumulate(module.accumulate, quiet=True).ok
+    return float(module.accumulate([[np.array(g)] for g in micro_grads], sizes)[0])
+
+
+def _loss_scale_after(scale: float, finite: bool, clean_steps: int = 0, window: int = 1000) -> float:
+    """The Trainer's loss scaler (mindspore.amp.DynamicLossScaler) after ``clean_steps`` clean steps and one
+    step whose gradients are ``finite`` or not."""
+    import mindspore as ms
+    from mindspore.amp import DynamicLossScaler
+
+    scaler = DynamicLossScaler(scale, 2, window)
+    for _ in range(clean_steps):
+        scaler.adjust(ms.Tensor(True))
+    scaler.adjust(ms.Tensor(finite))
+    return float(scaler.scale_value.asnumpy())
+
+
+def _clean_steps_to_grow(window: int) -> int:
+    for n in range(1, 3 * window):
+        if _loss_scale_after(2.0 ** 10, True, clean_steps=n - 1, window=window) > 2.0 ** 10:
+            return n
+    raise AssertionError("the scale never grew")
+
+
 CHECKS: dict[tuple[str, int], Callable] = {
     ("00_setup", 1): lambda mp, tmp: (_pick_in_smoke(mp), 0),
     ("00_setup", 2): lambda mp, tmp: (2 * 2048 * 256 * 8000, 0),
@@ -451,6 +501,14 @@ CHECKS: dict[tuple[str, int], Callable] = {
     ("09_features_tokens_qa", 3): lambda mp, tmp: (_labelled_tokens_of("一九九八年"), 0),
     ("09_features_tokens_qa", 4): lambda mp, tmp: (_qa_windows(300, 25, 128, 64), 0),
     ("09_features_tokens_qa", 5): lambda mp, tmp: (_squad_f1("the cat sat", "cat sat on the mat"), 0.001),
+    ("10_pretraining_at_scale", 1): lambda mp, tmp: (len(_shard_of_rows(256, 0, 8)), 0),
+    ("10_pretraining_at_scale", 2): lambda mp, tmp: (_sum_over_mean(4), 1e-12),
+    ("10_pretraining_at_scale", 3): lambda mp, tmp: (_shard_of(32, 1, 4), 0),
+    ("10_pretraining_at_scale", 4): lambda mp, tmp: (_accumulated([1.0, 3.0], [6, 10]), 1e-12),
+    ("10_pretraining_at_scale", 5): lambda mp, tmp: (_loss_scale_after(2.0 ** 16, False), 0),
+    ("10_pretraining_at_scale", 6): lambda mp, tmp: (_loss_scale_after(1.0, False), 0),
+    ("10_pretraining_at_scale", 7): lambda mp, tmp: (_clean_steps_to_grow(5), 0),
+    ("10_pretraining_at_scale", 8): lambda mp, tmp: (float(np.finfo(np.float16).max), 0),
 }
 
 

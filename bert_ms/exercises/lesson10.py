@@ -50,7 +50,7 @@ def _rows_of(got: dict, key: str, b: int, rank: int) -> list[int]:
 
 
 @exercise("Exercise 10.1 · a worker's shard of the global batch", time_limit=20,
-          forbid=("bert_ms.train.data_parallel:shard_rows",))
+          forbid=("bert_ms.runtime.distributed:shard_rows",))
 def shard(fn):
     """``fn(batch, rank, world_size) -> dict``: worker ``rank``'s rows of a global batch (a dict of arrays
     with ``B`` rows each): the contiguous block ``[rank*B/W, (rank+1)*B/W)`` of EVERY array, as the Trainer
@@ -93,14 +93,17 @@ def shard(fn):
                 continue
             shown = f"expected rows {want}, got rows {got_rows}"
             if got_rows == list(range(rank, b, w)):
-                hint = (f"every W-th row (rank, rank + W, ...) was taken. That also splits the batch, but the "
-                        f"Trainer (and this exercise) gives each worker a contiguous block: rows rank*B/W to "
-                        f"(rank+1)*B/W - 1.")
+                hint = ("every W-th row (rank, rank + W, ...) was taken. That also splits the batch, but the "
+                        "Trainer (and this exercise) gives each worker a contiguous block: rows rank*B/W to "
+                        "(rank+1)*B/W - 1.")
             elif got_rows == list(range(per)) and rank > 0:
                 hint = ("every worker gets the first B/W rows: the rank must choose the block, else all workers "
                         "compute the same gradient and the rest of the batch is never seen.")
-            elif got_rows == list(range((rank + 1) * per, (rank + 2) * per)) or got_rows == list(range(rank * per + 1, (rank + 1) * per + 1)):
-                hint = "the block is shifted by one: rank r starts at row r*B/W (rank 0 at row 0)."
+            elif got_rows == list(range((rank + 1) * per, (rank + 2) * per)):
+                hint = ("that is the block of rank r + 1: ranks count from 0, so rank r starts at row r*B/W (rank 0 "
+                        "at row 0).")
+            elif got_rows == list(range(rank * per + 1, (rank + 1) * per + 1)):
+                hint = "the block is shifted by one row: rank r starts at row r*B/W (rank 0 at row 0)."
             elif any(r in seen for r in got_rows):
                 dup = next(r for r in got_rows if r in seen)
                 hint = (f"row {dup} was already given to rank {seen[dup]}: the blocks of the workers must not "
@@ -116,7 +119,7 @@ def shard(fn):
 
 def _worker_grads(rng, w: int, p: int) -> list[list[np.ndarray]]:
     shapes = [tuple(int(s) for s in rng.integers(1, 5, size=int(rng.integers(1, 3)))) for _ in range(p)]
-    shapes[0] = (2, 3)  # at least one matrix, and shapes that differ between parameters
+    shapes[0] = (5, 3)  # a matrix whose first axis is not W (2-4), and shapes that differ between parameters
     shapes[-1] = (5,)
     return [[rng.normal(size=s) * 10.0 ** rng.uniform(-3, 0) for s in shapes] for _ in range(w)]
 
@@ -197,8 +200,8 @@ def accumulate(fn):
             plain = sum(grads[m][i] for m in range(k))
             weighted = sum(n[m] * grads[m][i] for m in range(k))
 
-            def close(x):
-                return np.allclose(gi, x, rtol=1e-6, atol=1e-12)
+            def close(x, got=gi):
+                return np.allclose(got, x, rtol=1e-6, atol=1e-12)
 
             if close(plain / k):
                 hint = (f"each micro-batch counted equally, but they hold {sizes} examples: weight micro-batch m's "

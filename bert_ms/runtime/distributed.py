@@ -29,6 +29,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -75,3 +77,15 @@ def init() -> DistInfo:
 def current() -> DistInfo:
     """The DistInfo chosen by :func:`init` (rank 0 of 1 when not distributed)."""
     return _CURRENT
+
+
+def shard_rows(batch: dict[str, np.ndarray], rank: int, world_size: int) -> dict[str, np.ndarray]:
+    """Worker ``rank``'s rows of a global batch: the contiguous block ``[rank*B/W, (rank+1)*B/W)`` of every
+    array (the same rows of each, so inputs and labels stay aligned). ``B`` must be divisible by ``W``."""
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is not one of the {world_size} workers 0..{world_size - 1}")
+    n = len(next(iter(batch.values())))
+    if n % world_size:
+        raise ValueError(f"a global batch of {n} rows does not split into {world_size} equal shards")
+    per = n // world_size
+    return {k: v[rank * per:(rank + 1) * per] for k, v in batch.items()}

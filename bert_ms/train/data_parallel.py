@@ -1,7 +1,7 @@
-"""Data parallelism (数据并行), lesson 10: the shard rule, and a real ``msrun`` job on one machine.
+"""Data parallelism (数据并行), lesson 10: a real ``msrun`` job on one machine, whose workers can be compared.
 
 Every worker holds the whole model and reads the same global batch (same seed, same order); worker ``r`` of
-``W`` keeps its own block of rows (:func:`shard_rows`), computes the gradient of its mean loss, and the
+``W`` keeps its own block of rows (:func:`bert_ms.runtime.distributed.shard_rows`), computes the gradient of its mean loss, and the
 workers average their gradients (an all-reduce; ``nn.DistributedGradReducer`` in
 :class:`bert_ms.train.trainer.TrainStep`). Every worker then makes the same update, so the weights stay
 identical, and for a loss that is a mean over examples the averaged gradient is the gradient of the whole
@@ -36,19 +36,6 @@ from pathlib import Path
 import numpy as np
 
 from bert_ms.runtime.settings import REPO_ROOT
-
-
-def shard_rows(batch: dict[str, np.ndarray], rank: int, world_size: int) -> dict[str, np.ndarray]:
-    """Worker ``rank``'s rows of a global batch: the contiguous block ``[rank*B/W, (rank+1)*B/W)`` of every
-    array (the same rows of each, so inputs and labels stay aligned). ``B`` must be divisible by ``W``."""
-    if not 0 <= rank < world_size:
-        raise ValueError(f"rank {rank} is not one of the {world_size} workers 0..{world_size - 1}")
-    n = len(next(iter(batch.values())))
-    if n % world_size:
-        raise ValueError(f"a global batch of {n} rows does not split into {world_size} equal shards")
-    per = n // world_size
-    return {k: v[rank * per:(rank + 1) * per] for k, v in batch.items()}
-
 
 # ----------------------------------------------------------------------------------------------
 # A job: the same training run in each worker process

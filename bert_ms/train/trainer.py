@@ -70,9 +70,9 @@ from bert_ms import accel
 from bert_ms.accel import fused as fused_kernels
 from bert_ms.runtime import device
 from bert_ms.runtime import distributed as dist_mod
+from bert_ms.runtime.distributed import shard_rows
 from bert_ms.runtime.progress import steps as progress_steps
 from bert_ms.train import checkpoint as ckpt
-from bert_ms.train.data_parallel import shard_rows
 from bert_ms.train.dropout import M31, SEED_PARAM, seed_parameter, seeded_dropouts, swap
 
 # ----------------------------------------------------------------------------------------------
