@@ -230,14 +230,23 @@ assert relative_difference([g_sum], [WORKERS * g_global]) < 1e-5
 
 # %%
 n_rows = len(equal["input_ids"]) // BATCH * BATCH
-seen = np.zeros(n_rows, int)
-for rank in range(WORKERS):  # each worker draws its OWN permutation of the epoch (seed = rank): the mistake
-    order = np.random.default_rng(rank).permutation(n_rows)
-    for step in range(n_rows // BATCH):
-        seen[shard({"row": order[step * BATCH:(step + 1) * BATCH]}, rank, WORKERS)["row"]] += 1
+
+
+def times_seen(seed_of_rank):
+    """How often each pair is seen in one epoch when worker r shuffles with seed_of_rank(r)."""
+    seen = np.zeros(n_rows, int)
+    for rank in range(WORKERS):
+        order = np.random.default_rng(seed_of_rank(rank)).permutation(n_rows)
+        for step in range(n_rows // BATCH):
+            seen[shard({"row": order[step * BATCH:(step + 1) * BATCH]}, rank, WORKERS)["row"]] += 1
+    return seen
+
+
+seen = times_seen(lambda rank: rank)  # the mistake: each worker its own seed
 never, twice = (seen == 0).mean(), (seen == 2).mean()
 print(f"one epoch of {n_rows} pairs with a per-worker shuffle: {never:.0%} never seen, {twice:.0%} seen twice")
-assert 0.15 < never < 0.35 and abs(never - twice) < 1e-9
+print(f"with one shared seed: every pair seen exactly once: {bool((times_seen(lambda rank: 0) == 1).all())}")
+assert 0.15 < never < 0.35 and abs(never - twice) < 1e-9 and (times_seen(lambda rank: 0) == 1).all()
 
 # %% [markdown]
 # About a quarter of the pairs are never seen and a quarter are seen twice: each worker sees a random half
