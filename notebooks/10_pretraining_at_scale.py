@@ -39,7 +39,7 @@
 # recommended one since MindSpore 2.3) and the data are NumPy arrays made in the notebook.
 #
 # Pictures: the all-reduce mean against the global batch's gradient, the loss of two workers and of one
-# process, BERT's gradients against fp16's range, the dynamic loss scale of an fp16 run, and the days
+# process, BERT's gradients against fp16's range, the dynamic loss scale of an fp16 run, and the hours
 # BERT-Base takes on 8 to 1,024 cards (5 figures).
 
 # %%
@@ -374,7 +374,7 @@ assert weighted < 1e-5 and unweighted > 1e-2
 # %% [markdown]
 # The Trainer accumulates with `TrainerConfig(grad_accum_steps=k)`: its micro-batches all have `batch_size`
 # examples (an incomplete last batch is dropped), so it divides each micro-batch's loss by $k$. Proof: 2
-# micro-batches of 8 give the same weights as one batch of 16, step after step.
+# micro-batches of 8 give the same weights as one batch of 16 after the same number of steps.
 
 # %%
 ACC_STEPS = settings.pick(2, 10)

@@ -62,7 +62,7 @@ def shard(fn):
         for rank in range(w):
             batch = _global_batch(b, rng)
             got = fn({k: v.copy() for k, v in batch.items()}, rank, w)
-            what = f"B = {b} rows, W = {w} workers, rank {rank}"
+            what = f"B = {b} rows, W = {w} workers (rank {rank})"
             if not isinstance(got, dict):
                 raise Mismatch(f"{what}: return a dict with the same keys as the batch, got {type(got).__name__}.")
             if set(got) != set(batch):
@@ -297,7 +297,8 @@ def loss_scale_update(fn):
                         f"{window}-th clean step in a row (counter == window - 1)."
                         if np.isclose(g_scale, scale * factor) else "a clean step does not change the scale until "
                         "the window is full.")
-            elif np.isclose(g_scale, want[0] * 2 / factor) or np.isclose(g_scale, scale / 2) or np.isclose(g_scale, scale * 2):
+            elif factor != 2 and (np.isclose(g_scale, want[0] * 2 / factor) or np.isclose(g_scale, scale / 2)
+                                  or np.isclose(g_scale, scale * 2)):
                 hint = f"use the factor you are given ({factor:g}), not a fixed 2."
             elif np.isclose(g_scale, want[0]) and g_counter != want[1]:
                 hint = ("the counter: +1 after a clean step, back to 0 after an overflow and after the scale grew.")
