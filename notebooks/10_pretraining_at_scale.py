@@ -18,7 +18,8 @@
 #
 # BERT-Base was pretrained for 1,000,000 steps on batches of 256 sequences (Devlin et al. 2019, appendix
 # A.2) on 16 TPU chips for four days. One CPU would need years (section 6 computes how many). Four ideas make
-# such runs possible, and each one must leave the *mathematics* of the training step unchanged:
+# such runs possible, and each is meant to leave the *mathematics* of the training step unchanged (section 1
+# shows the one place where data parallelism does not quite, and section 5 what fp16 rounds away):
 #
 # * **data parallelism** (数据并行): $W$ workers (cards, 卡) each hold the whole model, each computes the
 #   gradient of its own shard of the global batch, and an **all-reduce** (全归约) averages the gradients, so
@@ -223,8 +224,8 @@ assert relative_difference([g_sum], [WORKERS * g_global]) < 1e-5
 # **What breaks it.** Two mistakes a data-parallel loop can make:
 #
 # * a **sum** instead of a mean (the picture): every gradient is $W$ times too large. With plain SGD that is a
-#   learning rate $W$ times too high; with Adam and active clipping it is nearly hidden, which is why it goes
-#   unnoticed until the worker count changes;
+#   learning rate $W$ times too high; Adam is nearly blind to a constant factor on the gradient, so with Adam
+#   it is nearly hidden, which is why it goes unnoticed until the worker count changes;
 # * a **per-worker shuffle**: each worker shuffles the data with its own seed and takes its block. The workers
 #   then no longer split one global batch: over an epoch some pairs are seen by two workers and some by none.
 
@@ -317,7 +318,7 @@ plt.show()
 # The logged loss of each worker is the mean over the workers (an all-reduce of the loss), so both ranks log
 # the single process's curve.
 #
-# **Speed on this machine.** Each worker computes half the batch, so on $W$ real cards a step takes about
+# **Speed on this machine.** Each worker computes its $1/W$ of the batch, so on $W$ real cards a step takes about
 # $1/W$ of the time plus the all-reduce. Here the two workers share the same CPU cores (and talk through the
 # loopback network), so this is a demonstration of the mechanism, not a speed-up:
 
@@ -606,7 +607,7 @@ print("on this machine:", device._precision_problem("CPU", "bf16"))
 # What a CPU cannot show: the speed. On this machine fp16 demonstrates the numbers (underflow, scaling,
 # skipped steps), not a gain: MindSpore's CPU kernels have no fast fp16 path. The gain comes from the matrix
 # units of accelerators: an NVIDIA A100's datasheet gives 19.5 TFLOP/s in fp32 and 312 TFLOP/s in fp16/bf16
-# on its tensor cores; Ascend 910's cube units are built for fp16 (bf16 on 910B). There
+# on its tensor cores; Ascend 910's cube units are built for fp16 (and bf16 on 910B). There
 # `bert-ms pretrain --device GPU --precision fp16` (or `--device Ascend --precision bf16`) runs this lesson's
 # recipe.
 #
