@@ -666,6 +666,7 @@ assert 0.9e20 < flops_512 < 1.0e20 and 20 < hours[8] < 30 and years > 1
 fig, ax = plt.subplots(figsize=(5.5, 3.2))
 ax.bar([str(c) for c in cards], [hours[c] for c in cards], color=["tab:blue", "tab:blue", "tab:gray"])
 ax.set_yscale("log")
+ax.set_ylim(top=4 * max(hours.values()))  # room for the labels under the title
 ax.set_xlabel("cards (312 TFLOP/s each, 40 % MFU)")
 ax.set_ylabel("hours")
 ax.set_title("BERT-Base pretraining, 1M steps x 256 x 512 tokens")
