@@ -266,7 +266,6 @@ assert 0.15 < never < 0.35 and abs(never - twice) < 1e-9 and (times_seen(lambda 
 
 # %%
 WORK.mkdir(parents=True, exist_ok=True)
-n_rows = len(equal["input_ids"]) // BATCH * BATCH
 np.savez(WORK / "pairs.npz", **{k: v[:n_rows] for k, v in equal.items()})
 STEPS = settings.pick(3, 30)
 job = {"model": str(MODEL), "arrays": str(WORK / "pairs.npz"),
@@ -622,8 +621,7 @@ print("on this machine:", device._precision_problem("CPU", "bf16"))
 with no_init_parameters():
     base = BertForPreTraining(BertConfig.preset("base"))
 N = count_parameters(base)
-cfg = base.config if hasattr(base, "config") else BertConfig.preset("base")
-L, H = cfg.num_hidden_layers, cfg.hidden_size
+L, H = base.config.num_hidden_layers, base.config.hidden_size
 STEPS_PAPER, BATCH_PAPER = 1_000_000, 256
 tokens_512 = STEPS_PAPER * BATCH_PAPER * 512  # the paper's headline: 1M steps of 256 x 512 tokens
 tokens_mixed = STEPS_PAPER * BATCH_PAPER * (0.9 * 128 + 0.1 * 512)  # 90 % of the steps at 128 tokens (A.2)
@@ -657,8 +655,7 @@ for c in cards:
     print(f"{c:>5} cards: {hours[c]:7.1f} hours ({hours[c] / 24:5.2f} days); {per_card:g} sequences per card{note}")
 
 # this machine, at the rate the single process of section 2 reached on the mini-BERT
-mini_n = count_parameters(load_pretrained(MODEL, head="pretraining"))
-here = 6 * mini_n * BATCH * SEQ_LEN / t_one
+here = 6 * count_parameters(model) * BATCH * SEQ_LEN / t_one  # model: section 1's mini-BERT
 years = flops_512 / here / 3600 / 24 / 365
 print(f"this machine: {here / 1e9:.1f} GFLOP/s on the mini-BERT -> BERT-Base would take {years:.0f} years")
 assert 0.9e20 < flops_512 < 1.0e20 and 20 < hours[8] < 30 and years > 1

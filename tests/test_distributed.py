@@ -4,9 +4,6 @@ weights equal a single process that sees the same global batch."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,6 +13,7 @@ import numpy as np
 import pytest
 
 from bert_ms.runtime import distributed
+from bert_ms.train import data_parallel
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,12 +54,6 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_not_distributed_outside_msrun(monkeypatch):
     monkeypatch.delenv("MS_WORKER_NUM", raising=False)
     assert not distributed.launched_by_msrun()
@@ -71,17 +63,16 @@ def test_not_distributed_outside_msrun(monkeypatch):
 
 @pytest.mark.slow
 def test_two_msrun_workers_match_each_other_and_a_single_process(tmp_path):
-    msrun = shutil.which("msrun") or str(Path(sys.executable).parent / "msrun")
+    msrun = data_parallel.msrun_path()
+    assert msrun is not None, "msrun is not installed next to this Python"
     script = tmp_path / "dp.py"
     script.write_text(SCRIPT)
-    # msrun starts "python <args>" as found on PATH: put this interpreter's folder first
-    env = {**os.environ, "PYTHONPATH": str(REPO), "GLOG_v": "3",
-           "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    env = data_parallel.launch_env()  # this repository importable, this interpreter's "python" first on PATH
     single, multi = tmp_path / "single", tmp_path / "multi"
     single.mkdir()
     multi.mkdir()
     subprocess.run([sys.executable, str(script), str(single)], env=env, check=True, capture_output=True, timeout=240)
-    cmd = [msrun, "--worker_num=2", "--local_worker_num=2", f"--master_port={_free_port()}", "--join=True",
+    cmd = [msrun, "--worker_num=2", "--local_worker_num=2", f"--master_port={data_parallel.free_port()}", "--join=True",
            f"--log_dir={tmp_path / 'logs'}", "python", str(script), str(multi)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     logs = "".join(p.read_text()[-2000:] for p in sorted((tmp_path / "logs").glob("worker_*.log")))
@@ -123,7 +114,6 @@ def test_lesson10_job_two_msrun_workers_equal_one_process(tmp_path):
     on every step, the two workers' weights are identical and equal one process's within 1e-5, and each
     worker logs the single process's loss."""
     from bert_ms.bert.model import load_pretrained
-    from bert_ms.train import data_parallel
 
     _lesson10_pairs(tmp_path / "pairs.npz")
     job = {"model": str(REPO / "models" / "mini-bert-sotu"), "arrays": str(tmp_path / "pairs.npz"),
@@ -157,8 +147,6 @@ def test_shard_rows_rejects_a_bad_rank_and_an_uneven_batch():
 
 
 def test_launch_says_in_one_line_when_msrun_is_missing_or_a_worker_fails(tmp_path, monkeypatch):
-    from bert_ms.train import data_parallel
-
     monkeypatch.setattr(data_parallel, "msrun_path", lambda: None)
     with pytest.raises(data_parallel.LaunchError, match="msrun was not found"):
         data_parallel.launch({"model": "x", "arrays": "y", "config": {}}, tmp_path / "a", workers=2)

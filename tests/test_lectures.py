@@ -407,9 +407,8 @@ def _labelled_tokens_of(word: str) -> int:
 
 
 def _shard_of(batch: int, rank: int, world: int) -> list[int]:
-    from bert_ms.runtime.distributed import shard_rows
-
-    rows = shard_rows({"row": np.arange(batch)}, rank, world)["row"]
+    """The first and last row of rank's shard."""
+    rows = _shard_of_rows(batch, rank, world)
     return [int(rows[0]), int(rows[-1])]
 
 

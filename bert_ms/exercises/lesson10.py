@@ -40,7 +40,7 @@ def _global_batch(b: int, rng) -> dict[str, np.ndarray]:
             "labels": np.arange(b, dtype=np.int32)}
 
 
-def _rows_of(got: dict, key: str, b: int, rank: int) -> list[int]:
+def _rows_of(got: dict, key: str) -> list[int]:
     a = to_numpy(got[key])
     if key == "input_ids":
         return [int(v) // 1000 for v in a[:, 0]] if a.ndim == 2 and a.shape[0] else []
@@ -82,7 +82,7 @@ def shard(fn):
                             if len(arr) == w else f"each worker gets B/W = {b}/{w} = {per} rows.")
                     raise Mismatch(f"{what}: {key} has {len(arr)} rows, expected {per}. Hint: {hint}")
                 if key != "attention_mask":  # all ones: it cannot say which rows it holds
-                    rows[key] = _rows_of(got, key, b, rank)
+                    rows[key] = _rows_of(got, key)
             if len({tuple(r) for r in rows.values()}) > 1:
                 raise Mismatch(f"{what}: the arrays hold different rows ({'; '.join(f'{k}: {v}' for k, v in rows.items())}): "
                                "take the SAME rows of every array, so each input keeps its labels.")
@@ -255,7 +255,6 @@ def loss_scale_update(fn):
         if start == 8.0:  # overflows at a small scale: the floor at 1 is reached
             flags = [False] * 4 + flags
         scale, counter = start, 0
-        history = []
         for step, finite in enumerate(flags, 1):
             want = _scaler_step(scale, counter, finite, factor, window)
             got = fn(scale, counter, finite, factor, window)
@@ -270,7 +269,6 @@ def loss_scale_update(fn):
                 raise Mismatch(f"{where}: return numbers (scale, counter) and a bool (apply); got {got!r:.80}.") from None
             if (g_scale, g_counter, g_apply) == want or (np.isclose(g_scale, want[0], rtol=1e-12) and
                                                          (g_counter, g_apply) == want[1:]):
-                history.append(finite)
                 scale, counter = want[0], want[1]
                 continue
             expected = f"expected (scale {want[0]:g}, counter {want[1]}, {'apply' if want[2] else 'skip'})"

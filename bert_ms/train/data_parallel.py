@@ -66,16 +66,28 @@ class JobResult:
         return json.loads((self.out / f"rank{rank}-of-{self.workers}.json").read_text())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def msrun_path() -> str | None:
     """The ``msrun`` launcher of this interpreter's MindSpore (the venv's bin folder first), or None."""
     here = Path(sys.executable).parent / "msrun"
     return str(here) if here.exists() else shutil.which("msrun")
+
+
+def launch_env() -> dict[str, str]:
+    """The environment for a job's processes: this repository importable, MindSpore's log at errors only, and
+    this interpreter's folder first on PATH (msrun starts "python ..." as found there); no msrun variables
+    inherited from a process that was itself launched by msrun."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "GLOG_v": "3", "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    env.pop("MS_WORKER_NUM", None)
+    env.pop("MS_ROLE", None)
+    return env
+
+
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on now (for msrun's scheduler)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def launch(job: dict, out: str | os.PathLike, workers: int = 2, timeout: float = 300) -> JobResult:
@@ -90,11 +102,7 @@ def launch(job: dict, out: str | os.PathLike, workers: int = 2, timeout: float =
     for old in out.glob("rank*-of-*.*"):
         old.unlink()
     (out / JOB_FILE).write_text(json.dumps(job, indent=1))
-    # msrun starts "python ..." as found on PATH: this interpreter's folder goes first
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "GLOG_v": "3", "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
-    env.pop("MS_WORKER_NUM", None)
-    env.pop("MS_ROLE", None)
+    env = launch_env()
     module = ["-m", "bert_ms.train.data_parallel", str(out)]
     logs = out / "logs"
     if workers == 1:
@@ -104,7 +112,7 @@ def launch(job: dict, out: str | os.PathLike, workers: int = 2, timeout: float =
         if msrun is None:
             raise LaunchError("msrun was not found next to this Python or on PATH: is MindSpore installed here?")
         shutil.rmtree(logs, ignore_errors=True)
-        cmd = [msrun, f"--worker_num={workers}", f"--local_worker_num={workers}", f"--master_port={_free_port()}",
+        cmd = [msrun, f"--worker_num={workers}", f"--local_worker_num={workers}", f"--master_port={free_port()}",
                "--join=True", f"--log_dir={logs}", "python", *module]
     start = time.perf_counter()
     try:
@@ -126,7 +134,6 @@ def launch(job: dict, out: str | os.PathLike, workers: int = 2, timeout: float =
 def worker(out: str | os.PathLike) -> None:
     """One worker of a job (what msrun starts): train ``job["model"]`` on ``job["arrays"]`` with the
     Trainer, data-parallel when launched by msrun, and write this rank's weights, losses and step time."""
-    began = time.time()
     import mindspore as ms
 
     if os.environ.get("MS_ROLE") == "MS_SCHED":  # msrun's scheduler: serve the job at once (the workers wait for it)
@@ -144,9 +151,7 @@ def worker(out: str | os.PathLike) -> None:
     out = Path(out)
     job = json.loads((out / JOB_FILE).read_text())
     device.setup(job.get("device", "CPU"), mode=job.get("mode", "graph"), verbose=False)
-    imported = time.time()
-    dist = distributed.init()  # under msrun: join the job (the scheduler process serves it and returns no more)
-    joined = time.time()
+    dist = distributed.init()  # under msrun: join the job
     ms.set_seed(0)
     model = load_pretrained(job["model"], head="pretraining")
     with np.load(job["arrays"]) as f:
@@ -163,8 +168,7 @@ def worker(out: str | os.PathLike) -> None:
     steps = cfg.total_steps - 1
     record = {"rank": dist.rank, "world_size": dist.world_size, "losses": [v for _, v in trainer.losses()],
               "grad_norms": [h["grad_norm"] for h in trainer.state.history if "grad_norm" in h],
-              "first_step_s": t1 - t0, "step_s": (t2 - t1) / max(steps, 1), "steps": cfg.total_steps,
-              "timeline": {"started": began, "imported": imported, "joined": joined, "ended": time.time()}}
+              "first_step_s": t1 - t0, "step_s": (t2 - t1) / max(steps, 1), "steps": cfg.total_steps}
     (out / f"{name}.json").write_text(json.dumps(record))
     print(f"[rank {dist.rank} of {dist.world_size}] {cfg.total_steps} steps, loss {record['losses'][0]:.4f} -> "
           f"{record['losses'][-1]:.4f}, {record['step_s'] * 1000:.0f} ms per step after the first", flush=True)
