@@ -6,9 +6,18 @@ STAMP  := $(VENV)/.bert_ms-installed
 
 .PHONY: setup setup-gpu setup-browser test-browser kernel notebooks test test-fast lab lint format bench lock clean-venv
 
-## setup: build .venv from nothing with the pinned lock, install bert_ms editable, register the kernel
-setup: $(STAMP) kernel notebooks
+KERNELS := $(VENV)/.bert_ms-kernels
+
+## setup: build .venv from nothing with the pinned lock, install bert_ms editable, compile the fused CPU kernels,
+## register the kernel
+setup: $(STAMP) $(KERNELS) kernel notebooks
 	@$(PY) -m bert_ms info
+
+## the fused C++ CPU kernels (bert_ms.accel), compiled once here so that no lesson waits for a compiler; where
+## none exists or the build fails, one line says so and training runs on MindSpore's ops
+$(KERNELS): $(STAMP) bert_ms/accel/csrc/fused_ops.cc bert_ms/accel/csrc/linear_ops.cc
+	@$(PY) -m bert_ms.accel
+	@touch $(KERNELS)
 
 $(STAMP): requirements/lock.txt requirements/lock-nodeps.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; install Python 3.11 (or run 'make setup PYTHON=/path/to/python3.11')"; exit 1; }
@@ -49,7 +58,7 @@ notebooks: $(STAMP)
 	$(PY) scripts/ipynb_metadata.py notebooks/[0-9]*.ipynb notebooks/zh/[0-9]*.ipynb
 
 ## test: the whole suite, every notebook executed in smoke mode included
-test: $(STAMP)
+test: $(STAMP) $(KERNELS)
 	$(PY) -m pytest -q
 
 ## test-fast: skip notebooks and slow tests

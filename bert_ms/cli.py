@@ -32,9 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import platform
-import shutil
 import sys
 from pathlib import Path
 
@@ -305,9 +303,10 @@ def _add_train_args(p: argparse.ArgumentParser, steps: int, batch: int, seq: int
                                                          "(an error if there is none)")
     p.add_argument("--stop-at", type=_int_at_least(0), default=None,
                    help="stop after this step (the schedule still spans --steps; --resume continues later)")
-    p.add_argument("--fused", action="store_true",
-                   help="CPU only: the fused C++ kernels of bert_ms.accel for GELU, LayerNorm, dropout and the "
-                        "gradient norm (compiled with g++ on first use; same results within 1e-6)")
+    p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
+                   help="CPU only: the fused C++ kernels of bert_ms.accel (LayerNorm, GELU, linear layers, dropout, "
+                        "gradient norm; same results within 1e-6). Default: on where make setup built them; "
+                        "--fused also builds them if missing, --no-fused uses MindSpore's ops")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs still go to metrics.jsonl)")
 
 
@@ -321,8 +320,7 @@ def _trainer_config(args: argparse.Namespace, **kw):
     from bert_ms.train.trainer import TrainerConfig
 
     warm = {"warmup_ratio": args.warmup} if args.warmup < 1 else {"warmup_steps": int(args.warmup)}
-    if args.fused:
-        kw["fused"] = True
+    kw.setdefault("fused", args.fused)
     return TrainerConfig(total_steps=args.steps, batch_size=args.batch_size, grad_accum_steps=args.accum,
                          lr=args.lr, decay=args.decay, save_every=args.save_every or 0,
                          eval_every=args.eval_every or 0, log_every=args.log_every, seed=args.seed,
@@ -351,6 +349,8 @@ def _refuse_untrained_head(folder: Path, head: str, task: str) -> None:
 def info_lines() -> list[str]:
     """What ``bert-ms info`` prints: versions, devices, mode/precision, folders. Uses only the public
     API of :mod:`bert_ms.runtime.device`."""
+    from bert_ms.accel import fused
+
     available = device.available_targets()
     lines = [
         f"bert_ms     {__version__}",
@@ -374,10 +374,7 @@ def info_lines() -> list[str]:
     lines.append(f"mode        {settings.execution_mode()} (BERT_MS_MODE; one of {', '.join(MODES)})")
     lines.append(f"precision   {settings.precision()} "
                  f"(BERT_MS_PRECISION; one of {', '.join(PRECISIONS)})")
-    compiler = shutil.which(os.environ.get("CXX", "g++"))
-    lines.append(f"fused       opt-in (TrainerConfig(fused=True), --fused; CPU training only: GELU, LayerNorm, dropout "
-                 f"and gradient norm as C++ kernels, bert_ms.accel; compiler: "
-                 f"{compiler or 'none found, so the ops run'})")
+    lines.append(f"fused       {fused.state()} (CPU training; --no-fused / TrainerConfig(fused=False): MindSpore's ops)")
     lines.append(f"smoke mode  {'on' if smoke() else 'off'} (BERT_MS_SMOKE)")
     lines.append(f"data        {data_dir()} (BERT_MS_DATA)")
     lines.append(f"cache       {cache_dir()} (BERT_MS_CACHE)")

@@ -1,4 +1,4 @@
-"""The opt-in fused CPU kernels of bert_ms.accel against the reference MindSpore ops.
+"""The fused CPU kernels of bert_ms.accel (built by make setup, on by default) against the reference MindSpore ops.
 
 Element-wise results (GELU and its derivative, LayerNorm's output and dx) must equal the reference ops
 within 1e-6 (``rtol=atol=1e-6``), in PyNative and under ``mindspore.jit``; a gradient times a random
@@ -9,8 +9,10 @@ MindSpore's ``LayerNormGrad``) and against the reference at 1e-6 of the summed m
 
 Applied from outside: ``accelerate(model)`` swaps fused cells in (same parameters; loss and every
 gradient of a whole BERT within 1e-6), ``restore`` undoes it, a plain model has none, and the Trainer
-uses them only with ``TrainerConfig(fused=True)`` (off by default), equal to the op-based Trainer over
-three steps. The seeded-dropout kernel equals :class:`bert_ms.train.dropout.SeededDropout` bit for bit.
+uses them by default where they were built (``fused=None``: loaded, never compiled), always with
+``fused=True`` (compiled if missing) and never with ``fused=False``, equal to the op-based Trainer over
+three steps. The linear layer (oneDNN sgemm) equals :class:`bert_ms.transformer.layers.Linear`, forward
+and every gradient. The seeded-dropout kernel equals :class:`bert_ms.train.dropout.SeededDropout` bit for bit.
 Also every fallback (fp16, no compiler, a compile error) and the atomic, source-keyed cache.
 """
 
@@ -26,7 +28,7 @@ import pytest
 from mindspore import Tensor, nn, ops
 
 from bert_ms import device
-from bert_ms.accel import FusedGELU, FusedLayerNorm, accelerate, fused, fused_cells, restore
+from bert_ms.accel import FusedGELU, FusedLayerNorm, FusedLinear, accelerate, fused, fused_cells, restore
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.losses import pretraining_loss
 from bert_ms.bert.model import BertForPreTraining, BertModel
@@ -34,7 +36,7 @@ from bert_ms.train.dropout import FusedSeededDropout, SeededDropout, seed_parame
 from bert_ms.train.tasks import PretrainingTask
 from bert_ms.train.trainer import Trainer, TrainerConfig
 from bert_ms.transformer.feedforward import PositionwiseFeedForward
-from bert_ms.transformer.layers import LayerNorm
+from bert_ms.transformer.layers import LayerNorm, Linear
 
 TOL = dict(rtol=1e-6, atol=1e-6)
 pytestmark = pytest.mark.skipif(not fused.available(), reason="fused CPU kernels unavailable (no g++?)")
@@ -129,15 +131,47 @@ def test_layer_norm_and_its_gradients_equal_the_reference_ops(mode):
         assert (np.abs(grads_fus[k] - grads_ref[k]) <= 1e-6 * scale + 1e-6).all(), name
 
 
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+@pytest.mark.parametrize("shape", [(3, 17, 48), (5, 48), (1, 1, 48)])
+def test_linear_and_its_gradients_equal_the_reference_layer(mode, shape):
+    """y = x W^T + b (any leading dims, odd row counts so the thread blocks are uneven) and dx, dW, db,
+    against Linear's MatMul + add and their autodiff, for a random dout."""
+    plain = Linear(48, 40)
+    plain.weight.set_data(Tensor(rand(40, 48, seed=4) * 0.2))
+    plain.bias.set_data(Tensor(rand(40, seed=5)))
+    cell = FusedLinear(plain, fused.linear())
+    cell.set_train(True)
+    x, dy = Tensor(rand(*shape, seed=6)), Tensor(rand(*shape[:-1], 40, seed=7))
+
+    def loss(c):
+        return lambda t: (c(t) * dy).sum()
+
+    y_ref, y_fus = plain(x).asnumpy(), run(cell, mode)(x).asnumpy()
+    assert y_fus.shape == shape[:-1] + (40,)
+    np.testing.assert_allclose(y_fus, y_ref, rtol=1e-5, atol=1e-5)
+    params = (plain.weight, plain.bias)
+    g_ref = run(ms.grad(loss(plain), grad_position=0, weights=params), mode)(x)
+    g_fus = run(ms.grad(loss(cell), grad_position=0, weights=params), mode)(x)
+    (dx_ref, (dw_ref, db_ref)), (dx_fus, (dw_fus, db_fus)) = g_ref, g_fus
+    for name, a, b in (("dx", dx_fus, dx_ref), ("dW", dw_fus, dw_ref), ("db", db_fus, db_ref)):
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-5, atol=1e-5, err_msg=name)
+    cell.set_train(False)  # inference: the plain cell's ops
+    np.testing.assert_array_equal(cell(x).asnumpy(), y_ref)
+
+
+def test_fused_linear_only_for_float32_with_a_bias():
+    assert len(accelerate(nn.SequentialCell([Linear(8, 4)]))) == 1
+    assert accelerate(nn.SequentialCell([Linear(8, 4, bias=False)])) == []
+    assert accelerate(nn.SequentialCell([Linear(8, 4, compute_dtype=ms.float16)])) == []
+
+
 # ------------------------------------------------------------------------ accelerate(model), from outside
 TINY = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
             max_position_embeddings=32, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-SWAPPED = ["bert.embeddings.norm",
-           "bert.encoder.layers.0.attention_norm.norm", "bert.encoder.layers.0.ffn.act",
-           "bert.encoder.layers.0.ffn_norm.norm",
-           "bert.encoder.layers.1.attention_norm.norm", "bert.encoder.layers.1.ffn.act",
-           "bert.encoder.layers.1.ffn_norm.norm",
-           "mlm.transform.norm"]
+_LAYER = ["attention.query", "attention.key", "attention.value", "attention.output", "attention_norm.norm",
+          "ffn.intermediate", "ffn.act", "ffn.output", "ffn_norm.norm"]
+SWAPPED = (["nsp", "bert.embeddings.norm"] + [f"bert.encoder.layers.{i}.{c}" for i in range(2) for c in _LAYER]
+           + ["bert.pooler.dense", "mlm.transform.dense", "mlm.transform.norm"])  # in cells_and_names() order
 
 
 def _pretraining_batch():
@@ -222,7 +256,7 @@ def test_the_fused_kernels_really_run_in_training_mode():
 def test_inference_graphs_use_the_reference_ops():
     """In inference mode the ops run, so a jit graph with a None output (no pooler) still compiles."""
     model = BertModel(BertConfig(**TINY), add_pooling_layer=False)
-    assert len(accelerate(model)) == 7
+    assert len(accelerate(model)) == 1 + 2 * len(_LAYER)
     model.set_train(False)
     ids = Tensor(np.random.default_rng(0).integers(1, 97, (2, 16)).astype(np.int32))
     seq, pooled = ms.jit(model.forward_tuple)(ids)[:2]
@@ -241,15 +275,16 @@ def test_fused_gelu_only_for_float32_exact_gelu():
     assert swapped and not [n for n in swapped if n.endswith(".act")]  # LayerNorm (always fp32) only
     tanh = BertModel(BertConfig(**{**TINY, "hidden_act": "gelu_new"}), add_pooling_layer=False)
     assert not [n for n in accelerate(tanh) if n.endswith(".act")]
-    assert accelerate(PositionwiseFeedForward(8, 16, act="gelu")) == ["act"]
-    assert accelerate(PositionwiseFeedForward(8, 16, act="relu")) == []
+    assert accelerate(PositionwiseFeedForward(8, 16, act="gelu")) == ["intermediate", "act", "output"]
+    assert accelerate(PositionwiseFeedForward(8, 16, act="relu")) == ["intermediate", "output"]
+    assert swapped and not [n for n in swapped if n.split(".")[-1] in ("query", "intermediate", "dense")]  # fp16
 
 
 # ------------------------------------------------------------------------------------------ fallback
 @pytest.fixture
 def fresh_build(tmp_path, monkeypatch):
-    """An empty kernel cache and no remembered build; the real build is restored afterwards."""
-    monkeypatch.setenv("BERT_MS_CACHE", str(tmp_path))
+    """An empty kernel folder and no remembered build; the real build is restored afterwards."""
+    monkeypatch.setenv("BERT_MS_KERNELS", str(tmp_path / "kernels"))
     fused.reset()
     yield tmp_path
     monkeypatch.undo()
@@ -292,9 +327,35 @@ def test_a_compile_error_warns_and_uses_the_ops(fresh_build, monkeypatch):
     assert not [p for p in (fresh_build / "kernels").iterdir() if p.suffix == ".so"]  # no partial library
 
 
+def test_a_default_run_never_compiles(fresh_build, monkeypatch):
+    """Nothing built: the default (build=False) loads nothing, compiles nothing, warns nothing, and a
+    Trainer with the default config trains on MindSpore's ops; fused=True then builds the kernels."""
+    def no_compiler(name, lib):
+        raise AssertionError(f"compiled {name} although nothing asked for a build")
+
+    monkeypatch.setattr(fused, "_compile", no_compiler)
+    available, caught = _warnings_of(lambda: fused.available(build=False))
+    assert available is False and not caught and not (fresh_build / "kernels").exists()
+    model = nn.SequentialCell([Linear(4, 2), nn.Dropout(p=0.1)])
+    arrays = {"features": np.zeros((8, 4), np.float32), "labels": np.zeros(8, np.int32)}
+    from bert_ms.train.tasks import SequenceClassificationTask
+
+    task = SequenceClassificationTask(2, feature_keys=("features",))
+    trainer, caught = _warnings_of(lambda: Trainer(model, task, arrays, TrainerConfig(total_steps=1, batch_size=4,
+                                                                                     progress=False)))
+    assert not trainer._accelerate and not caught
+    monkeypatch.undo()
+    monkeypatch.setenv("BERT_MS_KERNELS", str(fresh_build / "kernels"))
+    assert fused.available(build=True) and fused.linear(build=True) is not None  # fused=True builds them
+    assert sorted(p.name.split("-")[0] for p in (fresh_build / "kernels").iterdir()) == ["fused_ops", "linear_ops"]
+    fused.reset()
+    assert fused.available(build=False)  # and from now on a default run loads them
+
+
 def test_the_library_is_cached_by_source_hash(fresh_build):
     lib = fused.library()
     assert lib is not None and lib.parent == fresh_build / "kernels" and lib.name.startswith("fused_ops-")
+    assert lib == fused.library_path("fused_ops")
     assert [p.name for p in lib.parent.iterdir()] == [lib.name]  # the temp file was renamed, not left
     mtime = os.stat(lib).st_mtime_ns
     fused.reset()
@@ -359,7 +420,7 @@ def _train_three_steps(fused_on, monkeypatch):
 
     swapped = []
     real = accel.accelerate
-    monkeypatch.setattr(accel, "accelerate", lambda model: swapped.append(real(model)) or swapped[-1])
+    monkeypatch.setattr(accel, "accelerate", lambda model, **kw: swapped.append(real(model, **kw)) or swapped[-1])
     rng = np.random.default_rng(0)
     n, t, k = 16, 16, 3
     data = {"input_ids": rng.integers(5, 97, (n, t)).astype(np.int32),
@@ -408,12 +469,20 @@ def test_trainer_with_fused_kernels_follows_the_reference(restore_device, monkey
         np.testing.assert_allclose(w_on[name], w_off[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-def test_fused_is_off_by_default():
-    assert TrainerConfig().fused is False
-    model = nn.SequentialCell([nn.Dense(4, 2), nn.Dropout(p=0.1)])
+def _default_trainer(**kw):
+    model = nn.SequentialCell([Linear(4, 2), nn.Dropout(p=0.1)])
     arrays = {"features": np.zeros((8, 4), np.float32), "labels": np.zeros(8, np.int32)}
     from bert_ms.train.tasks import SequenceClassificationTask
 
-    trainer = Trainer(model, SequenceClassificationTask(2, feature_keys=("features",)), arrays,
-                      TrainerConfig(total_steps=1, batch_size=4, progress=False))
-    assert not trainer._accelerate and [type(c) for _, _, c in trainer._dropouts] == [SeededDropout]
+    return Trainer(model, SequenceClassificationTask(2, feature_keys=("features",)), arrays,
+                   TrainerConfig(total_steps=1, batch_size=4, progress=False, **kw))
+
+
+def test_fused_is_on_by_default_where_built_and_off_on_request():
+    """The kernels are built in this environment (make setup, or the test session above): the default
+    Trainer uses them, the fused dropout included; fused=False uses the ops."""
+    assert TrainerConfig().fused is None and fused.library_path("fused_ops").exists()
+    on = _default_trainer()
+    assert on._accelerate and [type(c) for _, _, c in on._dropouts] == [FusedSeededDropout]
+    off = _default_trainer(fused=False)
+    assert not off._accelerate and [type(c) for _, _, c in off._dropouts] == [SeededDropout]

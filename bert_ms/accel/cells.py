@@ -1,8 +1,9 @@
 """Fused versions of the model's cells, swapped in from outside: :func:`accelerate` and :func:`restore`.
 
 ``accelerate(model)`` replaces every :class:`~bert_ms.transformer.layers.LayerNorm` by a
-:class:`FusedLayerNorm` and every exact-GELU :class:`~bert_ms.transformer.feedforward.Activation` of a
-float32 feed-forward network by a :class:`FusedGELU`. A fused cell holds the *same* Parameter objects
+:class:`FusedLayerNorm`, every exact-GELU :class:`~bert_ms.transformer.feedforward.Activation` of a
+float32 feed-forward network by a :class:`FusedGELU`, and every float32
+:class:`~bert_ms.transformer.layers.Linear` with a bias by a :class:`FusedLinear`. A fused cell holds the *same* Parameter objects
 as the cell it replaces, so parameter names, checkpoints, optimizer state and weights are unchanged;
 ``restore(model)`` puts the original cells back. The model files themselves never mention the kernels.
 
@@ -17,7 +18,7 @@ from mindspore import nn
 
 from bert_ms.accel import fused
 from bert_ms.transformer.feedforward import Activation, PositionwiseFeedForward, activation
-from bert_ms.transformer.layers import LayerNorm
+from bert_ms.transformer.layers import LayerNorm, Linear
 
 _TWIN = "_bert_ms_fused_twin"  # a plain cell remembers its fused twin, so repeated swaps reuse one object
 
@@ -59,7 +60,31 @@ class FusedGELU(nn.Cell):
         return activation("gelu", x)
 
 
-_FUSED = (FusedLayerNorm, FusedGELU)
+class FusedLinear(nn.Cell):
+    """:class:`~bert_ms.transformer.layers.Linear` (float32, with a bias) as one fused C++ call forward and
+    one backward (dx, dW, db) in training mode; ``plain`` is the cell it replaces (its ``weight`` and
+    ``bias`` are shared). Inference runs the plain cell's ops."""
+
+    def __init__(self, plain: Linear, kernel):
+        super().__init__()
+        if plain.cast or plain.bias is None:
+            raise ValueError("the fused linear kernel is float32 with a bias")
+        self.weight, self.bias = plain.weight, plain.bias
+        self.matmul = plain.matmul
+        self.in_features, self.out_features = plain.in_features, plain.out_features
+        self.compute_dtype, self.cast = plain.compute_dtype, False
+        self.kernel = kernel
+        object.__setattr__(self, "plain", plain)
+
+    def construct(self, x):
+        if self.training and x.dtype == ms.float32:
+            return self.kernel(x, self.weight, self.bias)
+        shape = x.shape
+        y = self.matmul(x.reshape(-1, shape[-1]), self.weight) + self.bias
+        return y.reshape(shape[:-1] + (self.out_features,))
+
+
+_FUSED = (FusedLayerNorm, FusedGELU, FusedLinear)
 
 
 def _children(model):
@@ -77,6 +102,10 @@ def _fused_twin(parent, child, kernels):
         return twin
     if type(child) is LayerNorm:
         twin = FusedLayerNorm(child, kernels["layer_norm"])
+    elif type(child) is Linear:
+        if kernels["linear"] is None or child.cast or child.bias is None:
+            return None  # no oneDNN here, fp16/bf16 compute, or no bias: the plain cell stays
+        twin = FusedLinear(child, kernels["linear"])
     elif isinstance(child, Activation) and child.kind == "gelu":
         if isinstance(parent, PositionwiseFeedForward) and parent.intermediate.compute_dtype != ms.float32:
             return None  # fp16/bf16 activations: the kernel is float32 only
@@ -87,16 +116,17 @@ def _fused_twin(parent, child, kernels):
     return twin
 
 
-def accelerate(model) -> list[str]:
-    """Swap the fused CPU kernels into ``model``: every LayerNorm and every float32 exact GELU.
+def accelerate(model, build: bool = True) -> list[str]:
+    """Swap the fused CPU kernels into ``model``: every LayerNorm, every float32 exact GELU and every
+    float32 linear layer with a bias.
 
     Returns the names of the cells replaced (e.g. ``"bert.embeddings.norm"``), ``[]`` when the kernels
-    are not available here (not on CPU, or no C++ compiler: one warning). Parameters, their names and
-    the outputs (to ~1e-6) are unchanged; :func:`restore` undoes it.
+    are not available here (not on CPU, or not built: see :func:`bert_ms.accel.fused.library` for
+    ``build``). Parameters, their names and the outputs (to ~1e-6) are unchanged; :func:`restore` undoes it.
     """
-    if not fused.available():
+    if not fused.available(build):
         return []
-    kernels = {"layer_norm": fused.layer_norm(), "gelu": fused.gelu()}
+    kernels = {"layer_norm": fused.layer_norm(), "gelu": fused.gelu(), "linear": fused.linear(build)}
     swapped = []
     for name, parent, attr, child in _children(model):
         twin = _fused_twin(parent, child, kernels)

@@ -1,11 +1,14 @@
-"""Fused CPU kernels (融合算子): an opt-in speed option for training on CPU.
+"""Fused CPU kernels (融合算子): the faster CPU path for training, on by default where they were built.
 
 The course's reference maths stays where the lessons explain it: exact GELU in
 :func:`bert_ms.transformer.feedforward.activation` (``ops.gelu(x, approximate="none")``), LayerNorm in
-:class:`bert_ms.transformer.layers.LayerNorm` (``ops.LayerNorm``), the Trainer's seeded dropout in
+:class:`bert_ms.transformer.layers.LayerNorm` (``ops.LayerNorm``), the linear layer in
+:class:`bert_ms.transformer.layers.Linear`, the Trainer's seeded dropout in
 :class:`bert_ms.train.dropout.SeededDropout`. This module only provides *the same functions, computed
-faster on CPU*, as MindSpore AOT custom operators (``ops.Custom(func_type="aot")``) written in C++
-(``bert_ms/accel/csrc/fused_ops.cc``):
+faster on CPU*, as MindSpore AOT custom operators (``ops.Custom(func_type="aot")``) written in C++, in two
+libraries:
+
+``fused_ops`` (``bert_ms/accel/csrc/fused_ops.cc``):
 
 * **GELU** (exact, erf form) and its gradient ``dx = dout * (Phi(x) + x * phi(x))``. MindSpore's CPU
   backend runs ``0.5 * x * (1 + erf(x / sqrt(2)))`` as five kernels and its autodiff gradient as about
@@ -19,15 +22,23 @@ faster on CPU*, as MindSpore AOT custom operators (``ops.Custom(func_type="aot")
 * **Sum of squares** of all gradients in one call, for the global norm of gradient clipping (instead of a
   Square and a ReduceSum per parameter tensor).
 
+``linear_ops`` (``bert_ms/accel/csrc/linear_ops.cc``): the **linear layer** ``y = x W^T + b`` in one call and
+its gradient (dx, dW, db) in one call, through the oneDNN ``sgemm`` that MindSpore itself ships
+(``mindspore/lib/libdnnl.so.2``), one row block per thread. MindSpore 2.7's CPU ``MatMul`` runs BERT's
+projections at about half the rate of that sgemm, and the bias gradient is a separate ``ReduceSum``.
+
 Results equal the reference ops to ~1e-6 in float32, the dropout mask exactly
 (``tests/test_fused_kernels.py``).
 
-Nothing in the model or layer files uses these kernels. They are applied from outside, and only on
-request: :func:`bert_ms.accel.accelerate` swaps fused cells into a model, and
-``TrainerConfig(fused=True)`` (``--fused`` on the command line) makes the Trainer do that and use the
-dropout and gradient-norm kernels too. Off by default, so a learner's laptop never needs a C++
-compiler. Only on the CPU target, only for float32 tensors, only if the C++ source compiles
-(:func:`available`).
+Nothing in the model or layer files uses these kernels. They are applied from outside:
+:func:`bert_ms.accel.accelerate` swaps fused cells into a model, and the Trainer does that for ``fit()``
+and uses the dropout and gradient-norm kernels too. ``TrainerConfig(fused=None)``, the default, means
+"where they were built": ``make setup`` compiles both libraries once (``python -m bert_ms.accel``), and a
+default run only *loads* them, so a lesson never waits for a compiler; where no compiler existed or the
+build failed, setup said so in one line and every run uses MindSpore's ops, with nothing else changed.
+``fused=True`` (``--fused``) builds them on first use if they are missing (one warning if that fails);
+``fused=False`` (``--no-fused``) always uses the ops, for comparison. Only on the CPU target, only for
+float32 tensors.
 
 Training mode only: the fused cells run the kernels while ``cell.training`` is set and the reference
 ops otherwise. Inference graphs must keep the reference ops because of a MindSpore 2.7 limitation: a
@@ -36,10 +47,11 @@ pooler) is compiled again at run time by an "AnyType" actor that cannot infer a 
 ("RuntimeError: The prim is not a PrimitivePy. Prim name: Custom"). A training step that returns a
 ``None`` would hit the same error; train without ``fused`` then.
 
-The library is compiled on first use with ``g++ -O3 -march=native -fopenmp`` into
-``<BERT_MS_CACHE>/kernels/``, named by a hash of the source, compiler and CPU, written atomically
-(temp file + rename). If no compiler is found or the build or a self-test fails, one warning is
-printed and the reference ops are used.
+Each library is compiled with ``g++ -O3 -march=native -fopenmp`` into :func:`bert_ms.runtime.settings.kernel_dir`
+(``.venv/share/bert_ms/kernels`` for the course's environment), named by a hash of its source, the flags,
+the CPU's feature flags and the MindSpore version, written atomically (temp file + rename): another CPU,
+an edited source or another MindSpore finds no library of its own and builds (or, by default, skips) it.
+Each library is self-tested against the reference ops when it is loaded.
 """
 
 from __future__ import annotations
@@ -61,16 +73,21 @@ from mindspore import Tensor, ops
 
 from bert_ms.runtime import device, settings
 
-SOURCE = Path(__file__).resolve().parent / "csrc" / "fused_ops.cc"
+CSRC = Path(__file__).resolve().parent / "csrc"
+SOURCE = CSRC / "fused_ops.cc"          # GELU, LayerNorm, seeded dropout, sum of squares
+LINEAR_SOURCE = CSRC / "linear_ops.cc"  # the linear layer through oneDNN's sgemm
 CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fopenmp")
 SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward", "SeededDropout", "SumOfSquares")
+LINEAR_SYMBOLS = ("LinearForward", "LinearBackward")
+LIBRARIES = ("fused_ops", "linear_ops")
+WHAT = {"fused_ops": "GELU, LayerNorm, dropout, gradient norm", "linear_ops": "linear layers (oneDNN sgemm)"}
 
-_LOCK = threading.Lock()
-_STATE: dict = {}  # "lib": Path | None, "why": str, "ops": {...}
+_LOCK = threading.RLock()
+_STATE: dict = {}  # name -> {"lib": Path | None, "why": str}; "ops": the primitives
 
 
 def _cpu_signature() -> str:
-    """The CPU's feature flags (``-march=native`` code must not run on another CPU sharing the cache)."""
+    """The CPU's feature flags (``-march=native`` code must not run on another CPU sharing the folder)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
@@ -84,122 +101,209 @@ def _compiler() -> str | None:
     return shutil.which(os.environ.get("CXX", "g++"))
 
 
-def _build(cxx: str) -> Path:
-    """Compile SOURCE once into the cache (keyed by source, flags, compiler and CPU); return the .so."""
-    version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
-    key = hashlib.sha256(
-        "\0".join([SOURCE.read_text(), " ".join(CXX_FLAGS), version, _cpu_signature()]).encode()
-    ).hexdigest()[:16]
-    out_dir = settings.cache_dir() / "kernels"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lib = out_dir / f"fused_ops-{key}.so"
-    if not lib.exists():
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".fused_ops-", suffix=".so")
-        os.close(fd)
-        try:
-            res = subprocess.run([cxx, *CXX_FLAGS, str(SOURCE), "-o", tmp], capture_output=True, text=True,
-                                 timeout=300)
-            if res.returncode != 0:
-                raise RuntimeError(f"{Path(cxx).name} failed: {res.stderr.strip().splitlines()[-1:]}")
-            os.replace(tmp, lib)  # atomic: concurrent builders never see a half-written library
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    handle = ctypes.CDLL(str(lib))
-    missing = [s for s in SYMBOLS if not hasattr(handle, s)]
-    if missing:
-        raise RuntimeError(f"{lib} lacks {missing}")
-    return lib
+def _dnnl() -> Path | None:
+    """MindSpore's own oneDNN library (``linear_ops`` links to it; the process has it loaded already)."""
+    lib_dir = Path(ms.__file__).resolve().parent / "lib"
+    found = sorted(lib_dir.glob("libdnnl.so*")) + sorted(lib_dir.glob("libdnnl*.dylib"))
+    return found[0] if found else None
 
 
-def library() -> Path | None:
-    """Path of the compiled kernel library, building it on first call; None (after one warning) if
-    it cannot be built or fails its self-test."""
+def _spec(name: str) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
+    """(source, extra link arguments, symbols) of one library."""
+    if name == "fused_ops":
+        return SOURCE, (), SYMBOLS
+    dnnl = _dnnl()
+    if dnnl is None:
+        raise RuntimeError(f"MindSpore {ms.__version__} ships no oneDNN library (libdnnl) in {Path(ms.__file__).parent / 'lib'}")
+    return LINEAR_SOURCE, (str(dnnl), f"-Wl,-rpath,{dnnl.parent}"), LINEAR_SYMBOLS
+
+
+def library_path(name: str = "fused_ops") -> Path:
+    """Where the library for this source, these flags, this CPU and this MindSpore lives (built or not)."""
+    source, link, _ = _spec(name)
+    key = hashlib.sha256("\0".join([source.read_text(), " ".join(CXX_FLAGS + link), _cpu_signature(),
+                                    ms.__version__]).encode()).hexdigest()[:16]
+    return settings.kernel_dir() / f"{name}-{key}.so"
+
+
+def _compile(name: str, lib: Path) -> None:
+    """Compile one library into ``lib`` (atomically: a temp file, then a rename)."""
+    cxx = _compiler()
+    if cxx is None:
+        raise RuntimeError(f"no C++ compiler ({os.environ.get('CXX', 'g++')}) on PATH")
+    source, link, _ = _spec(name)
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=lib.parent, prefix=f".{name}-", suffix=".so")
+    os.close(fd)
+    try:
+        res = subprocess.run([cxx, *CXX_FLAGS, str(source), "-o", tmp, *link], capture_output=True, text=True,
+                             timeout=300)
+        if res.returncode != 0:
+            raise RuntimeError(f"{Path(cxx).name} failed: {res.stderr.strip().splitlines()[-1:]}")
+        os.replace(tmp, lib)  # atomic: concurrent builders never see a half-written library
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def library(name: str = "fused_ops", build: bool = True) -> Path | None:
+    """Path of one compiled kernel library, loaded and self-tested; None when it cannot run here.
+
+    ``build=True`` compiles it if it is missing, and a failure is one warning (remembered: no second
+    attempt in this process). ``build=False`` only loads a library built earlier (by ``make setup``) and
+    returns None, silently, when there is none."""
     with _LOCK:
-        if "lib" not in _STATE:
-            lib, why = None, ""
-            cxx = _compiler()
-            if cxx is None:
-                why = f"no C++ compiler ({os.environ.get('CXX', 'g++')}) on PATH"
-            else:
-                try:
-                    lib = _build(cxx)
-                    _STATE["lib"] = lib
-                    _self_test()
-                except Exception as exc:  # noqa: BLE001 - any failure means: use the reference ops
-                    lib, why = None, f"{type(exc).__name__}: {exc}"
-                    _STATE.pop("ops", None)
-            _STATE["lib"], _STATE["why"] = lib, why
-            if lib is None:
-                warnings.warn(f"bert_ms fused CPU kernels are off ({why}); using MindSpore's ops",
-                              RuntimeWarning, stacklevel=3)
-        return _STATE["lib"]
+        if name in _STATE:
+            return _STATE[name]["lib"]
+        try:
+            lib = library_path(name)
+            if not lib.exists():
+                if not build:
+                    return None  # not built: the caller runs the ops (and may build later)
+                _compile(name, lib)
+            handle = ctypes.CDLL(str(lib))
+            missing = [s for s in _spec(name)[2] if not hasattr(handle, s)]
+            if missing:
+                raise RuntimeError(f"{lib} lacks {missing}")
+            _STATE[name] = {"lib": lib, "why": ""}
+            _self_test(name)
+        except Exception as exc:  # noqa: BLE001 - any failure means: use the reference ops
+            _STATE[name] = {"lib": None, "why": f"{type(exc).__name__}: {exc}"}
+            _STATE.pop("ops", None)
+            warnings.warn(f"bert_ms fused CPU kernels are off ({name}: {_STATE[name]['why']}); using MindSpore's ops",
+                          RuntimeWarning, stacklevel=3)
+        return _STATE[name]["lib"]
 
 
-def available() -> bool:
+def why(name: str = "fused_ops") -> str:
+    """Why a library is off ("" when it is on or was never tried)."""
+    return _STATE.get(name, {}).get("why", "")
+
+
+def available(build: bool = True) -> bool:
     """Whether the kernels can run here: the process runs on the CPU target (see
-    :mod:`bert_ms.runtime.device`) and the library builds (else one warning, and False)."""
+    :mod:`bert_ms.runtime.device`) and the ``fused_ops`` library loads (``build``: see :func:`library`)."""
     if device.current().target != "CPU":
         return False
-    return library() is not None
+    return library("fused_ops", build) is not None
+
+
+def build() -> list[str]:
+    """Compile every library that is not built yet (``make setup`` runs this through ``python -m
+    bert_ms.accel``); one line per library saying what was done or why not."""
+    lines = []
+    for name in LIBRARIES:
+        try:
+            existed = library_path(name).exists()
+        except Exception:  # noqa: BLE001 - reported by library() below
+            existed = False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lib = library(name, build=True)
+        if lib is None:
+            lines.append(f"fused CPU kernels: {name} ({WHAT[name]}) not built ({why(name)}); "
+                         "training runs on MindSpore's ops, nothing else changes")
+        else:
+            lines.append(f"fused CPU kernels: {name} ({WHAT[name]}) {'already built' if existed else 'built'}: {lib}")
+    return lines
+
+
+def state() -> str:
+    """One line for ``bert-ms info``: which libraries a default run loads, without building anything."""
+    built, missing = [], []
+    for name in LIBRARIES:
+        try:
+            (built if library_path(name).exists() else missing).append(name)
+        except Exception as exc:  # noqa: BLE001 - e.g. no oneDNN in this MindSpore
+            missing.append(f"{name} ({exc})")
+    if not built:
+        compiler = _compiler()
+        return (f"off: not built (`make setup` or `python -m bert_ms.accel` builds them; C++ compiler: "
+                f"{compiler or 'none found'})")
+    line = f"on: {', '.join(built)} built in {settings.kernel_dir()}"
+    return line + (f"; not built: {', '.join(missing)}" if missing else "")
 
 
 def _ops() -> dict:
-    """The Custom primitives (made once; they need the library)."""
+    """The Custom primitives of the libraries that loaded (made once)."""
     if "ops" in _STATE:
         return _STATE["ops"]
-    lib = _STATE["lib"]
     f32 = ms.float32
+    made = {}
+    lib = _STATE.get("fused_ops", {}).get("lib")
+    if lib is not None:
+        def custom(name, out_shape, out_dtype, bprop=None):
+            return ops.Custom(f"{lib}:{name}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot",
+                              bprop=bprop)
 
-    def custom(name, out_shape, out_dtype, bprop=None):
-        return ops.Custom(f"{lib}:{name}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot",
-                          bprop=bprop)
+        gelu_bwd = custom("GeluBackward", lambda x, dy: x, lambda x, dy: f32)
 
-    gelu_bwd = custom("GeluBackward", lambda x, dy: x, lambda x, dy: f32)
+        def gelu_bprop(x, out, dout):
+            return (gelu_bwd(x, dout),)
 
-    def gelu_bprop(x, out, dout):
-        return (gelu_bwd(x, dout),)
+        gelu_fwd = custom("GeluForward", lambda x: x, lambda x: f32, gelu_bprop)
 
-    gelu_fwd = custom("GeluForward", lambda x: x, lambda x: f32, gelu_bprop)
+        ln_bwd = custom("LayerNormBackward", lambda x, g, dy, e: (x, g, g), lambda x, g, dy, e: (f32, f32, f32))
 
-    ln_bwd = custom("LayerNormBackward", lambda x, g, dy, e: (x, g, g), lambda x, g, dy, e: (f32, f32, f32))
+        def ln_bprop(x, gamma, beta, eps, out, dout):
+            dx, dgamma, dbeta = ln_bwd(x, gamma, dout, eps)
+            return dx, dgamma, dbeta, ops.zeros_like(eps)
 
-    def ln_bprop(x, gamma, beta, eps, out, dout):
-        dx, dgamma, dbeta = ln_bwd(x, gamma, dout, eps)
-        return dx, dgamma, dbeta, ops.zeros_like(eps)
+        ln_fwd = custom("LayerNormForward", lambda x, g, b, e: x, lambda x, g, b, e: f32, ln_bprop)
 
-    ln_fwd = custom("LayerNormForward", lambda x, g, b, e: x, lambda x, g, b, e: f32, ln_bprop)
+        # dropout's backward is the same masking applied to dout (the mask is regenerated from the key)
+        drop_grad = custom("SeededDropout", lambda x, k, r: x, lambda x, k, r: f32)
 
-    # dropout's backward is the same masking applied to dout (the mask is regenerated from the key)
-    drop_grad = custom("SeededDropout", lambda x, k, r: x, lambda x, k, r: f32)
+        def drop_bprop(x, key, rate, out, dout):
+            return drop_grad(dout, key, rate), ops.zeros_like(key), ops.zeros_like(rate)
 
-    def drop_bprop(x, key, rate, out, dout):
-        return drop_grad(dout, key, rate), ops.zeros_like(key), ops.zeros_like(rate)
+        drop = custom("SeededDropout", lambda x, k, r: x, lambda x, k, r: f32, drop_bprop)
+        sum_sq = custom("SumOfSquares", lambda *shapes: [1], lambda *dtypes: f32)
+        made.update({"gelu": gelu_fwd, "gelu_grad": gelu_bwd, "layer_norm": ln_fwd, "layer_norm_grad": ln_bwd,
+                     "dropout": drop, "sum_of_squares": sum_sq})
+    lin = _STATE.get("linear_ops", {}).get("lib")
+    if lin is not None:
+        lin_bwd = ops.Custom(f"{lin}:LinearBackward", out_shape=lambda x, w, dy: (x, w, [w[0]]),
+                             out_dtype=lambda x, w, dy: (f32, f32, f32), func_type="aot")
 
-    drop = custom("SeededDropout", lambda x, k, r: x, lambda x, k, r: f32, drop_bprop)
-    sum_sq = custom("SumOfSquares", lambda *shapes: [1], lambda *dtypes: f32)
-    _STATE["ops"] = {"gelu": gelu_fwd, "gelu_grad": gelu_bwd, "layer_norm": ln_fwd, "layer_norm_grad": ln_bwd,
-                     "dropout": drop, "sum_of_squares": sum_sq}
-    return _STATE["ops"]
+        def lin_bprop(x, w, b, out, dout):
+            return lin_bwd(x, w, dout)
+
+        made["linear"] = ops.Custom(f"{lin}:LinearForward", out_shape=lambda x, w, b: x[:-1] + [w[0]],
+                                    out_dtype=lambda x, w, b: f32, func_type="aot", bprop=lin_bprop)
+        made["linear_grad"] = lin_bwd
+    _STATE["ops"] = made
+    return made
 
 
-def _self_test() -> None:
-    """Run each kernel once on a small tensor against the reference ops (catches a library that
-    compiles but does not load or compute correctly in this MindSpore)."""
+def _self_test(name: str) -> None:
+    """Run each kernel of one library once on small tensors against the reference ops (catches a library
+    that compiles but does not load or compute correctly in this MindSpore)."""
+    _STATE.pop("ops", None)
     o = _ops()
     rng = np.random.default_rng(0)
     x = Tensor(rng.standard_normal((4, 32)).astype(np.float32))
     g = Tensor(rng.standard_normal(32).astype(np.float32))
     b = Tensor(rng.standard_normal(32).astype(np.float32))
-    eps = Tensor(np.array([1e-12], np.float32))
-    checks = [
-        (o["gelu"](x), ops.gelu(x, approximate="none")),
-        (o["layer_norm"](x, g, b, eps), ops.LayerNorm(-1, -1, 1e-12)(x, g, b)[0]),
-        (o["gelu_grad"](x, g.broadcast_to(x.shape)),
-         ms.grad(lambda t: ops.gelu(t, approximate="none") * g)(x)),
-    ]
+    if name == "fused_ops":
+        eps = Tensor(np.array([1e-12], np.float32))
+        checks = [
+            (o["gelu"](x), ops.gelu(x, approximate="none")),
+            (o["layer_norm"](x, g, b, eps), ops.LayerNorm(-1, -1, 1e-12)(x, g, b)[0]),
+            (o["gelu_grad"](x, g.broadcast_to(x.shape)),
+             ms.grad(lambda t: ops.gelu(t, approximate="none") * g)(x)),
+        ]
+    else:
+        w = Tensor(rng.standard_normal((24, 32)).astype(np.float32))
+        bias = Tensor(rng.standard_normal(24).astype(np.float32))
+        dy = Tensor(rng.standard_normal((4, 24)).astype(np.float32))
+        dx, dw, db = o["linear_grad"](x, w, dy)
+        xn, wn, dyn = x.asnumpy(), w.asnumpy(), dy.asnumpy()
+        checks = [(o["linear"](x, w, bias), xn @ wn.T + bias.asnumpy()), (dx, dyn @ wn), (dw, dyn.T @ xn),
+                  (db, dyn.sum(0))]
     for got, ref in checks:
-        if not np.allclose(got.asnumpy(), ref.asnumpy(), rtol=1e-5, atol=1e-5):
+        ref = ref.asnumpy() if isinstance(ref, Tensor) else ref
+        if not np.allclose(got.asnumpy(), ref, rtol=1e-5, atol=1e-5):
             raise RuntimeError("self-test: fused kernel and MindSpore op disagree")
 
 
@@ -228,7 +332,16 @@ def sum_of_squares():
     return _ops()["sum_of_squares"] if available() else None
 
 
+def linear(build: bool = True):
+    """The fused linear primitive ``y = lin(x, W, b)`` (float32; ``x`` [..., K], ``W`` [N, K], ``b`` [N]) with its
+    one-call gradient (dx, dW, db), or None when :func:`available` is False or ``linear_ops`` does not load
+    (``build``: see :func:`library`)."""
+    if not available(build) or library("linear_ops", build) is None:
+        return None
+    return _ops().get("linear")
+
+
 def reset() -> None:
-    """Forget the build result (tests use it to simulate a missing compiler)."""
+    """Forget the build results (tests use it to simulate a missing compiler)."""
     with _LOCK:
         _STATE.clear()

@@ -5,6 +5,7 @@
 | ``BERT_MS_SMOKE``   | ``1``: shrink data and steps so every notebook runs in seconds  | ``0`` (full mode)  |
 | ``BERT_MS_DATA``    | folder with the shipped data (``MANIFEST.json`` and friends)    | the repo's data/   |
 | ``BERT_MS_CACHE``   | folder for downloads, trained models and run outputs            | ``~/.cache/bert_ms`` |
+| ``BERT_MS_KERNELS`` | folder of the compiled fused CPU kernels (:mod:`bert_ms.accel.fused`) | the environment's ``share/bert_ms/kernels`` |
 | ``BERT_MS_DEVICE``  | ``auto`` / ``CPU`` / ``GPU`` / ``Ascend`` (see :mod:`bert_ms.runtime.device`) | ``auto``      |
 | ``BERT_MS_MODE``    | ``graph`` / ``pynative``                                        | ``graph``          |
 | ``BERT_MS_PRECISION`` | ``fp32`` / ``fp16`` / ``bf16``                                | ``fp32``           |
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -95,6 +97,18 @@ def cache_dir() -> Path:
     path = Path(env).expanduser() if env else Path.home() / ".cache" / "bert_ms"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def kernel_dir() -> Path:
+    """Folder of the compiled fused CPU kernels: ``BERT_MS_KERNELS``, else ``share/bert_ms/kernels`` inside the
+    Python environment (``make setup`` builds them there, so they belong to the environment whose MindSpore they
+    were built against), else, outside a virtual environment, ``<cache>/kernels``. Not created here."""
+    env = os.environ.get("BERT_MS_KERNELS", "").strip()
+    if env:
+        return Path(env).expanduser()
+    if sys.prefix != sys.base_prefix:
+        return Path(sys.prefix) / "share" / "bert_ms" / "kernels"
+    return cache_dir() / "kernels"
 
 
 class MissingPackageError(ImportError):

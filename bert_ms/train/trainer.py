@@ -42,12 +42,14 @@ Precision: the model decides it (bert_ms models are built with a compute dtype, 
 device switch's default); the Trainer reads it from the model's cells (:func:`model_precision`) and
 adds the dynamic loss scale for fp16. ``Trainer(..., precision="fp16")`` says it explicitly.
 
-Speed on CPU, opt-in: with ``TrainerConfig(fused=True)`` the step uses the C++ kernels of
-:mod:`bert_ms.accel` -- GELU and LayerNorm swapped into the model by :func:`bert_ms.accel.accelerate`
-for the duration of ``fit()``, the seeded mask in one kernel instead of ~15 int64 ops per dropout layer,
-and the global gradient norm of step 4 in one call instead of a Square and a ReduceSum per parameter
-tensor -- the same mask bit for bit and the same numbers to float32 rounding, a BERT-mini step ~35 %
-faster (``bench/README.md``). Off by default: it needs a C++ compiler.
+Speed on CPU, on by default where ``make setup`` built them: the step uses the C++ kernels of
+:mod:`bert_ms.accel` -- LayerNorm, GELU and the linear layers swapped into the model by
+:func:`bert_ms.accel.accelerate` for the duration of ``fit()``, the seeded mask in one kernel instead of
+~15 int64 ops per dropout layer, and the global gradient norm of step 4 in one call instead of a Square
+and a ReduceSum per parameter tensor -- the same mask bit for bit and the same numbers to float32
+rounding, a BERT-mini step about 2.3x faster than MindSpore's ops (``bench/README.md``).
+``TrainerConfig(fused=False)`` runs MindSpore's ops; ``fused=True`` also compiles the kernels if they
+were never built. The default never compiles anything, so a run never waits for a compiler.
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ class TrainerConfig:
     init_loss_scale: float = 2.0 ** 16
     scale_window: int = 1000
     deterministic_dropout: bool = True
-    fused: bool = False                # the fused C++ CPU kernels of bert_ms.accel (opt-in, see above)
+    fused: bool | None = None          # the fused C++ CPU kernels of bert_ms.accel: None = where built (see above)
     log_every: int = 10
     save_every: int = 0                # 0: only at the end (if out_dir is set)
     keep_checkpoints: int = 2
@@ -529,8 +531,10 @@ class Trainer:
         self.state = TrainState()
         # Mixed precision is the model's business (it keeps fp32 master weights and computes in its own
         # dtype); the Trainer adds the dynamic loss scale for fp16.
-        # fused=True: the C++ kernels, if they can run here (else one warning and the ops).
-        use_fused = self.cfg.fused and fused_kernels.available()
+        # The C++ kernels: fused=None (default) where make setup built them (never compiled here); fused=True
+        # builds them if missing (else one warning and the ops); fused=False: MindSpore's ops.
+        self._build_kernels = self.cfg.fused is True
+        use_fused = (self.cfg.fused is not False) and fused_kernels.available(build=self._build_kernels)
         # Seeded dropout cells replace the model's nn.Dropout during fit() only, made once here; outside
         # fit() the model is the caller's own again (so save_pretrained and eager calls see no training state).
         self._seed_param = seed_parameter() if self.cfg.deterministic_dropout else None
@@ -689,7 +693,7 @@ class Trainer:
         t_last, ex_since, tok_since, loss_since, n_since = time.perf_counter(), 0, 0, 0.0, 0
         # for the duration of fit(): the seeded dropout and (fused=True) the fused GELU / LayerNorm cells
         undo = swap(self._dropouts)
-        accelerated = accel.accelerate(self.model) if self._accelerate else []
+        accelerated = accel.accelerate(self.model, build=self._build_kernels) if self._accelerate else []
         self.model.set_train(True)  # after the swaps, so the cells swapped in train too
         try:
             while self.state.step < stop and not self.state.stopped_early:
