@@ -8,7 +8,7 @@ The package is laid out by lesson (see ``docs/architecture.md``)::
     transformer/  04          layers, attention and masks, feed-forward, positions, the encoder-decoder
     bert/         05-08       tokenization, config, model.py (all of BERT), weights, pretraining data, losses
     train/        07-08       the Trainer, checkpoints, the task registry
-    accel/        (opt-in)    fused C++ CPU kernels applied to a model from outside
+    accel/        (CPU speed) fused C++ kernels, built by make setup, applied to a model from outside
     data.py                   the shipped, checksummed data and read-in-place corpora
     cli.py                    the ``bert-ms`` command line
 

@@ -76,7 +76,6 @@ MINILM = bert_base_uncased_vocab().parent  # the package ships the model and the
 COURSE = REPO_ROOT / "models" / "mini-bert-sotu-email"
 SPEECHES = REPO_ROOT / "models" / "mini-bert-sotu"
 RESULTS = REPO_ROOT / "scripts" / "results"
-FUSED = settings.pick(False, True)  # the fused C++ CPU kernels (equal within 1e-6), as the recorded runs used
 print("MiniLM is read from", MINILM)
 
 # %% [markdown]
@@ -259,7 +258,7 @@ def finetune(start, subset, steps, seed=0):
     test = {**start_tok.encode_batch(test_texts, max_length=SEQ_LEN, padding="max_length"), "labels": test_labels}
     task = SequenceClassificationTask(2, name="spam")
     cfg = TrainerConfig(total_steps=steps, batch_size=16, lr=best_lr[start], warmup_ratio=0.1, seed=seed,
-                        log_every=max(steps // 10, 1), progress=True, fused=FUSED)
+                        log_every=max(steps // 10, 1), progress=True)
     model.set_train(True)
     trainer = Trainer(model, task, {**enc, "labels": labels[subset]}, cfg)
     trainer.fit()
@@ -426,7 +425,7 @@ for name, ((a_train, b_train, y_train), (a_test, b_test, y_test), course_folder)
         test = {**start_tok.encode_batch(a_test, b_test, max_length=SEQ_LEN, padding="max_length"), "labels": y_test}
         task = SequenceClassificationTask(2, name=name.replace(" ", "_"))
         cfg = TrainerConfig(total_steps=pair_steps, batch_size=16, lr=best_lr[start], warmup_ratio=0.1, seed=0,
-                            log_every=10, progress=True, fused=FUSED)
+                            log_every=10, progress=True)
         model.set_train(True)
         Trainer(model, task, train, cfg).fit()
         pair_acc[(name, start)] = evaluate(model, task, test, batch_size=settings.pick(32, 64))["accuracy"]
@@ -594,7 +593,7 @@ def zh_finetune(start, arrays, num_labels=2, seed=0, lr=None):
         model, _, _ = build_classifier(str(ZH), num_labels, seed=seed)
     steps = settings.pick(3, max(100, -(-5 * len(arrays["labels"]) // 32)))
     cfg = TrainerConfig(total_steps=steps, batch_size=32, lr=lr or zh_lr[start], warmup_ratio=0.1, seed=seed,
-                        log_every=max(steps // 5, 1), progress=True, fused=FUSED)
+                        log_every=max(steps // 5, 1), progress=True)
     model.set_train(True)
     trainer = Trainer(model, SequenceClassificationTask(num_labels, name="sentiment"), arrays, cfg)
     trainer.fit()

@@ -44,7 +44,6 @@ from bert_ms import device, settings
 
 # smoke mode runs eagerly: compiling MiniLM's graphs would take longer than the few steps it runs
 dev = device.setup(seed=0, mode=settings.pick("pynative", "graph"))
-FUSED = settings.pick(False, True)  # the fused C++ CPU kernels (equal within 1e-6)
 
 # %%
 import json
@@ -409,7 +408,7 @@ for start in ("speeches (pretrained)", "random init"):
                                          config=str(SPEECHES), vocab=str(SPEECHES / "vocab.txt"), seed=0,
                                          head="token_classification")
     cfg = TrainerConfig(total_steps=settings.pick(3, 250), batch_size=32, lr=3e-4, warmup_ratio=0.1, seed=0,
-                        log_every=50, progress=True, fused=FUSED)
+                        log_every=50, progress=True)
     model.set_train(True)
     Trainer(model, tasks.TokenClassificationTask(len(tags), name="casing"), case_tr, cfg).fit()
     pred, gold = token_predictions(model, case_te), case_te["labels"]
@@ -473,8 +472,7 @@ for start in ("zh", "random"):
     init = str(ZH) if start == "zh" else "random"
     pos_model, _, _ = tasks.build_classifier(init, len(pos_tags), config=str(ZH), vocab=str(ZH / "vocab.txt"),
                                              seed=0, head="token_classification")
-    cfg = TrainerConfig(total_steps=pos_steps, batch_size=32, lr=1e-3, warmup_ratio=0.1, log_every=50, progress=True,
-                        fused=FUSED)
+    cfg = TrainerConfig(total_steps=pos_steps, batch_size=32, lr=1e-3, warmup_ratio=0.1, log_every=50, progress=True)
     pos_model.set_train(True)
     Trainer(pos_model, tasks.TokenClassificationTask(len(pos_tags), name="pos"), pos_tr, cfg).fit()
     pred, gold = token_predictions(pos_model, pos_te), pos_te["labels"]
@@ -705,7 +703,7 @@ qa_model = reference  # BertForQuestionAnswering with MiniLM's weights (its head
 qa_model.set_train(True)
 qa_steps = settings.pick(1, 150)
 cfg = TrainerConfig(total_steps=qa_steps, batch_size=16, lr=QA_LR, warmup_ratio=0.1, seed=0, log_every=10,
-                    progress=True, fused=FUSED)
+                    progress=True)
 qa_trainer = Trainer(qa_model, SpanTask(), qa_arrays, cfg)
 qa_trainer.fit()
 print("loss every 10 steps:", [round(loss, 3) for _, loss in qa_trainer.losses()[::10]])

@@ -132,9 +132,10 @@ def test_layer_norm_and_its_gradients_equal_the_reference_ops(mode):
 
 
 @pytest.mark.parametrize("mode", ["pynative", "graph"])
-@pytest.mark.parametrize("shape", [(3, 17, 48), (5, 48), (1, 1, 48)])
+@pytest.mark.parametrize("shape", [(3, 17, 48), (5, 48), (1, 1, 48), (4, 67, 48)])
 def test_linear_and_its_gradients_equal_the_reference_layer(mode, shape):
-    """y = x W^T + b (any leading dims, odd row counts so the thread blocks are uneven) and dx, dW, db,
+    """y = x W^T + b (any leading dims; 268 rows split by rows, fewer by output columns; odd counts so the
+    thread blocks are uneven) and dx, dW, db,
     against Linear's MatMul + add and their autodiff, for a random dout."""
     plain = Linear(48, 40)
     plain.weight.set_data(Tensor(rand(40, 48, seed=4) * 0.2))

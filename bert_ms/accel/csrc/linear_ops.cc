@@ -8,9 +8,10 @@
 // dy. The maths is bert_ms.transformer.layers.Linear's; see bert_ms/accel/fused.py.
 //
 // Threads: MindSpore's libdnnl is built for a thread-pool runtime and runs sgemm on one thread when no
-// pool is active, so the work is split into row blocks, one per OpenMP thread (omp_get_max_threads(): the
-// CPUs this process may use, or OMP_NUM_THREADS), each block one sgemm. The blocks are fixed by the
-// shapes, so results do not depend on scheduling.
+// pool is active, so the work is split into blocks, one per OpenMP thread (omp_get_max_threads(): the
+// CPUs this process may use, or OMP_NUM_THREADS), each block one sgemm: blocks of rows, or of output
+// columns when there are few rows. The blocks are fixed by the shapes, so results do not depend on
+// scheduling.
 //
 // Interface: as in fused_ops.cc (params = inputs then outputs, float32 only; returns 0 on success).
 
@@ -56,9 +57,15 @@ extern "C" int LinearForward(int nparam, void **params, int *ndims, int64_t **sh
 #pragma omp parallel reduction(| : status)
   {
     const int T = omp_get_num_threads(), t = omp_get_thread_num();
-    const int64_t r0 = share(M, t, T), r1 = share(M, t + 1, T);
-    for (int64_t r = r0; r < r1; ++r) std::memcpy(y + r * N, b, N * sizeof(float));
-    if (r1 > r0) status |= dnnl_sgemm('N', 'T', r1 - r0, N, K, 1.0f, x + r0 * K, K, w, K, 1.0f, y + r0 * N, N);
+    if (M >= 64 * T) {  // blocks of rows (a training batch: 16 x 128 rows)
+      const int64_t r0 = share(M, t, T), r1 = share(M, t + 1, T);
+      for (int64_t r = r0; r < r1; ++r) std::memcpy(y + r * N, b, N * sizeof(float));
+      if (r1 > r0) status |= dnnl_sgemm('N', 'T', r1 - r0, N, K, 1.0f, x + r0 * K, K, w, K, 1.0f, y + r0 * N, N);
+    } else {  // few rows (one sequence, the pooler): blocks of output columns
+      const int64_t c0 = share(N, t, T), c1 = share(N, t + 1, T);
+      for (int64_t r = 0; r < M; ++r) std::memcpy(y + r * N + c0, b + c0, (c1 - c0) * sizeof(float));
+      if (c1 > c0) status |= dnnl_sgemm('N', 'T', M, c1 - c0, K, 1.0f, x, K, w + c0 * K, K, 1.0f, y + c0, N);
+    }
   }
   return status;
 }
