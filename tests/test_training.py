@@ -12,7 +12,7 @@ import pytest
 from mindspore import nn, ops
 
 from bert_ms import device
-from bert_ms.train.dropout import SEED_PARAM, SeededDropout, seed_parameter, seeded_dropouts, swap
+from bert_ms.train.dropout import SEED_PARAM, FusedSeededDropout, SeededDropout, seed_parameter, seeded_dropouts, swap
 from bert_ms.train.tasks import (
     FeatureClassifier,
     PretrainingTask,
@@ -304,7 +304,8 @@ def test_the_trainer_installs_its_dropout_for_fit_only():
     seen, set_seed = [], trainer._set_seed  # called before every micro-batch, inside fit()
     trainer._set_seed = lambda micro: seen.append((type(model.drop), model.drop.training)) or set_seed(micro)
     trainer.fit()
-    assert seen and set(seen) == {(SeededDropout, True)}
+    expected = FusedSeededDropout if trainer._accelerate else SeededDropout  # the fused kernel where built
+    assert seen and set(seen) == {(expected, True)}
     assert abs(trainer.losses()[0][1] - no_dropout) > 1e-3
     assert model.drop is original and SEED_PARAM not in [p.name for p in model.get_parameters()]
 
