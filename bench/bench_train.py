@@ -89,7 +89,7 @@ def against_peer(peer: str, vocab: int, steps: int, rounds: int) -> dict:
     import numpy as np
 
     sys.path.insert(0, str(HERE))
-    from bench_model import _cores, _cpu_model, run_worker
+    from bench_model import N_PRED, _cores, _cpu_model, matmul_flops, run_worker
 
     ours = [sys.executable, str(HERE / "bench_train.py"), "--configs", "mini", "--steps", str(steps), "--vocab", str(vocab)]
     theirs = [peer, str(HERE / "peer_torch.py"), "--vocab", str(vocab), "--steps", str(steps)]
@@ -99,6 +99,7 @@ def against_peer(peer: str, vocab: int, steps: int, rounds: int) -> dict:
         "peer": lambda: _json_line(theirs + ["--what", "train"]),
         "bert_ms_infer": lambda: run_worker(kind="latency", quick=False)["jit_ms"] / 1e3,
         "peer_infer": lambda: _json_line(theirs + ["--what", "infer"]),
+        "matmul_peak": lambda: 1.0 / run_worker(kind="matmul", quick=False)["matmul_gflops"],  # 1 / GFLOP/s
     }
     samples: dict[str, list[float]] = {k: [] for k in jobs}
     peer_info: dict = {}
@@ -110,13 +111,18 @@ def against_peer(peer: str, vocab: int, steps: int, rounds: int) -> dict:
                 got = got.get("step_s", got.get("infer_s"))
             samples[name].append(got)
             print(json.dumps({"round": r, "what": name, "ms": round(1e3 * got, 1)}), file=sys.stderr, flush=True)
+    peak = 1.0 / min(samples.pop("matmul_peak"))  # the best MindSpore matmul GFLOP/s of the run
     med = {k: 1e3 * float(np.median(v)) for k, v in samples.items()}
+    gflop = 3 * matmul_flops({"layers": 4, "hidden": 256, "inter": 1024, "vocab": vocab}, N_PRED) / 1e9
     return {"bench": "peer", "config": f"mini L4 H256 A4 I1024 vocab {vocab}, batch 16x128, AdamW, clip 1.0",
             "cpu": _cpu_model(), "cores": _cores(), **peer_info, "rounds": rounds,
             "bert_ms_trainer_step_ms": round(med["bert_ms"], 1),
             "bert_ms_no_fused_step_ms": round(med["bert_ms_no_fused"], 1), "peer_step_ms": round(med["peer"], 1),
             "ratio_peer_over_bert_ms": round(med["peer"] / med["bert_ms"], 2),
             "ratio_peer_over_bert_ms_no_fused": round(med["peer"] / med["bert_ms_no_fused"], 2),
+            "fused_speedup": round(med["bert_ms_no_fused"] / med["bert_ms"], 2),
+            "practical_peak_gflops": round(peak, 1), "bert_ms_step_gflop": round(gflop, 2),
+            "bert_ms_fraction_of_practical_peak": round(gflop / (med["bert_ms"] / 1e3 * peak), 3),
             "inference": "bert-base, 1 x 128 tokens",
             "bert_ms_infer_ms": round(med["bert_ms_infer"], 1), "peer_infer_ms": round(med["peer_infer"], 1),
             "ratio_infer_peer_over_bert_ms": round(med["peer_infer"] / med["bert_ms_infer"], 2),
