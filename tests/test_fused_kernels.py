@@ -28,7 +28,16 @@ import pytest
 from mindspore import Tensor, nn, ops
 
 from bert_ms import device
-from bert_ms.accel import FusedGELU, FusedLayerNorm, FusedLinear, accelerate, fused, fused_cells, restore
+from bert_ms.accel import (
+    FusedAttention,
+    FusedGELU,
+    FusedLayerNorm,
+    FusedLinear,
+    accelerate,
+    fused,
+    fused_cells,
+    restore,
+)
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.losses import pretraining_loss
 from bert_ms.bert.model import BertForPreTraining, BertModel
@@ -160,6 +169,74 @@ def test_linear_and_its_gradients_equal_the_reference_layer(mode, shape):
     np.testing.assert_array_equal(cell(x).asnumpy(), y_ref)
 
 
+def _encoder_layer(p):
+    """One encoder layer (H 48, 4 heads, T 19: odd sizes) whose attention dropout is the Trainer's seeded one."""
+    from bert_ms.train.dropout import seeded_dropouts, swap
+    from bert_ms.transformer.model import EncoderLayer
+
+    ms.set_seed(3)
+    layer = EncoderLayer(48, 4, 96, dropout=0.0, attention_dropout=p)
+    seed = seed_parameter()
+    seed.set_data(Tensor(5, ms.int64))
+    swap([e for e in seeded_dropouts(layer, seed) if e[1] == "dropout" and e[0] is layer.attention])
+    layer.set_train(True)
+    return layer
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_attention_and_its_gradients_equal_the_reference_layer(mode, p):
+    """The fused self-attention (projections, scores, padding mask, softmax, the seeded dropout's mask on the
+    probabilities, weighted sum, heads) against MultiHeadAttention with the same cells: output, probabilities,
+    and the gradients of x and of all eight projection parameters, for a random dout."""
+    layer = _encoder_layer(p)
+    plain = layer.attention
+    x = Tensor(rand(3, 19, 48, seed=8))
+    keep = np.ones((3, 19), np.int32)
+    keep[1, 12:] = 0
+    keep[2, 5:] = 0
+    from bert_ms.transformer.attention import padding_mask
+
+    mask = padding_mask(Tensor(keep))
+    dy = Tensor(rand(3, 19, 48, seed=9))
+    params = tuple(plain.trainable_params())
+
+    def loss(cell):
+        return lambda t: (cell(t, t, mask)[0] * dy).sum()
+
+    out_ref, probs_ref = plain(x, x, mask)
+    g_ref = run(ms.grad(loss(plain), grad_position=0, weights=params), mode)(x)
+    assert "attention" in accelerate(layer)
+    fused_att = layer.attention
+    assert isinstance(fused_att, FusedAttention) and fused_att.seeded == (p > 0)
+    out_fus, probs_fus = run(fused_att, mode)(x, x, mask)
+    np.testing.assert_allclose(probs_fus.asnumpy(), probs_ref.asnumpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out_fus.asnumpy(), out_ref.asnumpy(), rtol=1e-5, atol=1e-5)
+    assert (probs_fus.asnumpy()[1, :, :, 12:] == 0).all()  # padded keys get exactly 0
+    g_fus = run(ms.grad(loss(fused_att), grad_position=0, weights=params), mode)(x)
+    (dx_ref, dw_ref), (dx_fus, dw_fus) = g_ref, g_fus
+    np.testing.assert_allclose(dx_fus.asnumpy(), dx_ref.asnumpy(), rtol=1e-4, atol=1e-5, err_msg="dx")
+    for prm, a, b in zip(params, dw_fus, dw_ref):
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-4, atol=1e-5, err_msg=prm.name)
+    fused_att.set_train(False)  # inference: the reference maths, no dropout
+    plain.set_train(False)
+    np.testing.assert_allclose(fused_att(x, x, mask)[0].asnumpy(), plain(x, x, mask)[0].asnumpy(), rtol=1e-6,
+                               atol=1e-6)
+    assert restore(layer) and layer.attention is plain and fused_cells(layer) == []
+
+
+def test_attention_is_fused_only_where_its_dropout_can_be_reproduced():
+    """MindSpore's own random dropout (rate > 0) and a decoder's causal / cross-attention keep the plain cell."""
+    from bert_ms.transformer.model import DecoderLayer, EncoderLayer
+
+    random_drop = EncoderLayer(16, 2, 32, dropout=0.0, attention_dropout=0.1)
+    assert "attention" not in accelerate(random_drop) and type(random_drop.attention).__name__ == "MultiHeadAttention"
+    no_drop = EncoderLayer(16, 2, 32, dropout=0.0, attention_dropout=0.0)
+    assert "attention" in accelerate(no_drop)
+    decoder = DecoderLayer(16, 2, 32, dropout=0.0, attention_dropout=0.0)
+    assert not [n for n in accelerate(decoder) if n.endswith("attention")]
+
+
 def test_fused_linear_only_for_float32_with_a_bias():
     assert len(accelerate(nn.SequentialCell([Linear(8, 4)]))) == 1
     assert accelerate(nn.SequentialCell([Linear(8, 4, bias=False)])) == []
@@ -169,8 +246,7 @@ def test_fused_linear_only_for_float32_with_a_bias():
 # ------------------------------------------------------------------------ accelerate(model), from outside
 TINY = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
             max_position_embeddings=32, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-_LAYER = ["attention.query", "attention.key", "attention.value", "attention.output", "attention_norm.norm",
-          "ffn.intermediate", "ffn.act", "ffn.output", "ffn_norm.norm"]
+_LAYER = ["attention", "attention_norm.norm", "ffn.intermediate", "ffn.act", "ffn.output", "ffn_norm.norm"]
 SWAPPED = (["nsp", "bert.embeddings.norm"] + [f"bert.encoder.layers.{i}.{c}" for i in range(2) for c in _LAYER]
            + ["bert.pooler.dense", "mlm.transform.dense", "mlm.transform.norm"])  # in cells_and_names() order
 

@@ -12,7 +12,14 @@ import pytest
 from mindspore import nn, ops
 
 from bert_ms import device
-from bert_ms.train.dropout import SEED_PARAM, FusedSeededDropout, SeededDropout, seed_parameter, seeded_dropouts, swap
+from bert_ms.train.dropout import (
+    SEED_PARAM,
+    FusedSeededDropout,
+    SeededDropout,
+    seed_parameter,
+    seeded_dropouts,
+    swap,
+)
 from bert_ms.train.tasks import (
     FeatureClassifier,
     PretrainingTask,

@@ -2,8 +2,10 @@
 
 ``accelerate(model)`` replaces every :class:`~bert_ms.transformer.layers.LayerNorm` by a
 :class:`FusedLayerNorm`, every exact-GELU :class:`~bert_ms.transformer.feedforward.Activation` of a
-float32 feed-forward network by a :class:`FusedGELU`, and every float32
-:class:`~bert_ms.transformer.layers.Linear` with a bias by a :class:`FusedLinear`. A fused cell holds the *same* Parameter objects
+float32 feed-forward network by a :class:`FusedGELU`, every float32
+:class:`~bert_ms.transformer.layers.Linear` with a bias by a :class:`FusedLinear`, and then every
+:class:`~bert_ms.transformer.attention.MultiHeadAttention` whose dropout it can reproduce (the Trainer's
+seeded dropout, or none) by a :class:`FusedAttention`. A fused cell holds the *same* Parameter objects
 as the cell it replaces, so parameter names, checkpoints, optimizer state and weights are unchanged;
 ``restore(model)`` puts the original cells back. The model files themselves never mention the kernels.
 
@@ -13,14 +15,20 @@ Both fused cells use the C++ kernels in training mode only and the reference ops
 
 from __future__ import annotations
 
+import math
+
 import mindspore as ms
-from mindspore import nn
+import numpy as np
+from mindspore import nn, ops
 
 from bert_ms.accel import fused
+from bert_ms.transformer.attention import MultiHeadAttention, scaled_dot_product_attention
 from bert_ms.transformer.feedforward import Activation, PositionwiseFeedForward, activation
 from bert_ms.transformer.layers import LayerNorm, Linear
+from bert_ms.transformer.model import EncoderLayer
 
 _TWIN = "_bert_ms_fused_twin"  # a plain cell remembers its fused twin, so repeated swaps reuse one object
+_ATTENTION_TWIN = "_bert_ms_fused_attention"  # the same for a MultiHeadAttention (made in the second pass)
 
 
 class FusedLayerNorm(nn.Cell):
@@ -84,7 +92,66 @@ class FusedLinear(nn.Cell):
         return y.reshape(shape[:-1] + (self.out_features,))
 
 
-_FUSED = (FusedLayerNorm, FusedGELU, FusedLinear)
+class FusedAttention(nn.Cell):
+    """:class:`~bert_ms.transformer.attention.MultiHeadAttention` (self-attention of an encoder layer) as three
+    fused C++ calls forward and three backward in training mode: the Q, K, V and output projections (the
+    fused linear kernel), and the core -- scores, padding mask, softmax, dropout on the probabilities, the
+    weighted sum, the heads split and merged -- in one. It holds ``plain``'s Parameters (names unchanged)
+    and its dropout cell, the Trainer's seeded dropout (the kernel applies that mask bit for bit) or one of
+    rate 0. In inference, or for another dtype or mask shape, it runs the reference maths."""
+
+    def __init__(self, plain: MultiHeadAttention, kernel, linear):
+        super().__init__()
+        self.wq, self.bq = plain.query.weight, plain.query.bias  # the same Parameters: names stay as they were
+        self.wk, self.bk = plain.key.weight, plain.key.bias
+        self.wv, self.bv = plain.value.weight, plain.value.bias
+        self.wo, self.bo = plain.output.weight, plain.output.bias
+        self.num_heads, self.head_dim = plain.num_heads, plain.head_dim
+        p = _dropout_rate(plain.dropout)
+        self.seeded = hasattr(plain.dropout, "mask_key") and p > 0
+        self.rate = ms.Tensor([p, 1.0 / (1.0 - p), 1.0 / math.sqrt(self.head_dim), self.num_heads], ms.float32)
+        self.no_key = ms.Tensor(np.zeros(1, np.int64))
+        self.kernel, self.linear = kernel, linear
+        self.matmul = ops.MatMul(transpose_b=True)
+        object.__setattr__(self, "plain", plain)
+        object.__setattr__(self, "drop", plain.dropout)  # not a child cell: its seed Parameter keeps its name
+
+    def _project(self, x, w, b):
+        shape = x.shape
+        y = self.matmul(x.reshape(-1, shape[-1]), w) + b
+        return y.reshape(shape[:-1] + (w.shape[0],))
+
+    def _split(self, x):
+        b, t, _ = x.shape
+        return x.reshape(b, t, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+
+    def construct(self, x_q, x_kv, mask=None):
+        padding = mask is None or (len(mask.shape) == 4 and mask.shape[1] == 1 and mask.shape[2] == 1)
+        if self.training and x_q.dtype == ms.float32 and x_kv.shape == x_q.shape and padding:
+            q = self.linear(x_q, self.wq, self.bq)
+            k = self.linear(x_kv, self.wk, self.bk)
+            v = self.linear(x_kv, self.wv, self.bv)
+            b, t, h = q.shape
+            m = ops.zeros((b, t), ms.float32) if mask is None else mask.reshape(b, t).astype(ms.float32)
+            key = self.drop.mask_key() if self.seeded else self.no_key
+            ctx, probs = self.kernel(q, k, v, m, key, self.rate)
+            return self.linear(ctx, self.wo, self.bo), probs
+        q, k, v = self._project(x_q, self.wq, self.bq), self._project(x_kv, self.wk, self.bk), self._project(
+            x_kv, self.wv, self.bv)
+        ctx, probs = scaled_dot_product_attention(self._split(q), self._split(k), self._split(v), mask,
+                                                  self.drop if self.training else None)
+        b, _, t, _ = ctx.shape
+        ctx = ctx.transpose(0, 2, 1, 3).reshape(b, t, self.num_heads * self.head_dim)
+        return self._project(ctx, self.wo, self.bo), probs
+
+
+def _dropout_rate(cell) -> float:
+    """The rate of the attention's dropout cell (a MindSpore ``nn.Dropout`` or the Trainer's seeded one)."""
+    p = getattr(cell, "p", None)
+    return float(p) if p is not None else 1.0 - float(getattr(cell, "keep_prob", 1.0))
+
+
+_FUSED = (FusedLayerNorm, FusedGELU, FusedLinear, FusedAttention)
 
 
 def _children(model):
@@ -117,8 +184,8 @@ def _fused_twin(parent, child, kernels):
 
 
 def accelerate(model, build: bool = True) -> list[str]:
-    """Swap the fused CPU kernels into ``model``: every LayerNorm, every float32 exact GELU and every
-    float32 linear layer with a bias.
+    """Swap the fused CPU kernels into ``model``: every LayerNorm, every float32 exact GELU, every float32
+    linear layer with a bias, then every multi-head attention whose dropout the kernel can reproduce.
 
     Returns the names of the cells replaced (e.g. ``"bert.embeddings.norm"``), ``[]`` when the kernels
     are not available here (not on CPU, or not built: see :func:`bert_ms.accel.fused.library` for
@@ -134,19 +201,49 @@ def accelerate(model, build: bool = True) -> list[str]:
             twin.set_train(child.training)  # a model already in training mode runs the kernels at once
             parent._cells[attr] = twin  # noqa: SLF001 - direct, so no parameter is renamed
             swapped.append(name)
-    return swapped
+    # second pass: the self-attention of every encoder layer (a decoder's is causal or cross-attention)
+    linear = kernels["linear"]
+    for name, parent, attr, child in _children(model):
+        if type(child) is not MultiHeadAttention or type(parent) is not EncoderLayer or linear is None:
+            continue
+        projections = (child.query, child.key, child.value, child.output)
+        if any(getattr(c, "bias", None) is None or getattr(c, "compute_dtype", None) != ms.float32 for c in projections):
+            continue  # the kernels are float32 with biases
+        p = _dropout_rate(child.dropout)
+        if p > 0 and not hasattr(child.dropout, "mask_key"):
+            continue  # MindSpore's own random dropout: its mask cannot be reproduced inside the kernel
+        kernel = fused.attention(child.num_heads, build)
+        if kernel is None:
+            continue
+        twin = child.__dict__.get(_ATTENTION_TWIN)
+        if twin is None or twin.drop is not child.dropout:
+            twin = FusedAttention(child, kernel, linear)  # made again only when the dropout cell changed
+            object.__setattr__(child, _ATTENTION_TWIN, twin)
+        twin.set_train(child.training)
+        parent._cells[attr] = twin  # noqa: SLF001
+        swapped.append(name)
+    done = set(swapped)  # the projections inside a fused attention are no longer cells of the model
+    return [name for name in fused_cells(model) if name in done]
 
 
 def restore(model, names: list[str] | None = None) -> list[str]:
-    """Put back the original cell of every fused cell in ``model`` (only those in ``names`` if given);
-    returns the names restored. The next :func:`accelerate` swaps the same fused cells in again."""
-    restored = []
-    for name, parent, attr, child in _children(model):
-        if isinstance(child, _FUSED) and (names is None or name in names):
-            child.plain.set_train(child.training)
-            parent._cells[attr] = child.plain  # noqa: SLF001
-            restored.append(name)
-    return restored
+    """Put back the original cell of every fused cell in ``model`` (only those in ``names`` if given; the
+    fused projections inside a restored attention cell with it); returns the names restored. The next
+    :func:`accelerate` swaps the same fused cells in again."""
+    restored: list[str] = []
+    first = True
+    while True:  # an attention cell's projections come back into view once the attention is restored
+        found = False
+        for name, parent, attr, child in _children(model):
+            if isinstance(child, _FUSED) and (names is None or name in names or not first):
+                child.plain.set_train(child.training)
+                parent._cells[attr] = child.plain  # noqa: SLF001
+                if first:
+                    restored.append(name)
+                found = True
+        if not found:
+            return restored
+        first = False
 
 
 def fused_cells(model) -> list[str]:

@@ -76,11 +76,15 @@ from bert_ms.runtime import device, settings
 CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCE = CSRC / "fused_ops.cc"          # GELU, LayerNorm, seeded dropout, sum of squares
 LINEAR_SOURCE = CSRC / "linear_ops.cc"  # the linear layer through oneDNN's sgemm
+ATTENTION_SOURCE = CSRC / "attention_ops.cc"  # the self-attention core (heads in place, oneDNN's sgemm)
+HEADERS = (CSRC / "kernel_math.h",)
 CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fopenmp")
 SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward", "SeededDropout", "SumOfSquares")
 LINEAR_SYMBOLS = ("LinearForward", "LinearBackward")
-LIBRARIES = ("fused_ops", "linear_ops")
-WHAT = {"fused_ops": "GELU, LayerNorm, dropout, gradient norm", "linear_ops": "linear layers (oneDNN sgemm)"}
+ATTENTION_SYMBOLS = ("AttentionForward", "AttentionBackward")
+LIBRARIES = ("fused_ops", "linear_ops", "attention_ops")
+WHAT = {"fused_ops": "GELU, LayerNorm, dropout, gradient norm", "linear_ops": "linear layers (oneDNN sgemm)",
+        "attention_ops": "self-attention (oneDNN sgemm)"}
 
 _LOCK = threading.RLock()
 _STATE: dict = {}  # name -> {"lib": Path | None, "why": str}; "ops": the primitives
@@ -115,14 +119,17 @@ def _spec(name: str) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
     dnnl = _dnnl()
     if dnnl is None:
         raise RuntimeError(f"MindSpore {ms.__version__} ships no oneDNN library (libdnnl) in {Path(ms.__file__).parent / 'lib'}")
-    return LINEAR_SOURCE, (str(dnnl), f"-Wl,-rpath,{dnnl.parent}"), LINEAR_SYMBOLS
+    link = (str(dnnl), f"-Wl,-rpath,{dnnl.parent}")
+    if name == "linear_ops":
+        return LINEAR_SOURCE, link, LINEAR_SYMBOLS
+    return ATTENTION_SOURCE, link, ATTENTION_SYMBOLS
 
 
 def library_path(name: str = "fused_ops") -> Path:
     """Where the library for this source, these flags, this CPU and this MindSpore lives (built or not)."""
     source, link, _ = _spec(name)
-    key = hashlib.sha256("\0".join([source.read_text(), " ".join(CXX_FLAGS + link), _cpu_signature(),
-                                    ms.__version__]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\0".join([source.read_text(), *(h.read_text() for h in HEADERS), " ".join(CXX_FLAGS + link),
+                                    _cpu_signature(), ms.__version__]).encode()).hexdigest()[:16]
     return settings.kernel_dir() / f"{name}-{key}.so"
 
 
@@ -272,6 +279,13 @@ def _ops() -> dict:
         made["linear"] = ops.Custom(f"{lin}:LinearForward", out_shape=lambda x, w, b: x[:-1] + [w[0]],
                                     out_dtype=lambda x, w, b: f32, func_type="aot", bprop=lin_bprop)
         made["linear_grad"] = lin_bwd
+    att = _STATE.get("attention_ops", {}).get("lib")
+    if att is not None:
+        att_bwd = ops.Custom(f"{att}:AttentionBackward", out_shape=lambda q, k, v, m, key, r, pr, dc, dp: (q, k, v),
+                             out_dtype=lambda *dtypes: (f32, f32, f32), func_type="aot")
+
+        made["attention"] = {}  # heads -> primitive (the probabilities' shape [B, heads, T, T] needs the count)
+        made["attention_grad"] = att_bwd
     _STATE["ops"] = made
     return made
 
@@ -293,6 +307,18 @@ def _self_test(name: str) -> None:
             (o["gelu_grad"](x, g.broadcast_to(x.shape)),
              ms.grad(lambda t: ops.gelu(t, approximate="none") * g)(x)),
         ]
+    elif name == "attention_ops":
+        q, k, v = (Tensor(rng.standard_normal((2, 5, 8)).astype(np.float32)) for _ in range(3))
+        mask = np.zeros((2, 5), np.float32)
+        mask[1, 3:] = -1e9
+        rate = Tensor(np.array([0.0, 1.0, 0.5, 2.0], np.float32))
+        _STATE["ops"]["attention"].clear()
+        ctx, probs = attention(2)(q, k, v, Tensor(mask), Tensor(np.array([7], np.int64)), rate)
+        qn, kn, vn = (t.asnumpy().reshape(2, 5, 2, 4).transpose(0, 2, 1, 3) for t in (q, k, v))
+        sc = qn @ kn.transpose(0, 1, 3, 2) * 0.5 + mask[:, None, None, :]
+        pr = np.exp(sc - sc.max(-1, keepdims=True))
+        pr /= pr.sum(-1, keepdims=True)
+        checks = [(probs, pr), (ctx, (pr @ vn).transpose(0, 2, 1, 3).reshape(2, 5, 8))]
     else:
         w = Tensor(rng.standard_normal((24, 32)).astype(np.float32))
         bias = Tensor(rng.standard_normal(24).astype(np.float32))
@@ -339,6 +365,29 @@ def linear(build: bool = True):
     if not available(build) or library("linear_ops", build) is None:
         return None
     return _ops().get("linear")
+
+
+def attention(heads: int, build: bool = True):
+    """The fused self-attention primitive for ``heads`` heads: ``ctx, probs = att(q, k, v, mask, key, rate)``
+    with ``q, k, v`` [B, T, H] float32, ``mask`` [B, T] additive, ``key`` int64 [1] (the seeded-dropout key)
+    and ``rate`` float32 [4] = (p, 1 / (1 - p), scale, heads); ``probs`` [B, heads, T, T] before dropout.
+    With its one-call gradient. None when :func:`available` is False or ``attention_ops`` does not load."""
+    if not available(build) or library("attention_ops", build) is None:
+        return None
+    cache = _ops()["attention"]
+    if heads not in cache:
+        f32 = ms.float32
+        bwd = _ops()["attention_grad"]
+
+        def bprop(q, k, v, mask, key, rate, out, dout):
+            dq, dk, dv = bwd(q, k, v, mask, key, rate, out[1], dout[0], dout[1])
+            return dq, dk, dv, ops.zeros_like(mask), ops.zeros_like(key), ops.zeros_like(rate)
+
+        lib = _STATE["attention_ops"]["lib"]
+        cache[heads] = ops.Custom(f"{lib}:AttentionForward",
+                                  out_shape=lambda q, k, v, m, key, r: (q, [q[0], heads, q[1], q[1]]),
+                                  out_dtype=lambda *dtypes: (f32, f32), func_type="aot", bprop=bprop)
+    return cache[heads]
 
 
 def reset() -> None:

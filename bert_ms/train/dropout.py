@@ -74,6 +74,11 @@ class SeededDropout(nn.Cell):
             return x
         return seeded_mask_apply(x, layer_key(self.seed, self.layer_id), self.p, self.scale)
 
+    def mask_key(self):
+        """This layer's key as an int64 [1] tensor (what a fused kernel that applies this mask itself needs,
+        e.g. :class:`bert_ms.accel.FusedAttention` on the attention probabilities)."""
+        return layer_key(self.seed, self.layer_id).reshape((1,))
+
     def extend_repr(self) -> str:
         return f"p={self.p}, layer_id={self.layer_id}"
 

@@ -20,34 +20,17 @@
 #include <cstring>
 #include <new>
 
+#include "kernel_math.h"
+
 namespace {
+
+using bert_ms_kernels::exp_neg;
+using bert_ms_kernels::seeded_uniform;
 
 #ifndef BERT_MS_THREADS
 #define BERT_MS_THREADS 2  // the course machine has 2 cores; more threads only oversubscribe
 #endif
 constexpr int kThreads = BERT_MS_THREADS;
-
-inline float bits_to_float(int32_t i) {
-  return __builtin_bit_cast(float, i);
-}
-
-// exp(x) for x <= 0 (all we need: exp(-x^2 / 2)); relative error ~1e-7, flushes to 0 below -87.
-inline float exp_neg(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
-  const float n = (x * 1.44269504088896341f + kRound) - kRound;
-  float r = std::fma(n, -0.693359375f, x);  // ln2 split in two (Cody-Waite)
-  r = std::fma(n, 2.12194440e-4f, r);
-  float p = 1.9875691500e-4f;
-  p = std::fma(p, r, 1.3981999507e-3f);
-  p = std::fma(p, r, 8.3334519073e-3f);
-  p = std::fma(p, r, 4.1665795894e-2f);
-  p = std::fma(p, r, 1.6666665459e-1f);
-  p = std::fma(p, r, 5.0000001201e-1f);
-  p = std::fma(p, r * r, r + 1.0f);
-  // 2^n by building the float's exponent bits (n is in [-126, 0] here)
-  return p * bits_to_float(static_cast<int32_t>(n + 127.0f) << 23);
-}
 
 // Phi(x) = P(X <= x) for X ~ N(0, 1), i.e. 0.5 * (1 + erf(x / sqrt(2))), through erfc(z), z = |x| / sqrt(2):
 // erfc(z) = t * exp(-z^2 + P(t)), t = 1 / (1 + z / 2), with the Chebyshev-fitted P of Numerical Recipes
@@ -254,18 +237,6 @@ extern "C" int LayerNormBackward(int nparam, void **params, int *ndims, int64_t 
 //
 // params: x [any shape, < 2^31 elements], key int64 [1], rate float32 [2] = (p, 1 / (1 - p)), y [x's shape].
 
-namespace {
-
-inline uint32_t mix31(uint32_t h) {
-  h ^= h >> 16;
-  h = (h * 0x45D9F3Bu) & 0x7FFFFFFFu;
-  h ^= h >> 16;
-  h = (h * 0x45D9F3Bu) & 0x7FFFFFFFu;
-  h ^= h >> 16;
-  return h;
-}
-
-}  // namespace
 
 extern "C" int SeededDropout(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                              void *stream, void *extra) {
@@ -282,9 +253,7 @@ extern "C" int SeededDropout(int nparam, void **params, int *ndims, int64_t **sh
   float *y = static_cast<float *>(params[3]);
 #pragma omp parallel for simd num_threads(kThreads) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const uint32_t h = mix31(mix31(static_cast<uint32_t>(i)) ^ key);
-    // int -> float rounds to nearest, as MindSpore's Cast does; * 2^-31 is exact
-    const float u = static_cast<float>(static_cast<int32_t>(h)) * 4.656612873077392578125e-10f;
+    const float u = seeded_uniform(static_cast<uint32_t>(i), key);
     y[i] = u >= p ? x[i] * scale : 0.0f;
   }
   return 0;

@@ -1,0 +1,48 @@
+// Small inline functions shared by the fused CPU kernels (fused_ops.cc, attention_ops.cc).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace bert_ms_kernels {
+
+inline float bits_to_float(int32_t i) {
+  return __builtin_bit_cast(float, i);
+}
+
+// exp(x) for x <= 0 (all we need: exp(-x^2 / 2)); relative error ~1e-7, flushes to 0 below -87.
+inline float exp_neg(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
+  const float n = (x * 1.44269504088896341f + kRound) - kRound;
+  float r = std::fma(n, -0.693359375f, x);  // ln2 split in two (Cody-Waite)
+  r = std::fma(n, 2.12194440e-4f, r);
+  float p = 1.9875691500e-4f;
+  p = std::fma(p, r, 1.3981999507e-3f);
+  p = std::fma(p, r, 8.3334519073e-3f);
+  p = std::fma(p, r, 4.1665795894e-2f);
+  p = std::fma(p, r, 1.6666665459e-1f);
+  p = std::fma(p, r, 5.0000001201e-1f);
+  p = std::fma(p, r * r, r + 1.0f);
+  // 2^n by building the float's exponent bits (n is in [-126, 0] here)
+  return p * bits_to_float(static_cast<int32_t>(n + 127.0f) << 23);
+}
+
+// The 31-bit xor-shift-multiply hash of bert_ms.train.dropout.mix, in uint32 arithmetic (every h < 2^31, so
+// (h * c) & (2^31 - 1) equals the int64 result: the low 31 bits of a product depend only on the low 32 bits).
+inline uint32_t mix31(uint32_t h) {
+  h ^= h >> 16;
+  h = (h * 0x45D9F3Bu) & 0x7FFFFFFFu;
+  h ^= h >> 16;
+  h = (h * 0x45D9F3Bu) & 0x7FFFFFFFu;
+  h ^= h >> 16;
+  return h;
+}
+
+// SeededDropout's uniform number for element i under key: float32(mix(mix(i) xor key)) / 2^31 (int -> float
+// rounds to nearest, as MindSpore's Cast does; * 2^-31 is exact).
+inline float seeded_uniform(uint32_t i, uint32_t key) {
+  return static_cast<float>(static_cast<int32_t>(mix31(mix31(i) ^ key))) * 4.656612873077392578125e-10f;
+}
+
+}  // namespace bert_ms_kernels
