@@ -5,7 +5,7 @@ The course's reference maths stays where the lessons explain it: exact GELU in
 :class:`bert_ms.transformer.layers.LayerNorm` (``ops.LayerNorm``), the linear layer in
 :class:`bert_ms.transformer.layers.Linear`, the Trainer's seeded dropout in
 :class:`bert_ms.train.dropout.SeededDropout`. This module only provides *the same functions, computed
-faster on CPU*, as MindSpore AOT custom operators (``ops.Custom(func_type="aot")``) written in C++, in two
+faster on CPU*, as MindSpore AOT custom operators (``ops.Custom(func_type="aot")``) written in C++, in three
 libraries:
 
 ``fused_ops`` (``bert_ms/accel/csrc/fused_ops.cc``):
@@ -27,7 +27,13 @@ its gradient (dx, dW, db) in one call, through the oneDNN ``sgemm`` that MindSpo
 (``mindspore/lib/libdnnl.so.2``), one row block per thread. MindSpore 2.7's CPU ``MatMul`` runs BERT's
 projections at about half the rate of that sgemm, and the bias gradient is a separate ``ReduceSum``.
 
-Results equal the reference ops to ~1e-6 in float32, the dropout mask exactly
+``attention_ops`` (``bert_ms/accel/csrc/attention_ops.cc``): the **self-attention core** -- scores, padding
+mask, softmax, the seeded dropout on the probabilities, the weighted sum, the heads split and merged in
+place -- in one call each way (:class:`bert_ms.accel.FusedAttention`), instead of ~30 kernels and four
+transposes per layer.
+
+Results equal the reference ops to ~1e-6 in float32 (sums over many products, as in the linear and attention
+gradients, to ~1e-5: another order of the same float32 additions), the dropout mask exactly
 (``tests/test_fused_kernels.py``).
 
 Nothing in the model or layer files uses these kernels. They are applied from outside:
@@ -47,7 +53,7 @@ pooler) is compiled again at run time by an "AnyType" actor that cannot infer a 
 ("RuntimeError: The prim is not a PrimitivePy. Prim name: Custom"). A training step that returns a
 ``None`` would hit the same error; train without ``fused`` then.
 
-Each library is compiled with ``g++ -O3 -march=native -fopenmp`` into :func:`bert_ms.runtime.settings.kernel_dir`
+The shared inline maths (``exp``, the dropout hash) is in ``csrc/kernel_math.h``. Each library is compiled with ``g++ -O3 -march=native -fopenmp`` into :func:`bert_ms.runtime.settings.kernel_dir`
 (``.venv/share/bert_ms/kernels`` for the course's environment), named by a hash of its source, the flags,
 the CPU's feature flags and the MindSpore version, written atomically (temp file + rename): another CPU,
 an edited source or another MindSpore finds no library of its own and builds (or, by default, skips) it.

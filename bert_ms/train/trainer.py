@@ -43,11 +43,11 @@ device switch's default); the Trainer reads it from the model's cells (:func:`mo
 adds the dynamic loss scale for fp16. ``Trainer(..., precision="fp16")`` says it explicitly.
 
 Speed on CPU, on by default where ``make setup`` built them: the step uses the C++ kernels of
-:mod:`bert_ms.accel` -- LayerNorm, GELU and the linear layers swapped into the model by
+:mod:`bert_ms.accel` -- LayerNorm, GELU, the linear layers and the self-attention swapped into the model by
 :func:`bert_ms.accel.accelerate` for the duration of ``fit()``, the seeded mask in one kernel instead of
 ~15 int64 ops per dropout layer, and the global gradient norm of step 4 in one call instead of a Square
 and a ReduceSum per parameter tensor -- the same mask bit for bit and the same numbers to float32
-rounding, a BERT-mini step about 2.3x faster than MindSpore's ops (``bench/README.md``).
+rounding, a BERT-mini step about 3.5x faster than MindSpore's ops (``bench/README.md``).
 ``TrainerConfig(fused=False)`` runs MindSpore's ops; ``fused=True`` also compiles the kernels if they
 were never built. The default never compiles anything, so a run never waits for a compiler.
 """
