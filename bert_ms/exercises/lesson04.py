@@ -297,6 +297,10 @@ def sinusoidal_pe(fn):
             expect_close(got, expected, what, atol=1e-4, rtol=1e-4)
         except Mismatch:
             g = to_numpy(got)
+            if g.shape == expected.shape[::-1] and np.issubdtype(g.dtype, np.number) and np.allclose(
+                    g, expected.T, atol=1e-4):  # also when max_len == d_model, where the shape cannot tell
+                raise Mismatch(f"{what}: expected [max_len, d_model] with one ROW per position; your table is the "
+                               "right one transposed (one column per position).") from None
             if g.shape == expected.shape and np.issubdtype(g.dtype, np.number):
                 for wrong, words in _pe_variants(max_len, d, expected):
                     if wrong.shape == g.shape and np.allclose(g, wrong, atol=1e-4):
