@@ -440,7 +440,7 @@ if not settings.smoke():
 # with its first-word rule (F1 within 0.01, about 0.92) after 250 steps, and is ahead of the same model
 # trained from random weights (asserted above). The lookup table already knows most names ("washington",
 # "congress"); what it cannot know is context ("the states" vs "the united states"), and a pretrained model
-# has seen that context. Exercise: train for 1,000 steps (about 4 minutes) and see whether the pretrained
+# has seen that context. Exercise: train for 1,000 steps (about a minute) and see whether the pretrained
 # model pulls ahead.
 
 # %% [markdown]
@@ -501,7 +501,7 @@ if not settings.smoke():
 
 # %% [markdown]
 # **Pretraining pays, and the lookup table still wins.** In full mode this cell trains each start for only 200
-# steps (about half a minute each) and scores the first 1,000 test sentences: the Chinese BERT is more than 5
+# steps (under half a minute each) and scores the first 1,000 test sentences: the Chinese BERT is more than 5
 # points ahead of the same model from random weights (0.825 against 0.744 on this machine), both far above
 # always `n` and both behind the lookup table (asserted above). The
 # course's longer run, `bert-ms finetune --task pos --init random --config tiny --vocab bert-base-chinese
@@ -618,7 +618,7 @@ print("share of these test questions whose answer is also an answer in some trai
 # each window of a context of `n_tokens` pieces, when `room` pieces fit beside the question, as
 # `qa.make_windows` cuts them: a window every `stride` tokens, plus one last window that ends exactly at the
 # end if the others do not reach it. (Then try `MAX_LEN, STRIDE = 192, 96` in the cell below and run section 3
-# again, about 5 minutes: fewer windows, more context each -- does EM change?)
+# again, about 2 minutes: fewer windows, more context each -- does EM change?)
 
 # %%
 # Exercise 9.3 (练习): where the windows start
@@ -660,7 +660,7 @@ assert any(w.start_position for w in windows) and not all(w.start_position for w
 # that holds the answer and **one** window of the same email that does not (labelled `[CLS]`), instead of on
 # all windows. The loss is the mean of the start and end cross-entropies (`qa.span_loss`); everything else
 # is lesson 08's recipe: AdamW, warm-up then linear decay, batch 16, 150 steps -- about two epochs of the
-# windows, some 5 minutes on two cores. The learning rate is chosen on the **dev** questions from the grid
+# windows, about a minute and a half on two cores. The learning rate is chosen on the **dev** questions from the grid
 # 1e-4, 3e-4 (google-research/bert's rates for small models) and 1e-3: `scripts/qa_lr_grid.py` runs this very
 # training once per rate and records the dev EM and F1 in `scripts/results/qa_lr_grid.jsonl`, and the cell
 # below takes the rate with the best dev EM. (Until that record exists the cell says so and uses 3e-4,
