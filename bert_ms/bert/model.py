@@ -1,4 +1,14 @@
-"""BERT, top to bottom (Devlin et al. 2019): the whole model of lessons 05-08 in one file.
+"""BERT, top to bottom (Devlin et al. 2019): the model of lessons 05-08, assembled here from lesson 04's parts.
+
+What is where. This file holds what is BERT's own: the embeddings, the pooler, the heads, ``BertModel`` and
+``load_pretrained``. The encoder layer is lesson 04's, unchanged, so one forward pass also reads
+:mod:`bert_ms.transformer.model` (``Encoder``, ``EncoderLayer``, ``AddNorm``), :mod:`bert_ms.transformer.attention`
+(``MultiHeadAttention``, ``padding_mask``), :mod:`bert_ms.transformer.feedforward` (the FFN and GELU) and
+:mod:`bert_ms.transformer.layers` (``Linear``, ``LayerNorm``, ``Embedding``) and :mod:`bert_ms.transformer.positional`
+(``LearnedPositionEmbedding``). Two things there BERT never uses
+and a reader can skip: ``EncoderLayer``'s ``pre_norm`` branch (BERT is post-norm: ``pre_norm=False`` below)
+and ``MultiHeadAttention``'s separate ``x_kv`` input (BERT's attention is self-attention, ``x_kv`` is ``x``;
+the decoder's cross-attention uses it). Lesson 06 writes the same model out, cell by cell, and proves it equal to this one.
 
 Read it in order:
 
