@@ -83,7 +83,7 @@ CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCE = CSRC / "fused_ops.cc"          # GELU, LayerNorm, seeded dropout, sum of squares
 LINEAR_SOURCE = CSRC / "linear_ops.cc"  # the linear layer through oneDNN's sgemm
 ATTENTION_SOURCE = CSRC / "attention_ops.cc"  # the self-attention core (heads in place, oneDNN's sgemm)
-HEADERS = (CSRC / "kernel_math.h",)
+HEADERS = (CSRC / "kernel_math.h", CSRC / "onednn.h")
 CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fopenmp")
 SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward", "SeededDropout", "SumOfSquares")
 LINEAR_SYMBOLS = ("LinearForward", "LinearBackward")

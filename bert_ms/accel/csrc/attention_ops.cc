@@ -29,30 +29,41 @@
 #include <vector>
 
 #include "kernel_math.h"
+#include "onednn.h"
 
-extern "C" int dnnl_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                          int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 namespace {
 
 using bert_ms_kernels::exp_neg;
+using bert_ms_kernels::is_f32;
 using bert_ms_kernels::seeded_uniform;
 
-bool f32(const char *dtype) { return std::strcmp(dtype, "float32") == 0 || std::strcmp(dtype, "float") == 0; }
-
-struct Shape {
+// The six inputs both kernels take (q, k, v, mask, key, rate) and the sizes they imply.
+struct Inputs {
+  const float *q, *k, *v, *mask;
+  uint32_t key;
+  float p, inv_keep, scale;
   int64_t B, T, H, heads, d;
 };
 
-bool read_shape(int *ndims, int64_t **shapes, const float *rate, Shape *s) {
-  if (ndims[0] != 3) return false;
-  s->B = shapes[0][0];
-  s->T = shapes[0][1];
-  s->H = shapes[0][2];
-  s->heads = static_cast<int64_t>(rate[3]);
-  if (s->heads < 1 || s->H % s->heads != 0) return false;
-  s->d = s->H / s->heads;
-  return s->B * s->heads * s->T * s->T < (int64_t{1} << 31);  // the dropout hash is defined on 31-bit indices
+bool read_inputs(void **params, int *ndims, int64_t **shapes, const char **dtypes, Inputs *in) {
+  if (ndims[0] != 3 || !is_f32(dtypes[0]) || !is_f32(dtypes[3]) || std::strcmp(dtypes[4], "int64") != 0) return false;
+  in->q = static_cast<const float *>(params[0]);
+  in->k = static_cast<const float *>(params[1]);
+  in->v = static_cast<const float *>(params[2]);
+  in->mask = static_cast<const float *>(params[3]);
+  in->key = static_cast<uint32_t>(*static_cast<const int64_t *>(params[4]) & 0x7FFFFFFF);
+  const float *rate = static_cast<const float *>(params[5]);
+  in->p = rate[0];
+  in->inv_keep = rate[1];
+  in->scale = rate[2];
+  in->heads = static_cast<int64_t>(rate[3]);
+  in->B = shapes[0][0];
+  in->T = shapes[0][1];
+  in->H = shapes[0][2];
+  if (in->heads < 1 || in->H % in->heads != 0) return false;
+  in->d = in->H / in->heads;
+  return in->B * in->heads * in->T * in->T < (int64_t{1} << 31);  // the dropout hash is defined on 31-bit indices
 }
 
 // out[j] = in[j] * keep(j) * inv_keep for one row of T probabilities starting at flat index base
@@ -71,26 +82,21 @@ inline void drop_row(const float *in, float *out, int64_t T, uint32_t base, uint
 extern "C" int AttentionForward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                 void *stream, void *extra) {
   (void)stream; (void)extra;
-  if (nparam != 8 || !f32(dtypes[0]) || !f32(dtypes[3]) || std::strcmp(dtypes[4], "int64") != 0) return 1;
-  const float *q = static_cast<const float *>(params[0]);
-  const float *k = static_cast<const float *>(params[1]);
-  const float *v = static_cast<const float *>(params[2]);
-  const float *mask = static_cast<const float *>(params[3]);
-  const uint32_t key = static_cast<uint32_t>(*static_cast<const int64_t *>(params[4]) & 0x7FFFFFFF);
-  const float *rate = static_cast<const float *>(params[5]);
+  Inputs in;
+  if (nparam != 8 || !read_inputs(params, ndims, shapes, dtypes, &in)) return 1;
   float *ctx = static_cast<float *>(params[6]);
   float *probs = static_cast<float *>(params[7]);
-  Shape s;
-  if (!read_shape(ndims, shapes, rate, &s)) return 1;
-  const int64_t T = s.T, H = s.H, d = s.d, tasks = s.B * s.heads;
-  const float p = rate[0], inv_keep = rate[1], scale = rate[2];
+  const float *q = in.q, *k = in.k, *v = in.v, *mask = in.mask;
+  const uint32_t key = in.key;
+  const int64_t T = in.T, H = in.H, d = in.d, heads = in.heads, tasks = in.B * in.heads;
+  const float p = in.p, inv_keep = in.inv_keep, scale = in.scale;
   int status = 0;
 #pragma omp parallel reduction(| : status)
   {
     std::vector<float> dropped(T * T);
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t b = task / s.heads, h = task % s.heads;
+      const int64_t b = task / heads, h = task % heads;
       const int64_t off = b * T * H + h * d;
       float *P = probs + task * T * T;
       status |= dnnl_sgemm('N', 'T', T, T, d, scale, q + off, H, k + off, H, 0.0f, P, T);
@@ -125,29 +131,25 @@ extern "C" int AttentionForward(int nparam, void **params, int *ndims, int64_t *
 extern "C" int AttentionBackward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                  void *stream, void *extra) {
   (void)stream; (void)extra;
-  if (nparam != 12 || !f32(dtypes[0]) || std::strcmp(dtypes[4], "int64") != 0) return 1;
-  const float *q = static_cast<const float *>(params[0]);
-  const float *k = static_cast<const float *>(params[1]);
-  const float *v = static_cast<const float *>(params[2]);
-  const uint32_t key = static_cast<uint32_t>(*static_cast<const int64_t *>(params[4]) & 0x7FFFFFFF);
-  const float *rate = static_cast<const float *>(params[5]);
+  Inputs in;
+  if (nparam != 12 || !read_inputs(params, ndims, shapes, dtypes, &in)) return 1;
   const float *probs = static_cast<const float *>(params[6]);
   const float *dctx = static_cast<const float *>(params[7]);
   const float *dprobs = static_cast<const float *>(params[8]);
   float *dq = static_cast<float *>(params[9]);
   float *dk = static_cast<float *>(params[10]);
   float *dv = static_cast<float *>(params[11]);
-  Shape s;
-  if (!read_shape(ndims, shapes, rate, &s)) return 1;
-  const int64_t T = s.T, H = s.H, d = s.d, tasks = s.B * s.heads;
-  const float p = rate[0], inv_keep = rate[1], scale = rate[2];
+  const float *q = in.q, *k = in.k, *v = in.v;
+  const uint32_t key = in.key;
+  const int64_t T = in.T, H = in.H, d = in.d, heads = in.heads, tasks = in.B * in.heads;
+  const float p = in.p, inv_keep = in.inv_keep, scale = in.scale;
   int status = 0;
 #pragma omp parallel reduction(| : status)
   {
     std::vector<float> dropped(T * T), dP(T * T);
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t b = task / s.heads, h = task % s.heads;
+      const int64_t b = task / heads, h = task % heads;
       const int64_t off = b * T * H + h * d;
       const float *P = probs + task * T * T;
       const float *dPo = dprobs + task * T * T;

@@ -24,7 +24,9 @@
 
 namespace {
 
+using bert_ms_kernels::all_f32;
 using bert_ms_kernels::exp_neg;
+using bert_ms_kernels::numel;
 using bert_ms_kernels::seeded_uniform;
 
 #ifndef BERT_MS_THREADS
@@ -54,18 +56,6 @@ inline float normal_cdf(float x) {
 }
 
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
-
-inline int64_t numel(int ndim, const int64_t *shape) {
-  int64_t n = 1;
-  for (int i = 0; i < ndim; ++i) n *= shape[i];
-  return n;
-}
-
-inline bool all_f32(int nparam, const char **dtypes) {
-  for (int i = 0; i < nparam; ++i)
-    if (std::strcmp(dtypes[i], "float32") != 0 && std::strcmp(dtypes[i], "float") != 0) return false;
-  return true;
-}
 
 }  // namespace
 

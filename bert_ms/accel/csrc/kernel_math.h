@@ -1,10 +1,27 @@
-// Small inline functions shared by the fused CPU kernels (fused_ops.cc, attention_ops.cc).
+// Small inline functions shared by the fused CPU kernels (fused_ops.cc, linear_ops.cc, attention_ops.cc).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace bert_ms_kernels {
+
+// Number of elements of a tensor of shape[0..ndim).
+inline int64_t numel(int ndim, const int64_t *shape) {
+  int64_t n = 1;
+  for (int i = 0; i < ndim; ++i) n *= shape[i];
+  return n;
+}
+
+// MindSpore names float32 "float32" (or "float") in an AOT op's dtype strings.
+inline bool is_f32(const char *dtype) { return std::strcmp(dtype, "float32") == 0 || std::strcmp(dtype, "float") == 0; }
+
+inline bool all_f32(int nparam, const char **dtypes) {
+  for (int i = 0; i < nparam; ++i)
+    if (!is_f32(dtypes[i])) return false;
+  return true;
+}
 
 inline float bits_to_float(int32_t i) {
   return __builtin_bit_cast(float, i);

@@ -20,23 +20,13 @@
 #include <cstdint>
 #include <cstring>
 
-// oneDNN's C API (dnnl.h, v2.x): row-major C = alpha op(A) op(B) + beta C; returns dnnl_status_t (0 = ok)
-extern "C" int dnnl_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                          int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+#include "kernel_math.h"
+#include "onednn.h"
 
 namespace {
 
-inline int64_t numel(int ndim, const int64_t *shape) {
-  int64_t n = 1;
-  for (int i = 0; i < ndim; ++i) n *= shape[i];
-  return n;
-}
-
-inline bool all_f32(int nparam, const char **dtypes) {
-  for (int i = 0; i < nparam; ++i)
-    if (std::strcmp(dtypes[i], "float32") != 0 && std::strcmp(dtypes[i], "float") != 0) return false;
-  return true;
-}
+using bert_ms_kernels::all_f32;
+using bert_ms_kernels::numel;
 
 // The [begin, end) share of n rows for thread t of T.
 inline int64_t share(int64_t n, int t, int T) { return n * t / T; }
