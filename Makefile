@@ -15,7 +15,7 @@ setup: $(STAMP) $(KERNELS) kernel notebooks
 
 ## the fused C++ CPU kernels (bert_ms.accel), compiled once here so that no lesson waits for a compiler; where
 ## none exists or the build fails, one line says so and training runs on MindSpore's ops
-$(KERNELS): $(STAMP) bert_ms/accel/csrc/fused_ops.cc bert_ms/accel/csrc/linear_ops.cc
+$(KERNELS): $(STAMP) $(wildcard bert_ms/accel/csrc/*.cc bert_ms/accel/csrc/*.h)
 	@$(PY) -m bert_ms.accel
 	@touch $(KERNELS)
 
