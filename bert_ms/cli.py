@@ -304,7 +304,7 @@ def _add_train_args(p: argparse.ArgumentParser, steps: int, batch: int, seq: int
     p.add_argument("--stop-at", type=_int_at_least(0), default=None,
                    help="stop after this step (the schedule still spans --steps; --resume continues later)")
     p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
-                   help="CPU only: the fused C++ kernels of bert_ms.accel (LayerNorm, GELU, linear layers, dropout, "
+                   help="CPU only: the fused C++ kernels of bert_ms.accel (LayerNorm, GELU, linear layers, self-attention, dropout, "
                         "gradient norm; same results within 1e-6). Default: on where make setup built them; "
                         "--fused also builds them if missing, --no-fused uses MindSpore's ops")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs still go to metrics.jsonl)")

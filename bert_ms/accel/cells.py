@@ -24,7 +24,7 @@ from mindspore import nn, ops
 from bert_ms.accel import fused
 from bert_ms.transformer.attention import MultiHeadAttention, scaled_dot_product_attention
 from bert_ms.transformer.feedforward import Activation, PositionwiseFeedForward, activation
-from bert_ms.transformer.layers import LayerNorm, Linear
+from bert_ms.transformer.layers import LayerNorm, Linear, dropout_rate
 from bert_ms.transformer.model import EncoderLayer
 
 _TWIN = "_bert_ms_fused_twin"  # a plain cell remembers its fused twin, so repeated swaps reuse one object
@@ -68,6 +68,14 @@ class FusedGELU(nn.Cell):
         return activation("gelu", x)
 
 
+def _linear(matmul, x, w, b):
+    """``x W^T + b`` over the last axis with MindSpore's ops: the reference path of the fused cells below (as
+    :class:`~bert_ms.transformer.layers.Linear` computes it in float32)."""
+    shape = x.shape
+    y = matmul(x.reshape(-1, shape[-1]), w) + b
+    return y.reshape(shape[:-1] + (w.shape[0],))
+
+
 class FusedLinear(nn.Cell):
     """:class:`~bert_ms.transformer.layers.Linear` (float32, with a bias) as one fused C++ call forward and
     one backward (dx, dW, db) in training mode; ``plain`` is the cell it replaces (its ``weight`` and
@@ -79,17 +87,14 @@ class FusedLinear(nn.Cell):
             raise ValueError("the fused linear kernel is float32 with a bias")
         self.weight, self.bias = plain.weight, plain.bias
         self.matmul = plain.matmul
-        self.in_features, self.out_features = plain.in_features, plain.out_features
-        self.compute_dtype, self.cast = plain.compute_dtype, False
+        self.compute_dtype = plain.compute_dtype  # what the GELU swap and the Trainer's precision read
         self.kernel = kernel
         object.__setattr__(self, "plain", plain)
 
     def construct(self, x):
         if self.training and x.dtype == ms.float32:
             return self.kernel(x, self.weight, self.bias)
-        shape = x.shape
-        y = self.matmul(x.reshape(-1, shape[-1]), self.weight) + self.bias
-        return y.reshape(shape[:-1] + (self.out_features,))
+        return _linear(self.matmul, x, self.weight, self.bias)
 
 
 class FusedAttention(nn.Cell):
@@ -107,7 +112,7 @@ class FusedAttention(nn.Cell):
         self.wv, self.bv = plain.value.weight, plain.value.bias
         self.wo, self.bo = plain.output.weight, plain.output.bias
         self.num_heads, self.head_dim = plain.num_heads, plain.head_dim
-        p = _dropout_rate(plain.dropout)
+        p = dropout_rate(plain.dropout)
         self.seeded = hasattr(plain.dropout, "mask_key") and p > 0
         self.rate = ms.Tensor([p, 1.0 / (1.0 - p), 1.0 / math.sqrt(self.head_dim), self.num_heads], ms.float32)
         self.no_key = ms.Tensor(np.zeros(1, np.int64))
@@ -115,11 +120,6 @@ class FusedAttention(nn.Cell):
         self.matmul = ops.MatMul(transpose_b=True)
         object.__setattr__(self, "plain", plain)
         object.__setattr__(self, "drop", plain.dropout)  # not a child cell: its seed Parameter keeps its name
-
-    def _project(self, x, w, b):
-        shape = x.shape
-        y = self.matmul(x.reshape(-1, shape[-1]), w) + b
-        return y.reshape(shape[:-1] + (w.shape[0],))
 
     def _split(self, x):
         b, t, _ = x.shape
@@ -136,19 +136,14 @@ class FusedAttention(nn.Cell):
             key = self.drop.mask_key() if self.seeded else self.no_key
             ctx, probs = self.kernel(q, k, v, m, key, self.rate)
             return self.linear(ctx, self.wo, self.bo), probs
-        q, k, v = self._project(x_q, self.wq, self.bq), self._project(x_kv, self.wk, self.bk), self._project(
-            x_kv, self.wv, self.bv)
+        mm = self.matmul
+        q = _linear(mm, x_q, self.wq, self.bq)
+        k, v = _linear(mm, x_kv, self.wk, self.bk), _linear(mm, x_kv, self.wv, self.bv)
         ctx, probs = scaled_dot_product_attention(self._split(q), self._split(k), self._split(v), mask,
                                                   self.drop if self.training else None)
         b, _, t, _ = ctx.shape
         ctx = ctx.transpose(0, 2, 1, 3).reshape(b, t, self.num_heads * self.head_dim)
-        return self._project(ctx, self.wo, self.bo), probs
-
-
-def _dropout_rate(cell) -> float:
-    """The rate of the attention's dropout cell (a MindSpore ``nn.Dropout`` or the Trainer's seeded one)."""
-    p = getattr(cell, "p", None)
-    return float(p) if p is not None else 1.0 - float(getattr(cell, "keep_prob", 1.0))
+        return _linear(mm, ctx, self.wo, self.bo), probs
 
 
 _FUSED = (FusedLayerNorm, FusedGELU, FusedLinear, FusedAttention)
@@ -206,10 +201,9 @@ def accelerate(model, build: bool = True) -> list[str]:
     for name, parent, attr, child in _children(model):
         if type(child) is not MultiHeadAttention or type(parent) is not EncoderLayer or linear is None:
             continue
-        projections = (child.query, child.key, child.value, child.output)
-        if any(getattr(c, "bias", None) is None or getattr(c, "compute_dtype", None) != ms.float32 for c in projections):
-            continue  # the kernels are float32 with biases
-        p = _dropout_rate(child.dropout)
+        if not all(isinstance(c, FusedLinear) for c in (child.query, child.key, child.value, child.output)):
+            continue  # the first pass left a projection plain (not float32, or no bias)
+        p = dropout_rate(child.dropout)
         if p > 0 and not hasattr(child.dropout, "mask_key"):
             continue  # MindSpore's own random dropout: its mask cannot be reproduced inside the kernel
         kernel = fused.attention(child.num_heads, build)
@@ -230,20 +224,21 @@ def restore(model, names: list[str] | None = None) -> list[str]:
     """Put back the original cell of every fused cell in ``model`` (only those in ``names`` if given; the
     fused projections inside a restored attention cell with it); returns the names restored. The next
     :func:`accelerate` swaps the same fused cells in again."""
-    restored: list[str] = []
-    first = True
-    while True:  # an attention cell's projections come back into view once the attention is restored
-        found = False
-        for name, parent, attr, child in _children(model):
-            if isinstance(child, _FUSED) and (names is None or name in names or not first):
-                child.plain.set_train(child.training)
-                parent._cells[attr] = child.plain  # noqa: SLF001
-                if first:
-                    restored.append(name)
-                found = True
-        if not found:
-            return restored
-        first = False
+    restored = []
+    for name, parent, attr, child in _children(model):
+        if isinstance(child, _FUSED) and (names is None or name in names):
+            _put_back(parent, attr, child)
+            restored.append(name)
+    return restored
+
+
+def _put_back(parent, attr, child) -> None:
+    child.plain.set_train(child.training)
+    parent._cells[attr] = child.plain  # noqa: SLF001
+    if isinstance(child, FusedAttention):  # its projections, swapped by accelerate's first pass, come back too
+        for sub_attr, sub in list(child.plain._cells.items()):  # noqa: SLF001
+            if isinstance(sub, _FUSED):
+                _put_back(child.plain, sub_attr, sub)
 
 
 def fused_cells(model) -> list[str]:

@@ -318,7 +318,6 @@ def _self_test(name: str) -> None:
         mask = np.zeros((2, 5), np.float32)
         mask[1, 3:] = -1e9
         rate = Tensor(np.array([0.0, 1.0, 0.5, 2.0], np.float32))
-        _STATE["ops"]["attention"].clear()
         ctx, probs = attention(2)(q, k, v, Tensor(mask), Tensor(np.array([7], np.int64)), rate)
         qn, kn, vn = (t.asnumpy().reshape(2, 5, 2, 4).transpose(0, 2, 1, 3) for t in (q, k, v))
         sc = qn @ kn.transpose(0, 1, 3, 2) * 0.5 + mask[:, None, None, :]

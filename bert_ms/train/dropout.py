@@ -26,6 +26,8 @@ from typing import Any
 import mindspore as ms
 from mindspore import Parameter, nn, ops
 
+from bert_ms.transformer.layers import dropout_rate
+
 M31 = 0x7FFFFFFF
 SEED_PARAM = "bert_ms_dropout_seed"  # the Trainer's seed Parameter: training state, never a weight
 
@@ -99,12 +101,6 @@ class FusedSeededDropout(SeededDropout):
         if x.dtype == ms.float32:
             return self.kernel(x, key.reshape((1,)), self.rate)
         return seeded_mask_apply(x, key, self.p, self.scale)
-
-
-def dropout_rate(cell: nn.Dropout) -> float:
-    """The rate of a MindSpore ``nn.Dropout``. ``nn.Dropout(p=...)`` keeps a stale ``keep_prob=0.5``, so
-    ``p`` is read when it exists (``p or 1 - keep_prob`` once turned dropout 0 into 0.5)."""
-    return float(cell.p) if getattr(cell, "p", None) is not None else 1.0 - float(cell.keep_prob)
 
 
 def seeded_dropouts(model, seed: Parameter, kernel=None) -> list[tuple[Any, str, SeededDropout]]:

@@ -78,3 +78,10 @@ class Embedding(nn.Cell):
 
     def construct(self, ids):
         return ops.gather(self.weight, ids, 0)
+
+
+def dropout_rate(cell: nn.Cell) -> float:
+    """The rate of a dropout cell (MindSpore's ``nn.Dropout`` or the Trainer's seeded one). ``nn.Dropout(p=...)``
+    keeps a stale ``keep_prob=0.5``, so ``p`` is read when it exists (``p or 1 - keep_prob`` once turned
+    dropout 0 into 0.5)."""
+    return float(cell.p) if getattr(cell, "p", None) is not None else 1.0 - float(cell.keep_prob)
