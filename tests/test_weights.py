@@ -16,21 +16,17 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from bert_ms.bert.config import BertConfig
 from bert_ms.bert.model import (
     HEADS,
     BertForPreTraining,
     BertForSequenceClassification,
-    BertModel,
     load_pretrained,
 )
 from bert_ms.bert.weights import (
     WeightsError,
     assign_state,
     hf_to_local,
-    load_checkpoint,
     local_to_hf,
-    save_checkpoint,
     save_pretrained,
 )
 
@@ -179,29 +175,6 @@ def test_bad_files(pretraining_dir, tmp_path):
     (path / "config.json").unlink()
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_pretrained(path)
-
-
-def test_mindspore_checkpoint_roundtrip_and_validation(tmp_path, tiny_config):
-    model = BertForPreTraining(tiny_config)
-    save_checkpoint(model, tmp_path / "m.ckpt")
-    fresh = BertForPreTraining(tiny_config)
-    assert not np.array_equal(outputs(fresh)[0], outputs(model)[0])
-    load_checkpoint(fresh, tmp_path / "m.ckpt")
-    for a, b in zip(outputs(model), outputs(fresh)):
-        np.testing.assert_array_equal(a, b)
-    # a checkpoint of a different size is refused before anything is assigned
-    other = BertForPreTraining(BertConfig(**{**tiny_config.__dict__, "intermediate_size": 48}))
-    before = snapshot(other)
-    with pytest.raises(WeightsError, match=r"ffn\.intermediate\.weight.*\(64, 32\).*\(48, 32\)"):
-        load_checkpoint(other, tmp_path / "m.ckpt")
-    assert all(np.array_equal(before[n], p.asnumpy()) for n, p in other.parameters_and_names())
-    with pytest.raises(WeightsError, match="none of its"):
-        load_checkpoint(BertModel(tiny_config), tmp_path / "m.ckpt")  # names with "bert." prefix do not fit
-    with pytest.raises(FileNotFoundError):
-        load_checkpoint(model, tmp_path / "missing.ckpt")
-    (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
-    with pytest.raises(WeightsError, match="corrupt or truncated"):
-        load_checkpoint(model, tmp_path / "bad.ckpt")
 
 
 def write_torch_zip(path, tensors: dict, monkeypatch, extra=None):

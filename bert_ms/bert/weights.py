@@ -1,10 +1,17 @@
-"""Loading and saving weights (权重读写): Hugging Face BERT directories and MindSpore checkpoints.
+"""Loading and saving weights (权重读写): Hugging Face BERT directories.
 
 A Hugging Face BERT directory holds ``config.json``, ``model.safetensors`` (or the older
 ``pytorch_model.bin``) and ``vocab.txt``. Tensor names are mapped to this package's names
 (e.g. ``encoder.layer.3.attention.output.LayerNorm.weight`` -> ``encoder.layers.3.attention_norm.norm.weight``;
 TF-era ``gamma``/``beta`` are read as ``weight``/``bias``). Loading is all-or-nothing: every name
-and shape is checked before the first Parameter is changed.
+and shape is checked before the first Parameter is changed. This package writes safetensors only
+(:func:`save_pretrained`; the Trainer's checkpoints are :mod:`bert_ms.train.checkpoint`'s).
+
+Why a ``pytorch_model.bin`` reader at all: it is the learner's path of ``load_pretrained(folder)`` and
+``bert-ms finetune --init folder`` for a BERT folder that holds no ``model.safetensors`` -- a model
+saved with ``save_pretrained(..., safe_serialization=False)`` by transformers or by mindnlp (the
+course's own library; ``tests/test_parity_mindnlp.py`` reads such a file), and downloads made before
+safetensors existed. No model shipped with this project needs it.
 
 Files from the internet are untrusted (不可信文件). ``pytorch_model.bin`` is read without PyTorch and
 without running its pickle: only tensors and an ordered dict are rebuilt, every tensor view is
@@ -509,30 +516,3 @@ def save_pretrained(model: nn.Cell, path: str | Path, vocab_file: str | Path | N
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
-
-
-def save_checkpoint(model: nn.Cell, path: str | Path) -> Path:
-    """Save all parameters to a MindSpore ``.ckpt`` file (local names)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ms.save_checkpoint(model, str(path))
-    return path
-
-
-def load_checkpoint(model: nn.Cell, path: str | Path, allow_unused: bool = False) -> nn.Cell:
-    """Load a ``.ckpt`` written by :func:`save_checkpoint`, validating names and shapes first
-    (``allow_unused`` as in :func:`assign_state`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint file not found: {path}")
-    try:
-        loaded = ms.load_checkpoint(str(path))
-    except Exception as err:
-        raise WeightsError(f"cannot read {path}: the file is corrupt or truncated ({err})") from None
-    state = {k: v.asnumpy() for k, v in loaded.items() if not k.startswith(("global_step", "learning_rate"))}
-    params = _params(model)
-    unknown = [k for k in state if k not in params]
-    if unknown and len(unknown) == len(state):
-        raise WeightsError(f"{path}: none of its {len(state)} tensors belongs to this model, e.g. {unknown[0]}")
-    assign_state(model, state, str(path), allow_unused=allow_unused)
-    return model
