@@ -20,6 +20,7 @@ ALL_FOLDERS = [*FOLDERS, "mini-bert-zh"]
 @pytest.mark.parametrize("folder", ALL_FOLDERS)
 @pytest.mark.parametrize("name", ["model.safetensors", "vocab.txt"])
 def test_committed_files_match_the_checksums_in_the_readme(folder, name):
+    """Compares committed files only (each model file with the sha256 its README states); runs no model."""
     readme = (MODELS / folder / "README.md").read_text(encoding="utf-8")
     row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` |"))
     expected = re.search(r"sha256 `([0-9a-f]{64})`", row).group(1)
