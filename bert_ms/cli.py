@@ -40,7 +40,8 @@ import numpy as np
 
 from bert_ms.bert.config import BertConfig, scaled_init_range
 from bert_ms.bert.pretraining import cached_pretraining_arrays
-from bert_ms.bert.tokenization import BertTokenizer, train_wordpiece_vocab
+from bert_ms.bert.tokenization import BertTokenizer
+from bert_ms.bert.vocab_training import train_wordpiece_vocab
 from bert_ms.data import (
     SPLITS,
     ChecksumError,

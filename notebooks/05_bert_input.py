@@ -624,7 +624,7 @@ check.zh_unk_count(n_unk)
 #
 # * Find three English words that the real vocabulary splits into 4 or more pieces. Does the split
 #   follow morphology (prefixes, stems, suffixes)? `wordpiece(word, tok.vocab, show=True)` shows the search.
-# * Train your own vocabulary with `bert_ms.bert.tokenization.train_wordpiece_vocab` on State of the Union
+# * Train your own vocabulary with `bert_ms.bert.vocab_training.train_wordpiece_vocab` on State of the Union
 #   sentences with `vocab_size` 2,000 and 8,000 (a few seconds each). How many tokens does the average
 #   sentence take with each, and with the 30,522-token bert-base vocabulary?
 # * Change `masked_lm_prob` to 0.4 and re-run the 80/10/10 measurement. Which shares change and which

@@ -19,8 +19,8 @@ from bert_ms.bert.tokenization import (
     is_control,
     is_punctuation,
     is_whitespace,
-    train_wordpiece_vocab,
 )
+from bert_ms.bert.vocab_training import train_wordpiece_vocab
 
 tokenizers = pytest.importorskip("tokenizers")
 

@@ -46,7 +46,7 @@ def test_invalid_utf8_vocab_names_the_file(tmp_path):
 TRAIN_SCRIPT = textwrap.dedent("""
     import hashlib, sys
     from bert_ms import data
-    from bert_ms.bert.tokenization import train_wordpiece_vocab
+    from bert_ms.bert.vocab_training import train_wordpiece_vocab
     sents = [s for d in data.load_sotu("train")[:8] for s in d]
     path = train_wordpiece_vocab(sents, 1200, sys.argv[1])
     print(hashlib.sha256(path.read_bytes()).hexdigest())
