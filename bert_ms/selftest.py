@@ -4,10 +4,12 @@ On the chosen device (``--device auto|CPU|GPU|Ascend``) and precision (``--preci
 it runs, and prints as one line each (PASS / FAIL / SKIP with the measured figure):
 
 1. ``environment`` -- versions, the device targets this machine has, the one chosen (what
-   ``bert-ms info`` shows), and for GPU / Ascend the libraries MindSpore's plugin needs;
-2. ``forward`` -- :class:`~bert_ms.bert.model.BertModel` equals a NumPy BERT written out below
-   (embeddings + LayerNorm, multi-head self-attention, FFN with the exact GELU, post-norm; Devlin et al.
-   2019 sec. 3, Vaswani et al. 2017 sec. 3.2-3.3) within :data:`FORWARD_TOL` for the precision;
+   ``bert-ms info`` shows), and for GPU / Ascend the libraries MindSpore's plugin needs
+   (:mod:`bert_ms.runtime.diagnosis`);
+2. ``forward`` -- :class:`~bert_ms.bert.model.BertModel` equals the float64 NumPy BERT of
+   :mod:`bert_ms.bert.reference` (embeddings + LayerNorm, multi-head self-attention, FFN with the exact GELU,
+   post-norm; Devlin et al. 2019 sec. 3, Vaswani et al. 2017 sec. 3.2-3.3) within :data:`FORWARD_TOL` for
+   the precision;
 3. ``train-graph`` / ``train-pynative`` -- a few MLM + NSP steps of the :class:`~bert_ms.train.trainer.Trainer`
    on one fixed batch: the loss must fall, in graph mode (compiled) and in PyNative mode (eager), and
    the two modes must agree (the Trainer's seeded dropout gives both the same masks);
@@ -34,9 +36,7 @@ import contextlib
 import json
 import os
 import platform
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bert_ms.runtime import device, nvidia, settings
+from bert_ms.runtime import device, diagnosis, nvidia, settings
 
 __version__ = sys.modules[__package__].__version__  # the package's own (importing bert_ms/__init__ is reserved
 # for the public API, tests/test_architecture.py)
@@ -61,9 +61,6 @@ FORWARD_TOL = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 1e-1}
 # Largest relative difference between the losses of two runs of the same steps (graph vs PyNative,
 # fused vs ops).
 LOSS_TOL = {"fp32": 1e-4, "fp16": 1e-2, "bf16": 5e-2}
-MINDSPORE_VERSION = "2.7.0"
-CANN_VERSION = "8.2.RC1"  # what MindSpore 2.7.0 is built and released for
-CANN_ACCEPTED = ("7.7", "7.8", "8.2")  # compiler/version.info versions MindSpore 2.7.0's own check accepts
 STEPS = 6
 # the mini model of the training checks: small enough for seconds on a laptop CPU
 MINI = {"vocab_size": 128, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
@@ -123,215 +120,14 @@ class Skip(Exception):
     """The check does not apply here (say why)."""
 
 
-# ----------------------------------------------------------------------------------------------
-# Turning errors into causes and next steps
-# ----------------------------------------------------------------------------------------------
-
-_ASCEND_LIBS = ("libascendcl", "libge_runner", "libhccl", "libruntime", "libgraph", "libacl", "libtsdclient",
-                "liberror_manager", "libplatform", "libopskernel")
-_SET_ENV = "source /usr/local/Ascend/ascend-toolkit/set_env.sh"
-
-
-def library_advice(soname: str) -> tuple[str, str]:
-    """(cause, next step) for a shared library that cannot be loaded."""
-    if soname == nvidia.DRIVER or soname.startswith("libcuda.so"):
-        return (f"NVIDIA driver library {soname} not found",
-                "install the NVIDIA driver (>= 520 for CUDA 11.8) and check `nvidia-smi`")
-    if soname in nvidia.WHEELS or soname.startswith(("libcud", "libcub", "libcuf", "libcur", "libcus", "libnvrtc")):
-        package = nvidia.WHEELS.get(soname, ("the nvidia-*-cu11 wheels",))[0]
-        what = "cuDNN 8" if "cudnn" in soname else "CUDA 11"
-        return (f"{what} library {soname} not found",
-                f"run `make setup-gpu` (installs {package} from requirements/lock-gpu.txt), then restart Python")
-    if soname.startswith(_ASCEND_LIBS):
-        return (f"CANN library {soname} not found",
-                f"install CANN {CANN_VERSION} and run `{_SET_ENV}` before starting Python")
-    return (f"shared library {soname} not found", "install it, or add its folder to LD_LIBRARY_PATH before starting")
-
-
-def explain(err: BaseException, target: str = "", precision: str = "fp32") -> tuple[str, str]:
-    """(cause, next step) for an unexpected error, recognising the usual accelerator problems."""
+def explain(err: BaseException, target: str = "") -> tuple[str, str]:
+    """(cause, next step) for an error in a check: a :class:`Failure` and the device switch's own one-line
+    errors carry their cause; any other error is read by :func:`bert_ms.runtime.diagnosis.error_advice`."""
     if isinstance(err, Failure):
         return err.cause, err.next_step
-    text = f"{type(err).__name__}: {err}"
-    low = text.lower()
-    first = text.strip().splitlines()[0][:300] if text.strip() else type(err).__name__
     if isinstance(err, device.DeviceError):
-        if "already runs on" in low:
-            return str(err), "run `bert-ms selftest --device ...` in a new process (MindSpore keeps one target)"
-        if "bf16" in low:
-            return str(err), "use --precision fp16 (or fp32) on this target"
-        if "cann" in low or "ascend" in low:
-            return str(err), f"install CANN {CANN_VERSION} and run `{_SET_ENV}` before starting Python"
-        if "nvidia driver" in low:
-            return str(err), "install the NVIDIA driver (>= 520) and check `nvidia-smi`"
-        if "gpu" in low:
-            return str(err), "run `make setup-gpu`, then `bert-ms selftest --device GPU` in a new process"
-        return str(err), "check `bert-ms info`"
-    lib = re.search(r"(lib[\w+\-.]+\.so(?:\.\d+)*)\s*:\s*cannot open shared object", text)
-    if lib:
-        return library_advice(lib.group(1))
-    if "cudnn" in low and ("version" in low or "status" in low):
-        return (f"cuDNN error ({first})",
-                "use the pinned cuDNN 8 (`make setup-gpu` installs nvidia-cudnn-cu11==8.7.0.84); "
-                "MindSpore 2.7.0's GPU plugin needs cuDNN 8, not 9")
-    if "driver version is insufficient" in low or "cuda driver version" in low:
-        return (f"the NVIDIA driver is too old for CUDA 11.8 ({first})", "upgrade the NVIDIA driver to >= 520")
-    if "no kernel image" in low or "invalid device function" in low:
-        return (f"MindSpore 2.7.0's CUDA kernels do not cover this GPU's architecture ({first})",
-                "try a GPU of compute capability 6.0-8.6, or run on CPU/Ascend")
-    if "bfloat16" in low or "bf16" in low:
-        return (f"bf16 not supported on this target ({first})", "use --precision fp16 (or fp32)")
-    if "out of memory" in low or "oom" in low.split():
-        return f"out of device memory ({first})", "free the device (nvidia-smi / npu-smi info) and rerun"
-    if target == "Ascend" and ("cann" in low or "acl" in low or "aclnn" in low or "ge " in low):
-        return (f"Ascend/CANN error ({first})",
-                f"check the CANN version is {CANN_VERSION} (`cat $ASCEND_HOME_PATH/compiler/version.info`)")
-    return first, "rerun with --json report.json and send the report (the full error is in it) to the course forum"
-
-
-# ----------------------------------------------------------------------------------------------
-# Device diagnosis before MindSpore is asked for a target
-# ----------------------------------------------------------------------------------------------
-
-
-def _nvcc_release(cuda_home: str) -> str | None:
-    nvcc = Path(cuda_home) / "bin" / "nvcc"
-    if not nvcc.is_file():
-        return None
-    try:
-        out = subprocess.run([str(nvcc), "--version"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    m = re.search(r"release (\d+\.\d+)", out)
-    return m.group(1) if m else None
-
-
-def gpu_problems() -> list[tuple[str, str]]:
-    """(cause, next step) for everything that keeps MindSpore 2.7.0's GPU plugin from loading here."""
-    problems = []
-    if not nvidia.gpu_plugins():
-        return [("MindSpore's GPU plugin is missing from this MindSpore install",
-                 f"reinstall mindspore=={MINDSPORE_VERSION} from requirements/lock.txt (`make setup`)")]
-    cuda_home = os.environ.get("CUDA_HOME")
-    if cuda_home:
-        release = _nvcc_release(cuda_home)
-        if release is None:
-            problems.append((f"CUDA_HOME={cuda_home} has no bin/nvcc, so MindSpore loads no GPU plugin",
-                             "unset CUDA_HOME (the libraries of `make setup-gpu` need none)"))
-        elif not release.startswith("11."):
-            problems.append((f"CUDA_HOME={cuda_home} has nvcc {release}: MindSpore 2.7.0 then looks for a CUDA "
-                             f"{release.split('.')[0]} plugin and has none (it has CUDA 11.1 and 11.6)",
-                             "unset CUDA_HOME (the CUDA 11 libraries of `make setup-gpu` are used)"))
-    missing = [s for s in nvidia.plugin_cuda_sonames() if not nvidia.loadable(s)[0]]
-    if nvidia.DRIVER in missing:
-        problems.append(library_advice(nvidia.DRIVER))
-        missing.remove(nvidia.DRIVER)
-    if missing:
-        st = nvidia.status()
-        if st["late"] and all(nvidia.wheel_library(s) for s in missing):
-            problems.append((f"the CUDA libraries are installed but MindSpore was imported before they were loaded "
-                             f"({', '.join(missing)})",
-                             "start a new Python process (bert_ms_nvidia.pth loads them at start-up)"))
-        elif all(nvidia.wheel_library(s) for s in missing) and not nvidia.pth_path().is_file():
-            problems.append((f"the CUDA wheels are installed but not made findable ({', '.join(missing)})",
-                             "run `make setup-gpu` (it writes bert_ms_nvidia.pth), then start a new process"))
-        else:
-            cause = "CUDA library not found: " + ", ".join(missing)
-            packages = sorted({nvidia.WHEELS[s][0] for s in missing if s in nvidia.WHEELS})
-            problems.append((cause, "run `make setup-gpu` (installs " + ", ".join(packages) + " pinned in "
-                             "requirements/lock-gpu.txt), then start a new process"))
-    return problems
-
-
-def cann_version() -> tuple[str | None, str | None]:
-    """(CANN home folder, compiler version from ``compiler/version.info``) or Nones."""
-    candidates = [os.environ.get("ASCEND_HOME_PATH"), os.environ.get("ASCEND_TOOLKIT_HOME"),
-                  "/usr/local/Ascend/ascend-toolkit/latest"]
-    opp = os.environ.get("ASCEND_OPP_PATH")
-    if opp:
-        candidates.insert(0, opp.split("opp")[0])
-    for home in candidates:
-        if home and Path(home).is_dir():
-            info = Path(home) / "compiler" / "version.info"
-            if info.is_file():
-                for line in info.read_text(errors="replace").splitlines():
-                    if line.startswith("Version="):
-                        return home, ".".join(line.split("=", 1)[1].strip().split(".")[:2])
-            return home, None
-    return None, None
-
-
-def ascend_problems() -> list[tuple[str, str]]:
-    """(cause, next step) for everything that keeps MindSpore 2.7.0's Ascend plugin from loading here."""
-    home, version = cann_version()
-    if home is None:
-        return [("CANN missing: no Ascend toolkit (ASCEND_HOME_PATH unset, /usr/local/Ascend absent)",
-                 f"install CANN {CANN_VERSION} (toolkit + kernels for your chip) and run `{_SET_ENV}`")]
-    problems = []
-    if version is None:
-        problems.append((f"CANN at {home} has no compiler/version.info", f"reinstall CANN {CANN_VERSION}"))
-    elif version not in CANN_ACCEPTED:
-        problems.append((f"CANN version {version} at {home}: MindSpore {MINDSPORE_VERSION} needs CANN {CANN_VERSION} "
-                         f"(compiler version {' / '.join(CANN_ACCEPTED)})", f"install CANN {CANN_VERSION}"))
-    import ctypes
-
-    for lib in ("libascendcl.so", "libge_runner.so"):
-        try:
-            ctypes.CDLL(lib)
-        except OSError:
-            problems.append((f"CANN library {lib} not loadable (LD_LIBRARY_PATH lacks the toolkit)",
-                             f"run `{_SET_ENV}` in the shell, then start Python again"))
-            break
-    return problems
-
-
-# ----------------------------------------------------------------------------------------------
-# The NumPy reference BERT (Devlin et al. 2019 sec. 3; Vaswani et al. 2017 sec. 3.2-3.3)
-# ----------------------------------------------------------------------------------------------
-
-
-def _layer_norm(x, w, b, eps):
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)  # biased variance, as BERT's LayerNorm
-    return (x - mean) / np.sqrt(var + eps) * w + b
-
-
-def _gelu(x):
-    from scipy.special import erf
-
-    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))  # the exact GELU (Hendrycks & Gimpel 2016)
-
-
-def numpy_bert(state: dict[str, np.ndarray], config, input_ids, token_type_ids, attention_mask):
-    """BERT's encoder in float64 NumPy from Hugging Face tensor names: (sequence_output, pooled_output)."""
-    w = {k.removeprefix("bert."): np.asarray(v, np.float64) for k, v in state.items()}
-    eps, heads = config.layer_norm_eps, config.num_attention_heads
-    b, t = input_ids.shape
-    x = (w["embeddings.word_embeddings.weight"][input_ids] + w["embeddings.position_embeddings.weight"][:t]
-         + w["embeddings.token_type_embeddings.weight"][token_type_ids])
-    x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
-    keep = attention_mask.astype(bool)[:, None, None, :]  # [B, 1, 1, T]: padding keys get probability 0
-
-    def dense(h, name):
-        return h @ w[name + ".weight"].T + w[name + ".bias"]
-
-    def split(h):  # [B, T, H] -> [B, heads, T, d]
-        return h.reshape(b, t, heads, -1).transpose(0, 2, 1, 3)
-
-    for i in range(config.num_hidden_layers):
-        p = f"encoder.layer.{i}."
-        q, k, v = (split(dense(x, p + f"attention.self.{n}")) for n in ("query", "key", "value"))
-        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1])
-        scores = np.where(keep, scores, -np.inf)
-        probs = np.exp(scores - scores.max(-1, keepdims=True))
-        probs /= probs.sum(-1, keepdims=True)
-        ctx = (probs @ v).transpose(0, 2, 1, 3).reshape(b, t, -1)
-        x = _layer_norm(x + dense(ctx, p + "attention.output.dense"), w[p + "attention.output.LayerNorm.weight"],
-                        w[p + "attention.output.LayerNorm.bias"], eps)  # post-norm: LN(x + Sublayer(x))
-        h = dense(_gelu(dense(x, p + "intermediate.dense")), p + "output.dense")
-        x = _layer_norm(x + h, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
-    pooled = np.tanh(dense(x[:, 0], "pooler.dense")) if "pooler.dense.weight" in w else None
-    return x, pooled
+        return str(err), diagnosis.device_error_step(str(err))
+    return diagnosis.error_advice(err, target)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -388,7 +184,7 @@ class Selftest:
             except Failure as f:
                 c = Check(name, "FAIL", figure=f.figure, cause=f.cause, next_step=f.next_step, also=f.also)
             except Exception as err:  # noqa: BLE001 - every error becomes a FAIL line with its cause
-                cause, step = explain(err, self.target or self.requested, self.precision)
+                cause, step = explain(err, self.target or self.requested)
                 c = Check(name, "FAIL", cause=cause, next_step=step)
                 self.report.versions.setdefault("tracebacks", {})[name] = traceback.format_exc()[-4000:]
         c.seconds = round(time.perf_counter() - t0, 2)
@@ -408,9 +204,9 @@ class Selftest:
         wanted = self.requested
         problems: list[tuple[str, str]] = []
         if wanted == "GPU" and "GPU" not in available:
-            problems = gpu_problems()
+            problems = diagnosis.gpu_problems()
         elif wanted == "Ascend" and "Ascend" not in available:
-            problems = ascend_problems()
+            problems = diagnosis.ascend_problems()
         figure = (f"bert_ms {__version__}, MindSpore {ms.__version__}, Python {versions['python']}; "
                   f"targets here: {', '.join(available)}")
         if problems:
@@ -419,15 +215,15 @@ class Selftest:
         try:
             info = _setup(wanted, "graph", self.precision)
         except device.DeviceError as err:
-            raise Failure(*explain(err, wanted, self.precision), figure) from None
+            raise Failure(*explain(err, wanted), figure) from None
         self.target = info.target
         self.report.device = info.target
         if info.target == "GPU":
             figure += "; CUDA libraries: " + ("preloaded from the nvidia wheels"
                                                if nvidia.status()["preloaded"] else "from the system")
         figure += f"; using {info.target} ({info.reason}), precision {info.precision}"
-        if ms.__version__ != MINDSPORE_VERSION:  # the device works, so the other checks still run
-            raise Failure(f"MindSpore {ms.__version__} is not the tested {MINDSPORE_VERSION}",
+        if ms.__version__ != diagnosis.MINDSPORE_VERSION:  # the device works, so the other checks still run
+            raise Failure(f"MindSpore {ms.__version__} is not the tested {diagnosis.MINDSPORE_VERSION}",
                           "run `make setup` (it installs requirements/lock.txt)", figure)
         return figure
 
@@ -435,6 +231,7 @@ class Selftest:
     def forward(self) -> str:
         import mindspore as ms
 
+        from bert_ms.bert import reference
         from bert_ms.bert.config import BertConfig
         from bert_ms.bert.model import BertModel
         from bert_ms.bert.weights import read_state_dict, save_pretrained
@@ -456,7 +253,7 @@ class Selftest:
         mask = np.ones_like(ids)
         mask[1, 8:] = 0  # the second row has 4 padding tokens
         out = model(ms.Tensor(ids), ms.Tensor(types), ms.Tensor(mask))
-        ref_seq, ref_pooled = numpy_bert(state, cfg, ids, types, mask)
+        ref_seq, ref_pooled = reference.bert_model(state, cfg, ids, types, mask)
         got_seq = out[0].asnumpy().astype(np.float64)
         real = mask.astype(bool)
         diff = max(np.abs(got_seq - ref_seq)[real].max(), np.abs(out[1].asnumpy() - ref_pooled).max())
@@ -736,7 +533,7 @@ class Selftest:
         try:
             NotebookClient(nb, km=km, timeout=600, resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
         except Exception as err:  # noqa: BLE001
-            cause, step = explain(err, self.target, self.precision)
+            cause, step = explain(err, self.target)
             raise Failure(f"{NOTEBOOK.name} failed: {cause}", step) from None
         finally:
             if km.has_kernel:  # the client shuts down only kernels it started itself

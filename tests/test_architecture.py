@@ -123,6 +123,15 @@ def test_bert_model_reuses_the_lesson_04_encoder_layer_and_nothing_above_it():
     assert len(source.splitlines()) < 500, "bert/model.py should stay a readable few hundred lines"
 
 
+def test_the_numpy_reference_needs_only_numpy():
+    """bert/reference.py is BERT in plain NumPy (what the tests, lesson 06's checks and the self-test compare the
+    package with): it imports no bert_ms module and no MindSpore."""
+    tree = ast.parse(MODULES["bert_ms.bert.reference"].read_text(encoding="utf-8"))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported <= {"__future__", "math", "numpy"}, imported
+
+
 def test_public_api_at_the_top():
     import bert_ms
 

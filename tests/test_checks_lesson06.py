@@ -29,6 +29,7 @@ from mindspore import nn, ops
 from mindspore.nn.utils import no_init_parameters
 from scipy.special import erf
 
+from bert_ms.bert import reference
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.model import (
     BertEmbeddings,
@@ -85,8 +86,8 @@ def test_references_equal_the_package_classes(seed):
     _set(emb, {"word_embeddings.weight": d["word"], "position_embeddings.table.weight": d["position"],
                "token_type_embeddings.weight": d["segment"], "norm.weight": d["gamma"], "norm.bias": d["beta"]})
     got = emb(ms.Tensor(d["input_ids"]), ms.Tensor(d["token_type_ids"])).asnumpy()
-    want = L.embeddings_reference(*(d[k] for k in ("input_ids", "token_type_ids", "word", "position", "segment",
-                                                   "gamma", "beta")))
+    want = reference.embeddings(*(d[k] for k in ("input_ids", "token_type_ids", "word", "position", "segment",
+                                                 "gamma", "beta")))
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 
     d = L.draw_pooler(rng)
@@ -94,7 +95,7 @@ def test_references_equal_the_package_classes(seed):
     cell = BertPooler(replace(cfg, hidden_size=H))
     _set(cell, {"dense.weight": d["weight"], "dense.bias": d["bias"]})
     got = cell(ms.Tensor(d["sequence_output"])).asnumpy()
-    np.testing.assert_allclose(got, L.pooler_reference(d["sequence_output"], d["weight"], d["bias"]),
+    np.testing.assert_allclose(got, reference.pooler(d["sequence_output"], d["weight"], d["bias"]),
                                atol=L.POOLER_ATOL, rtol=0)
 
     d = L.draw_mlm_head(rng)
@@ -103,7 +104,7 @@ def test_references_equal_the_package_classes(seed):
     _set(head, {"transform.dense.weight": d["dense_weight"], "transform.dense.bias": d["dense_bias"],
                 "transform.norm.weight": d["gamma"], "transform.norm.bias": d["beta"], "bias": d["bias"]})
     got = head(ms.Tensor(d["hidden"]), ms.Tensor(d["word_table"])).asnumpy()
-    np.testing.assert_allclose(got, L.mlm_head_reference(*(d[k] for k in L._MLM_ARGS)), atol=L.MLM_TOL, rtol=L.MLM_TOL)
+    np.testing.assert_allclose(got, reference.mlm_head(*(d[k] for k in L._MLM_ARGS)), atol=L.MLM_TOL, rtol=L.MLM_TOL)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -127,19 +128,19 @@ def test_tolerances_sit_between_correct_answers_and_mistakes():
     for _ in range(150):
         d = L.draw_embeddings(rng)
         args = [d[k] for k in ("input_ids", "token_type_ids", "word", "position", "segment", "gamma", "beta")]
-        want = L.embeddings_reference(*args)
+        want = reference.embeddings(*args)
         x32 = d["word"][d["input_ids"]] + d["segment"][d["token_type_ids"]] + d["position"][: d["input_ids"].shape[1]]
         ok.append(worst(_ln(x32, d["gamma"], d["beta"]), want, L.EMBEDDINGS_TOL, L.EMBEDDINGS_TOL))
         bad += [worst(w, want, L.EMBEDDINGS_TOL, L.EMBEDDINGS_TOL) for w, _ in L.embeddings_mistakes(d)]
 
         d = L.draw_pooler(rng)
-        want = L.pooler_reference(d["sequence_output"], d["weight"], d["bias"])
+        want = reference.pooler(d["sequence_output"], d["weight"], d["bias"])
         z = ms.Tensor(d["sequence_output"][:, 0] @ d["weight"].T + d["bias"])
         ok.append(worst(ops.tanh(z).asnumpy(), want, L.POOLER_ATOL, 0.0))
         bad += [worst(w, want, L.POOLER_ATOL, 0.0) for w, _ in L.pooler_mistakes(d)]
 
         d = L.draw_mlm_head(rng)
-        want = L.mlm_head_reference(*(d[k] for k in L._MLM_ARGS))
+        want = reference.mlm_head(*(d[k] for k in L._MLM_ARGS))
         h = d["hidden"] @ d["dense_weight"].T + d["dense_bias"]
         g = (0.5 * h * (1 + erf(h / np.float32(math.sqrt(2))))).astype(np.float32)
         ok.append(worst(_ln(g, d["gamma"], d["beta"]) @ d["word_table"].T + d["bias"], want, L.MLM_TOL, L.MLM_TOL))

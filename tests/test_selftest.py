@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from bert_ms import selftest
-from bert_ms.runtime import device, nvidia
+from bert_ms.bert import reference
+from bert_ms.runtime import device, diagnosis, nvidia
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements" / "lock-gpu.txt"
@@ -129,22 +130,22 @@ def test_wheels_installed_but_mindspore_imported_first(no_gpu, tmp_path):
 def test_cuda_home_of_another_major_version(no_gpu):
     no_gpu.setattr(nvidia, "loadable", _loadable(set(nvidia.plugin_cuda_sonames())))
     no_gpu.setenv("CUDA_HOME", "/usr/local/cuda-12.2")
-    no_gpu.setattr(selftest, "_nvcc_release", lambda home: "12.2")
+    no_gpu.setattr(diagnosis, "_nvcc_release", lambda home: "12.2")
     _, check = _environment_failure()
     assert "CUDA_HOME=/usr/local/cuda-12.2 has nvcc 12.2" in check.cause and "unset CUDA_HOME" in check.next_step
 
 
 def test_cann_missing(monkeypatch):
     monkeypatch.setattr(device, "available_targets", lambda: ("CPU",))
-    monkeypatch.setattr(selftest, "cann_version", lambda: (None, None))
+    monkeypatch.setattr(diagnosis, "cann_version", lambda: (None, None))
     _, check = _environment_failure("Ascend")
     assert check.status == "FAIL" and check.cause.startswith("CANN missing")
-    assert selftest.CANN_VERSION in check.next_step and "set_env.sh" in check.next_step
+    assert diagnosis.CANN_VERSION in check.next_step and "set_env.sh" in check.next_step
 
 
 def test_cann_of_the_wrong_version(monkeypatch):
     monkeypatch.setattr(device, "available_targets", lambda: ("CPU",))
-    monkeypatch.setattr(selftest, "cann_version", lambda: ("/usr/local/Ascend/ascend-toolkit/latest", "7.0"))
+    monkeypatch.setattr(diagnosis, "cann_version", lambda: ("/usr/local/Ascend/ascend-toolkit/latest", "7.0"))
     _, check = _environment_failure("Ascend")
     assert "CANN version 7.0" in check.cause and "8.2.RC1" in check.cause
     assert check.next_step == "install CANN 8.2.RC1"
@@ -168,7 +169,7 @@ def test_bf16_on_a_target_without_it():
     ("CUDA error: no kernel image is available for execution on the device", "architecture", "compute capability"),
 ])
 def test_errors_are_explained(message, cause, step):
-    got_cause, got_step = selftest.explain(RuntimeError(message), "GPU")
+    got_cause, got_step = diagnosis.error_advice(RuntimeError(message), "GPU")
     assert cause in got_cause and step in got_step
 
 
@@ -181,13 +182,13 @@ def test_a_second_target_in_one_process_is_explained():
 def test_forward_mismatch_fails_with_the_figure(monkeypatch):
     test = selftest.Selftest("CPU", "fp32", quick=True, out=lambda line: None)
     test.target = "CPU"
-    real = selftest.numpy_bert
+    real = reference.bert_model
 
     def off_by_a_bit(*a, **kw):
         seq, pooled = real(*a, **kw)
         return seq + 1e-3, pooled
 
-    monkeypatch.setattr(selftest, "numpy_bert", off_by_a_bit)
+    monkeypatch.setattr(reference, "bert_model", off_by_a_bit)
     check = test.check("forward", test.forward)
     assert check.status == "FAIL" and "differs from the NumPy reference by 1.00e-03" in check.cause
     assert "tolerance 1e-04" in check.figure and "tests/test_bert.py" in check.next_step
@@ -366,10 +367,10 @@ def test_numpy_reference_is_plain_bert_maths():
     ids, types = np.array([[1, 2]]), np.zeros((1, 2), int)
     # embeddings: LayerNorm of (1, 3) and (2, 0) = (-1, 1) and (1, -1); both keys real: the context is their
     # mean (0, 0), so each row stays itself after Add & Norm
-    seq, pooled = selftest.numpy_bert(state, cfg, ids, types, np.ones((1, 2), int))
+    seq, pooled = reference.bert_model(state, cfg, ids, types, np.ones((1, 2), int))
     np.testing.assert_allclose(seq, [[[-1.0, 1.0], [1.0, -1.0]]], atol=1e-6)
     assert pooled is None
     # the second key masked: both rows attend to row 0 only; row 1 becomes LN((1, -1) + (-1, 1)) = LN(0) = 0
-    seq, _ = selftest.numpy_bert(state, cfg, ids, types, np.array([[1, 0]]))
+    seq, _ = reference.bert_model(state, cfg, ids, types, np.array([[1, 0]]))
     np.testing.assert_allclose(seq, [[[-1.0, 1.0], [0.0, 0.0]]], atol=1e-6)
-    np.testing.assert_allclose(selftest._gelu(np.array([1.0, -1.0, 0.0])), [0.8413447461, -0.1586552539, 0.0])
+    np.testing.assert_allclose(reference.gelu(np.array([1.0, -1.0, 0.0])), [0.8413447461, -0.1586552539, 0.0])

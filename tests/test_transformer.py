@@ -1,4 +1,5 @@
-"""Transformer blocks against numpy re-implementations of the paper's equations (Vaswani et al. 2017)."""
+"""Transformer blocks against numpy re-implementations of the paper's equations (Vaswani et al. 2017; the
+attention and LayerNorm of :mod:`bert_ms.bert.reference`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from mindspore.nn.utils import no_init_parameters
 
+from bert_ms.bert import reference
 from bert_ms.bert.model import count_parameters
 from bert_ms.transformer.attention import (
     MultiHeadAttention,
@@ -23,23 +25,6 @@ from bert_ms.transformer.positional import SinusoidalPositionalEncoding, sinusoi
 rng = np.random.default_rng(0)
 
 
-def np_softmax(x):
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def np_attention(q, k, v, allowed):
-    s = q @ k.swapaxes(-1, -2) / math.sqrt(q.shape[-1])
-    s = np.where(allowed, s, -np.inf)
-    p = np_softmax(s)
-    return p @ v, p
-
-
-def np_layernorm(x, w, b, eps):
-    mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * w + b
-
-
 def t(a):
     return ms.Tensor(a)
 
@@ -48,7 +33,7 @@ def test_scaled_dot_product_attention_eq1_with_padding_mask():
     q, k, v = (rng.normal(size=(2, 3, 5, 8)).astype(np.float32) for _ in range(3))
     keep = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], np.float32)
     out, probs = scaled_dot_product_attention(t(q), t(k), t(v), padding_mask(t(keep)))
-    want_out, want_p = np_attention(q, k, v, keep[:, None, None, :].astype(bool))
+    want_out, want_p = reference.attention(q, k, v, keep[:, None, None, :].astype(bool))
     np.testing.assert_allclose(probs.asnumpy(), want_p, atol=1e-6)
     np.testing.assert_allclose(out.asnumpy(), want_out, atol=1e-5)
     assert np.all(probs.asnumpy()[0, :, :, 3:] == 0)  # padded keys get exactly zero weight
@@ -59,7 +44,7 @@ def test_causal_mask_blocks_the_future():
     out, probs = scaled_dot_product_attention(t(q), t(k), t(v), causal_mask(6))
     p = probs.asnumpy()
     assert np.all(p[..., np.triu_indices(6, 1)[0], np.triu_indices(6, 1)[1]] == 0)
-    _, want_p = np_attention(q, k, v, np.tril(np.ones((6, 6), bool)))
+    _, want_p = reference.attention(q, k, v, np.tril(np.ones((6, 6), bool)))
     np.testing.assert_allclose(p, want_p, atol=1e-6)
     v2 = v.copy()
     v2[..., 4:, :] += 10.0  # changing future values leaves earlier outputs unchanged
@@ -81,14 +66,14 @@ def test_multi_head_attention_matches_numpy():
     def split(a):
         return a.reshape(a.shape[0], a.shape[1], 4, 4).transpose(0, 2, 1, 3)
 
-    ctx, p = np_attention(split(proj("query", x)), split(proj("key", mem)), split(proj("value", mem)), True)
+    ctx, p = reference.attention(split(proj("query", x)), split(proj("key", mem)), split(proj("value", mem)), True)
     want = proj("output", ctx.transpose(0, 2, 1, 3).reshape(2, 5, 16))
     assert probs.shape == (2, 4, 5, 7)
     np.testing.assert_allclose(probs.asnumpy(), p, atol=1e-6)
     np.testing.assert_allclose(out.asnumpy(), want, atol=1e-5)
     # self-attention: keys and values from the same sequence
     own, own_p = mha(t(x), t(x))
-    ctx, p = np_attention(split(proj("query", x)), split(proj("key", x)), split(proj("value", x)), True)
+    ctx, p = reference.attention(split(proj("query", x)), split(proj("key", x)), split(proj("value", x)), True)
     np.testing.assert_allclose(own_p.asnumpy(), p, atol=1e-6)
     np.testing.assert_allclose(own.asnumpy(), proj("output", ctx.transpose(0, 2, 1, 3).reshape(2, 5, 16)), atol=1e-5)
 
@@ -116,7 +101,7 @@ def test_ffn_eq2_and_add_norm():
         PositionwiseFeedForward(8, 32, act="swish")
     an = AddNorm(8, dropout=0.0, eps=1e-6)
     y = rng.normal(size=(2, 3, 8)).astype(np.float32)
-    np.testing.assert_allclose(an(t(x), t(y)).asnumpy(), np_layernorm(x + y, 1.0, 0.0, 1e-6), atol=1e-5)
+    np.testing.assert_allclose(an(t(x), t(y)).asnumpy(), reference.layer_norm(x + y, 1.0, 0.0, 1e-6), atol=1e-5)
 
 
 def test_post_norm_vs_pre_norm_layer():

@@ -1,9 +1,10 @@
 """Lesson 06 exercises (BERT's architecture): the input embeddings, the pooler, the tied MLM head and
 the parameter count of the whole pretraining model.
 
-Every check draws fresh random sizes and weights, computes the exact answer in float64 NumPy (the same
-formulas as ``bert_ms.bert.model``'s ``BertEmbeddings``, ``BertPooler``, ``BertMLMHead`` and
-``count_parameters(BertForPreTraining(config))``; ``tests/test_checks_lesson06.py`` proves they agree),
+Every check draws fresh random sizes and weights, computes the exact answer in float64 NumPy
+(:mod:`bert_ms.bert.reference`, the same formulas as ``bert_ms.bert.model``'s ``BertEmbeddings``,
+``BertPooler``, ``BertMLMHead``, and here ``count_parameters(BertForPreTraining(config))``;
+``tests/test_checks_lesson06.py`` proves they agree),
 runs the learner's function and names the first mismatch. No check runs a MindSpore operation of its own
 or builds a model, so a check works whether or not ``device.setup()`` ran first.
 
@@ -23,13 +24,13 @@ import numbers
 import mindspore as ms
 import numpy as np
 
+from bert_ms.bert import reference
 from bert_ms.bert.config import BertConfig
+from bert_ms.bert.reference import gelu, gelu_tanh, layer_norm
 from bert_ms.exercises import Mismatch, exercise, expect_close, to_numpy
 
 __all__ = ["bert_embeddings", "pooler", "mlm_head", "param_count"]
 
-EPS = 1e-12  # BERT's layer_norm_eps
-_erf = np.vectorize(math.erf, otypes=[np.float64])
 
 # Tolerances, measured over 1,000 draws: the worst correct float32 answer uses 2 % (embeddings), 34 %
 # (pooler, MindSpore's tanh) and 10 % (MLM head) of them; the nearest named mistake is 34, 2,300 and 13
@@ -46,45 +47,18 @@ _FORBID_MODELS = ("bert_ms.bert.model:BertModel", "bert_ms.bert.model:BertForPre
                   "bert_ms.bert.model:BertForMaskedLM")
 
 
-# --- exact references (float64) ------------------------------------------------------------------
+# --- the exact answers are bert_ms.bert.reference's (float64); typical mistakes of the formulas ---------
 
-def _layer_norm(x: np.ndarray, gamma=None, beta=None, eps: float = EPS, ddof: int = 0) -> np.ndarray:
+def _layer_norm_unbiased(x: np.ndarray, gamma, beta) -> np.ndarray:
+    """The typical mistake: LayerNorm with the unbiased variance (divided by H - 1, np.var's ddof=1)."""
     x = np.asarray(x, np.float64)
     mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).sum(-1, keepdims=True) / (x.shape[-1] - ddof)
-    y = (x - mean) / np.sqrt(var + eps)
-    return y if gamma is None else y * np.asarray(gamma, np.float64) + np.asarray(beta, np.float64)
-
-
-def _gelu(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
-
-
-def _gelu_tanh(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    var = ((x - mean) ** 2).sum(-1, keepdims=True) / (x.shape[-1] - 1)
+    return (x - mean) / np.sqrt(var + reference.EPS) * np.asarray(gamma, np.float64) + np.asarray(beta, np.float64)
 
 
 def _f64(*arrays):
     return tuple(np.asarray(a, np.float64) for a in arrays)
-
-
-def embeddings_reference(ids, token_types, word, position, segment, gamma, beta) -> np.ndarray:
-    """LayerNorm(word[ids] + segment[token_types] + position[:T]) in float64 (eps 1e-12)."""
-    word, position, segment = _f64(word, position, segment)
-    return _layer_norm(word[ids] + segment[token_types] + position[: ids.shape[1]], gamma, beta)
-
-
-def pooler_reference(sequence_output, weight, bias) -> np.ndarray:
-    """tanh(W h_[CLS] + b) in float64, W stored [out, in]."""
-    seq, weight, bias = _f64(sequence_output, weight, bias)
-    return np.tanh(seq[:, 0] @ weight.T + bias)
-
-
-def mlm_head_reference(hidden, dense_weight, dense_bias, gamma, beta, word_table, bias) -> np.ndarray:
-    """LayerNorm(GELU(dense(h))) E^T + bias in float64 (exact GELU, eps 1e-12)."""
-    hidden, dense_weight, dense_bias, word_table, bias = _f64(hidden, dense_weight, dense_bias, word_table, bias)
-    h = _layer_norm(_gelu(hidden @ dense_weight.T + dense_bias), gamma, beta)
-    return h @ word_table.T + bias
 
 
 def parameter_terms(c) -> dict[str, int]:
@@ -150,21 +124,21 @@ def embeddings_mistakes(d: dict) -> list[tuple[np.ndarray, str]]:
     return [
         (x, "this is the sum of the three embeddings without the LayerNorm; BERT normalises the sum "
             "(LayerNorm with gamma and beta) before the first layer."),
-        (_layer_norm(x), "the LayerNorm's scale gamma and shift beta were not applied (y = x_hat * gamma + beta)."),
-        (_layer_norm(word[ids] + pos[:T], gamma, beta), "the segment embeddings (segment[token_type_ids]) are "
-                                                        "missing: sentences A and B would look the same."),
-        (_layer_norm(word[ids] + seg[tt], gamma, beta), "the position embeddings are missing: without them "
-                                                        "self-attention cannot tell word order."),
-        (_layer_norm(word[ids] + seg[tt] + pos[1:T + 1], gamma, beta),
+        (layer_norm(x, 1.0, 0.0), "the LayerNorm's scale gamma and shift beta were not applied (y = x_hat * gamma + beta)."),
+        (layer_norm(word[ids] + pos[:T], gamma, beta), "the segment embeddings (segment[token_type_ids]) are "
+                                                       "missing: sentences A and B would look the same."),
+        (layer_norm(word[ids] + seg[tt], gamma, beta), "the position embeddings are missing: without them "
+                                                       "self-attention cannot tell word order."),
+        (layer_norm(word[ids] + seg[tt] + pos[1:T + 1], gamma, beta),
          "the positions are off by one: the first token uses row 0 of the position table (position[:T])."),
-        (_layer_norm(word[ids] + seg[tt[:1]] + pos[:T], gamma, beta),
+        (layer_norm(word[ids] + seg[tt[:1]] + pos[:T], gamma, beta),
          "every row used the segment ids of the first row; use token_type_ids row by row."),
-        (_layer_norm(x, gamma, beta, ddof=1), "this LayerNorm uses the unbiased variance (divided by H - 1); "
-                                              "LayerNorm divides by H."),
-        (_layer_norm(x, gamma, beta, eps=1e-5), "the LayerNorm's epsilon looks like 1e-5 (PyTorch's default); "
-                                                "BERT's layer_norm_eps is 1e-12."),
-        (_layer_norm(x, gamma, beta, eps=1e-6), "the LayerNorm's epsilon looks like 1e-6; BERT's layer_norm_eps "
-                                                "is 1e-12."),
+        (_layer_norm_unbiased(x, gamma, beta), "this LayerNorm uses the unbiased variance (divided by H - 1); "
+                                               "LayerNorm divides by H."),
+        (layer_norm(x, gamma, beta, eps=1e-5), "the LayerNorm's epsilon looks like 1e-5 (PyTorch's default); "
+                                               "BERT's layer_norm_eps is 1e-12."),
+        (layer_norm(x, gamma, beta, eps=1e-6), "the LayerNorm's epsilon looks like 1e-6; BERT's layer_norm_eps "
+                                               "is 1e-12."),
     ]
 
 
@@ -178,7 +152,7 @@ def bert_embeddings(fn):
     ``segment`` [2, H]: the three tables; ``gamma``, ``beta`` [H]: the LayerNorm (eps 1e-12, written by
     the learner). BERT's input (sec. 3.2, fig. 2): LayerNorm(token + segment + position embedding)."""
     d = draw_embeddings(np.random.default_rng())
-    expected = embeddings_reference(*(d[k] for k in ("input_ids", "token_type_ids", "word", "position", "segment",
+    expected = reference.embeddings(*(d[k] for k in ("input_ids", "token_type_ids", "word", "position", "segment",
                                                      "gamma", "beta")))
     got = fn(*(ms.Tensor(d[k]) for k in ("input_ids", "token_type_ids", "word", "position", "segment", "gamma",
                                          "beta")))
@@ -240,7 +214,7 @@ def pooler(fn):
 
     ``sequence_output`` [B, T, H] float32; ``weight`` [H, H] in the PyTorch layout [out, in]; ``bias`` [H]."""
     d = draw_pooler(np.random.default_rng())
-    expected = pooler_reference(d["sequence_output"], d["weight"], d["bias"])
+    expected = reference.pooler(d["sequence_output"], d["weight"], d["bias"])
     got = fn(ms.Tensor(d["sequence_output"]), ms.Tensor(d["weight"]), ms.Tensor(d["bias"]))
     what = f"pooled output of sequence_output {list(d['sequence_output'].shape)}"
     try:
@@ -273,25 +247,25 @@ def mlm_head_mistakes(d: dict) -> list[tuple[np.ndarray, str]]:
     hidden, dw, db, table, bias = _f64(d["hidden"], d["dense_weight"], d["dense_bias"], d["word_table"], d["bias"])
     gamma, beta = d["gamma"], d["beta"]
     h = hidden @ dw.T + db
-    right = _layer_norm(_gelu(h), gamma, beta)
+    right = layer_norm(gelu(h), gamma, beta)
     return [
         (hidden @ table.T + bias, "the transform (dense -> GELU -> LayerNorm) before the tied output layer is "
                                   "missing."),
         (right @ table.T, "the per-word output bias is missing (logits = h E^T + bias)."),
-        (_layer_norm(np.maximum(h, 0), gamma, beta) @ table.T + bias, "ReLU was used; BERT's head uses GELU."),
-        (_layer_norm(_gelu_tanh(h), gamma, beta) @ table.T + bias,
+        (layer_norm(np.maximum(h, 0), gamma, beta) @ table.T + bias, "ReLU was used; BERT's head uses GELU."),
+        (layer_norm(gelu_tanh(h), gamma, beta) @ table.T + bias,
          "this is GELU's tanh approximation; hidden_act='gelu' is the exact erf form "
          "(ops.gelu(x, approximate='none'))."),
-        (_layer_norm(h, gamma, beta) @ table.T + bias, "the GELU of the transform is missing "
-                                                       "(dense -> GELU -> LayerNorm)."),
-        (_gelu(h) @ table.T + bias, "the LayerNorm of the transform is missing (dense -> GELU -> LayerNorm)."),
-        (_gelu(_layer_norm(h, gamma, beta)) @ table.T + bias, "GELU and LayerNorm are swapped; the order is "
-                                                              "dense -> GELU -> LayerNorm."),
-        (_layer_norm(_gelu(hidden @ dw + db), gamma, beta) @ table.T + bias,
+        (layer_norm(h, gamma, beta) @ table.T + bias, "the GELU of the transform is missing "
+                                                      "(dense -> GELU -> LayerNorm)."),
+        (gelu(h) @ table.T + bias, "the LayerNorm of the transform is missing (dense -> GELU -> LayerNorm)."),
+        (gelu(layer_norm(h, gamma, beta)) @ table.T + bias, "GELU and LayerNorm are swapped; the order is "
+                                                            "dense -> GELU -> LayerNorm."),
+        (layer_norm(gelu(hidden @ dw + db), gamma, beta) @ table.T + bias,
          "the dense weight was not transposed: it is stored [out, in], so compute h @ W.T + b."),
-        (_layer_norm(_gelu(hidden @ dw.T), gamma, beta) @ table.T + bias, "the dense layer's bias is missing."),
-        (_layer_norm(_gelu(h)) @ table.T + bias, "the LayerNorm's gamma and beta were not applied."),
-        (_layer_norm(_gelu(h), gamma, beta, ddof=1) @ table.T + bias,
+        (layer_norm(gelu(hidden @ dw.T), gamma, beta) @ table.T + bias, "the dense layer's bias is missing."),
+        (layer_norm(gelu(h), 1.0, 0.0) @ table.T + bias, "the LayerNorm's gamma and beta were not applied."),
+        (_layer_norm_unbiased(gelu(h), gamma, beta) @ table.T + bias,
          "this LayerNorm uses the unbiased variance (divided by H - 1); LayerNorm divides by H."),
     ]
 
@@ -306,7 +280,7 @@ def mlm_head(fn):
     exact GELU, LayerNorm (gamma, beta, eps 1e-12), then the scores against every row of the token
     embedding table ``word_table`` [V, H] (tied weights) plus a per-word ``bias`` [V]."""
     d = draw_mlm_head(np.random.default_rng())
-    expected = mlm_head_reference(*(d[k] for k in _MLM_ARGS))
+    expected = reference.mlm_head(*(d[k] for k in _MLM_ARGS))
     got = fn(*(ms.Tensor(d[k]) for k in _MLM_ARGS))
     what = f"MLM logits for hidden {list(d['hidden'].shape)} and a vocabulary of {d['word_table'].shape[0]}"
     try:

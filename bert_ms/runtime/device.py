@@ -30,7 +30,6 @@ editing a notebook.
 from __future__ import annotations
 
 import contextlib
-import ctypes.util
 import os
 import random
 import sys
@@ -40,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bert_ms.runtime import fonts, language, settings
+from bert_ms.runtime import diagnosis, fonts, language, nvidia, settings
 
 TARGETS = ("CPU", "GPU", "Ascend")
 MODES = ("graph", "pynative")
@@ -104,9 +103,10 @@ def _quiet_fds():
 
 
 def missing_reason(target: str) -> str:
-    """Why ``target`` is not usable here, in words a learner can act on ("" for the CPU)."""
+    """Why ``target`` is not usable here, in one line a learner can act on ("" for the CPU); the full list of
+    causes is :func:`bert_ms.runtime.diagnosis.gpu_problems` / ``ascend_problems`` (``bert-ms selftest``)."""
     if target == "GPU":
-        if ctypes.util.find_library("cuda") is None:
+        if not nvidia.loadable(nvidia.DRIVER)[0]:
             return "GPU: no NVIDIA driver found (libcuda.so is not loadable)"
         return ("GPU: MindSpore's GPU plugin did not load (it needs the CUDA 11 libraries and cuDNN 8: `make setup-gpu`; "
                 "`bert-ms selftest --device GPU` names what is missing)")
@@ -114,8 +114,8 @@ def missing_reason(target: str) -> str:
         home = os.environ.get("ASCEND_HOME_PATH") or os.environ.get("ASCEND_TOOLKIT_HOME")
         if not home and not Path("/usr/local/Ascend").exists():
             return "Ascend: no CANN toolkit found (ASCEND_HOME_PATH is unset and /usr/local/Ascend is absent)"
-        return ("Ascend: MindSpore's Ascend plugin did not load (MindSpore 2.7.0 needs CANN 8.2.RC1 and "
-                "`source set_env.sh`; `bert-ms selftest --device Ascend` checks both)")
+        return (f"Ascend: MindSpore's Ascend plugin did not load (MindSpore {diagnosis.MINDSPORE_VERSION} needs CANN "
+                f"{diagnosis.CANN_VERSION} and `source set_env.sh`; `bert-ms selftest --device Ascend` checks both)")
     return ""
 
 
