@@ -226,11 +226,11 @@ def tag_words(model, encoded: dict[str, np.ndarray], sentences: list[list[str]],
     """Each sentence (a list of words) as ``word/TAG word/TAG ...`` from a token classifier, one sentence per
     forward pass. ``encoded``: the sentences as :func:`bert_ms.train.tasks.token_tag_arrays` encodes them (the
     encoding the classifier was fine-tuned with), whose ``labels`` >= 0 mark each word's first piece: that piece
-    carries the word's tag (BERT Sec. 5.3). Words past the window of ``seq_len`` tokens are left untagged."""
+    carries the word's tag (BERT Sec. 5.3). Words past the window (the arrays' width) are left untagged."""
     out = []
     for row, words in enumerate(sentences):
         logits = model(*(ms.Tensor(encoded[k][row:row + 1]) for k in FEATURE_KEYS)).asnumpy()[0]
         first = np.where(encoded["labels"][row] >= 0)[0]  # each word's first piece carries its tag
         tagged = [f"{w}/{tag_names[int(logits[i].argmax())]}" for w, i in zip(words, first)]
-        out.append(" ".join(tagged + words[len(first):]))  # words past seq_len are left untagged
+        out.append(" ".join(tagged + words[len(first):]))  # words past the window: untagged
     return out
