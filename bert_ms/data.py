@@ -49,6 +49,13 @@ def seeded_subset(n: int, limit: int | None, seed: int) -> np.ndarray:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).permutation(n)[:limit])
 
+
+def seeded_rows(arrays: dict[str, np.ndarray], limit: int | None, seed: int) -> dict[str, np.ndarray]:
+    """A seeded subset of ``limit`` examples of equally long arrays (rows in their original order, by
+    :func:`seeded_subset`); all of them if ``limit`` is None."""
+    keep = seeded_subset(len(next(iter(arrays.values()))), limit, seed)
+    return {k: v[keep] for k, v in arrays.items()}
+
 __all__ = [
     "ChecksumError", "MissingPackageError", "SPLITS", "manifest", "verify", "data_path", "split_sentences",
     "load_sotu", "load_sotu_records", "load_spam", "load_spam_documents", "load_email_qa", "email_qa_answers",

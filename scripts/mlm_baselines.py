@@ -20,7 +20,7 @@ from bert_ms.bert.pretraining import (
     next_sentence_overlap_baseline,
 )
 from bert_ms.bert.tokenization import BertTokenizer
-from bert_ms.cli import NAMED_CORPORA
+from bert_ms.train.corpora import NAMED_CORPORA
 
 
 def main() -> None:

@@ -181,7 +181,7 @@ def test_read_only_out_is_one_line(tmp_path, corpus):
 
 def test_a_second_writer_is_refused_naming_the_other_process(tmp_path, corpus):
     out = tmp_path / "shared"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from bert_ms.cli import RunLock; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from bert_ms.train.run_folder import RunLock; "
                                "lock = RunLock(sys.argv[1], 'bert-ms pretrain --out shared').__enter__(); "
                                "print('locked', flush=True); time.sleep(120)", str(out)],
                               stdout=subprocess.PIPE, text=True, cwd=REPO)

@@ -45,7 +45,7 @@ def test_bad_input_gives_one_line_error(tmp_path, capsys, argv, message):
 
 
 def test_named_vocabularies_resolve(tmp_path):
-    from bert_ms.cli import resolve_vocab
+    from bert_ms.bert.inference import resolve_vocab
 
     zh = resolve_vocab("bert-base-chinese", tmp_path)
     en = resolve_vocab("bert-base-uncased", tmp_path)

@@ -123,7 +123,7 @@ def test_spam_documents_are_the_emails_text_without_labels():
     assert all(len(d) >= 2 and d[0].startswith("Subject:") for d in docs)
     first = next(t for t in texts if t.startswith(docs[0][0]))
     assert " ".join(docs[0]) == " ".join(first.split())  # the words, in order; only whitespace changes
-    from bert_ms.cli import read_corpus
+    from bert_ms.train.corpora import read_corpus
 
     train, dev = read_corpus("spam")
     assert dev == docs and len(train) > 8 * len(dev)

@@ -3,6 +3,7 @@
 Devlin et al. 2019, sec. 3: L = number of layers, H = hidden size, A = attention heads, and the
 feed-forward size is 4H. BERT-base is L12/H768/A12 (110M parameters), BERT-large L24/H1024/A16
 (340M). The small presets are the "compact" BERTs of Turc et al. 2019 (tiny, mini, small).
+:func:`read_model_config` reads a model folder's ``config.json``, an error naming the file if it lies.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from bert_ms.runtime.files import read_text_file
 
 PRESETS: dict[str, dict] = {
     "tiny": dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512),
@@ -135,3 +138,18 @@ def scaled_init_range(hidden_size: int, base: float = 0.02) -> float:
     steps; at 0.049 its attention turned positional within 1,000 (``models/mini-bert-sotu/README.md``).
     """
     return base * (768 / hidden_size) ** 0.5
+
+
+def read_model_config(folder: Path) -> tuple[BertConfig, dict]:
+    """(BertConfig, the raw config.json dict) of a model folder; bad JSON or UTF-8 names the file."""
+    path = folder / "config.json"
+    try:
+        raw = json.loads(read_text_file(path, "model config"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path} does not hold a JSON object")
+    try:
+        return BertConfig.from_dict(raw), raw
+    except (TypeError, ValueError) as err:  # a field that lies: one line naming the file and the field
+        raise ValueError(f"{path}: {err}") from None

@@ -1,18 +1,22 @@
-"""Using a trained BERT (推理): find a model folder, encode texts, fill in ``[MASK]``, classify.
+"""Using a trained BERT (推理): find a model folder, encode texts, fill in ``[MASK]``, classify, tag words.
 
 The notebooks of lessons 07-08 and the ``bert-ms`` command line call these same functions, so a
 notebook cell and a command give the same numbers.
 
 * :func:`model_dir` / :func:`vocab_file`: a model folder (``config.json`` + weights) and a
-  vocabulary (a named one such as ``bert-base-uncased``, or a path);
+  vocabulary (a named one such as ``bert-base-uncased``, or a path); :func:`resolve_vocab` also
+  trains one on a corpus (``--vocab train``);
 * :func:`encode_texts`: texts (and optional second segments) as the static-shape arrays
   ``input_ids``, ``token_type_ids``, ``attention_mask`` of BERT's Figure 2;
 * :func:`fill_mask`: the masked language model (掩码语言模型) head's top-k guesses for every
   ``[MASK]`` (BERT Sec. 3.1, task #1);
 * :func:`classify`: class probabilities from a sequence classifier (BERT Sec. 4.1: a softmax over
   ``C W^T`` on the final ``[CLS]`` vector);
-* :func:`check_seq_len` and :func:`head_is_trained`: the checks that turn a silently wrong answer
-  into a one-line error (a sequence longer than the learned positions; a head never trained).
+* :func:`tag_words`: ``word/TAG`` from a token classifier, each word's tag read off its first piece
+  (BERT Sec. 5.3); :func:`class_names` / :func:`tag_names`: the names of a classifier's outputs;
+* :func:`check_seq_len`, :func:`check_vocab`, :func:`head_is_trained` and :func:`require_trained_head`: the
+  checks that turn a silently wrong answer into a one-line error (a sequence longer than the learned
+  positions; a vocabulary of another size; a head never trained).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 from bert_ms.bert import weights
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.tokenization import bert_base_chinese_vocab, bert_base_uncased_vocab
+from bert_ms.bert.vocab_training import train_wordpiece_vocab
 from bert_ms.runtime.messages import shorten
 from bert_ms.runtime.settings import MissingPackageError, package_dir
 
@@ -81,6 +86,21 @@ def vocab_file(vocab: str | Path) -> Path:
     return path
 
 
+def resolve_vocab(vocab: str, out_dir: Path, train_docs: list[list[str]] | None = None,
+                  vocab_size: int = 8000) -> Path:
+    """A named vocabulary or a path (:func:`vocab_file`); ``train`` -> WordPiece trained on the corpus,
+    written atomically as ``OUT/vocab.txt`` and reused by a rerun or ``--resume``."""
+    if vocab != "train":
+        return vocab_file(vocab)
+    target = out_dir / "vocab.txt"
+    if target.exists():
+        return target
+    if train_docs is None:
+        raise ValueError("--vocab train needs a corpus")
+    # deterministic, and written atomically: a crash leaves no half-written vocab.txt
+    return Path(train_wordpiece_vocab([" ".join(d) for d in train_docs], vocab_size, target))
+
+
 def check_seq_len(config: BertConfig, seq_len: int, source: str | Path = "the model") -> None:
     """Refuse a sequence length the model has no learned position for (BERT's positions are a
     learned table of ``max_position_embeddings`` rows, Sec. 3 / Figure 2), before anything compiles."""
@@ -114,6 +134,42 @@ def head_is_trained(folder: str | Path, head: str) -> bool:
     """Whether ``folder`` stores weights for ``head`` (e.g. a pretraining model has no ``classifier``)."""
     want = HEAD_TENSORS.get(head)
     return want is None or any(name == want or name.endswith("." + want) for name in stored_tensor_names(folder))
+
+
+def require_trained_head(folder: str | Path, head: str, task: str) -> None:
+    """A head the model folder has no weights for would be random: refuse (BERT's heads are trained)."""
+    if head_is_trained(folder, head):
+        return
+    if head in ("pretraining", "masked_lm"):
+        raise ValueError(f"{folder} has no trained masked-LM head (no cls.predictions weights), so fill-mask "
+                         "would guess at random; use a model saved by pretrain")
+    raise ValueError(f"{folder} has no trained {head.replace('_', ' ')} head (no classifier weights: it is not "
+                     f"fine-tuned), so --task {task} would print random labels; fine-tune it first: bert-ms finetune "
+                     f"--task {task} --init {folder} --out RUN")
+
+
+def class_names(raw_config: dict, task_names: list[str], task: str, given: list[str] | None = None) -> list[str]:
+    """A classifier's class names: ``given`` (``--labels``), else the model's config.json ``id2label`` (unless
+    the generic ``LABEL_i``), else the task's names; an ``id2label`` naming other classes than ``task``'s is refused."""
+    if given:
+        return list(given)
+    id2label = raw_config.get("id2label") or {}
+    model_names = [str(id2label.get(str(i), id2label.get(i, ""))) for i in range(len(id2label))]
+    if model_names and not all(n == f"LABEL_{i}" for i, n in enumerate(model_names)):
+        if sorted(model_names) != sorted(task_names):
+            raise ValueError(f"the model was fine-tuned for the labels ({', '.join(model_names)}), not those of --task "
+                             f"{task} ({', '.join(task_names)}); pass the right --task, or --labels")
+        return model_names
+    return task_names
+
+
+def tag_names(raw_config: dict, folder: str | Path) -> list[str]:
+    """A token classifier's tag names, from its config.json ``id2label`` (which finetune writes)."""
+    id2label = raw_config.get("id2label") or {}
+    names = [id2label[str(i)] for i in range(len(id2label))]
+    if not names:
+        raise ValueError(f"{folder}/config.json has no id2label: is it a token classifier saved by finetune?")
+    return names
 
 
 def encode_texts(tokenizer, texts: list[str], seq_len: int, pairs: list[str] | None = None) -> dict[str, np.ndarray]:
@@ -165,3 +221,17 @@ def classify(model, tokenizer, texts: list[str], seq_len: int = 128, batch_size:
         enc = encode_texts(tokenizer, texts[start:start + batch_size], seq_len)
         out.append(softmax(model(*(ms.Tensor(enc[k]) for k in FEATURE_KEYS)).asnumpy()))
     return np.concatenate(out, 0) if out else np.zeros((0, getattr(model, "num_labels", 2)))
+
+
+def tag_words(model, encoded: dict[str, np.ndarray], sentences: list[list[str]], tag_names: list[str]) -> list[str]:
+    """Each sentence (a list of words) as ``word/TAG word/TAG ...`` from a token classifier, one sentence per
+    forward pass. ``encoded``: the sentences as :func:`bert_ms.train.tasks.token_tag_arrays` encodes them (the
+    encoding the classifier was fine-tuned with), whose ``labels`` >= 0 mark each word's first piece: that piece
+    carries the word's tag (BERT Sec. 5.3). Words past the window (the arrays' width) are left untagged."""
+    out = []
+    for row, words in enumerate(sentences):
+        logits = model(*(ms.Tensor(encoded[k][row:row + 1]) for k in FEATURE_KEYS)).asnumpy()[0]
+        first = np.where(encoded["labels"][row] >= 0)[0]  # each word's first piece carries its tag
+        tagged = [f"{w}/{tag_names[int(logits[i].argmax())]}" for w, i in zip(words, first)]
+        out.append(" ".join(tagged + words[len(first):]))  # words past the window: untagged
+    return out

@@ -18,6 +18,8 @@ This module holds the parts around the model, in the order a prediction needs th
 * :func:`best_span` -- span decoding with ``end >= start`` and a maximum length, over context tokens only;
 * :func:`predict_answers` -- every window of every question, the best span over all windows, mapped
   back to the exact characters of the context;
+* :func:`question_windows` / :func:`question_scores` -- training arrays and SQuAD scores of a seeded subset
+  of a split's questions (what ``bert-ms finetune`` and ``evaluate --task qa`` use);
 * :func:`squad_em_f1` -- SQuAD's exact match and F1 (Rajpurkar et al. 2016), after SQuAD's answer
   normalisation (lower case, no punctuation, no articles ``a/an/the``, single spaces);
 * :func:`line_overlap_baseline` -- a simple baseline: the context line sharing most words with the question;
@@ -51,12 +53,14 @@ from bert_ms.bert.tokenization import (
     is_punctuation,
     is_whitespace,
 )
+from bert_ms.data import seeded_subset
 from bert_ms.runtime import device
 from bert_ms.runtime.progress import steps as progress_steps
 
 __all__ = [
     "Window", "tokenize_with_offsets", "make_windows", "windows_to_arrays", "answer_token_span", "best_span",
-    "predict_answers", "answer_question", "training_windows", "evaluate_answers", "span_loss", "normalize_answer",
+    "predict_answers", "answer_question", "training_windows", "evaluate_answers", "question_windows",
+    "question_scores", "span_loss", "normalize_answer",
     "exact_match", "f1_score", "squad_em_f1", "line_overlap_baseline", "frequent_answer_baseline", "QA_KEYS",
 ]
 
@@ -352,6 +356,26 @@ def evaluate_answers(model, tokenizer: BertTokenizer, records: Sequence[dict], m
     preds = predict_answers(model, tokenizer, [r["question"] for r in records], [r["context"] for r in records],
                             max_length, stride, max_answer_len, batch_size)
     return squad_em_f1([p[0] for p in preds], [r.get("answers") or r["answer"] for r in records])
+
+
+def _seeded_records(records: Sequence[dict], limit: int | None, seed: int) -> list[dict]:
+    """The QA records of a split, or a seeded subset of ``limit`` of them."""
+    return [records[i] for i in seeded_subset(len(records), limit, seed)]
+
+
+def question_windows(records: Sequence[dict], tokenizer: BertTokenizer, seq_len: int, limit: int | None = None,
+                     seed: int = 0) -> dict[str, np.ndarray]:
+    """:func:`training_windows` of a seeded subset of ``limit`` records, in windows of ``seq_len`` tokens with a
+    stride of half of it (``bert-ms finetune --task qa``; ``--max-train`` / ``--max-eval`` count questions)."""
+    return training_windows(_seeded_records(records, limit, seed), tokenizer, seq_len, seq_len // 2, seed=seed)
+
+
+def question_scores(model, tokenizer: BertTokenizer, records: Sequence[dict], seq_len: int, limit: int | None = None,
+                    seed: int = 0, batch_size: int = 32) -> dict[str, float]:
+    """Exact match and F1 (percent) over a seeded subset of ``limit`` questions, every window of each context
+    (``seq_len`` tokens, a stride of half of it) scored."""
+    return evaluate_answers(model, tokenizer, _seeded_records(records, limit, seed), seq_len, seq_len // 2,
+                            batch_size=batch_size)
 
 
 def answer_question(model, tokenizer: BertTokenizer, question: str, context: str, **kwargs) -> tuple[str, int, int, float]:

@@ -3,7 +3,8 @@
 ``bert-ms pretrain/finetune --out OUT`` write checkpoints, ``run.json`` (the command and the settings that
 change the result) and ``model/`` into one folder. :class:`RunLock` keeps a second run out while one
 writes; :func:`claim_run_folder` refuses to train into a folder whose run had other settings (its
-checkpoints would be silently kept) unless nothing there is worth protecting, and checks ``--resume``.
+checkpoints would be silently kept) unless nothing there is worth protecting, and checks ``--resume``;
+:func:`open_run` does both for a training command and hands it the :class:`RunRecord` it writes ``run.json`` with.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from bert_ms.runtime.files import atomic_write_bytes, read_text_file
@@ -160,3 +162,34 @@ def claim_run_folder(out: Path, command: str, signature: dict, resume: bool) -> 
 def write_run_record(out: Path, command: str, signature: dict, **extra) -> None:
     atomic_write_bytes(out / "run.json", json.dumps({"command": command, "bert_ms": sys.modules["bert_ms"].__version__,
                                                      "signature": signature, **extra}, indent=1).encode())
+
+
+class RunRecord:
+    """One training run's ``run.json``. The folder is claimed (:func:`claim_run_folder`: ``previous`` is the
+    record found there) on the worker that writes (``writer``: rank 0 under msrun; the others claim and write
+    nothing); :meth:`start` writes the record, except into a folder from before ``run.json`` (checkpoints, no
+    record: ``legacy``), which :meth:`finish` records once its checkpoints have resumed."""
+
+    def __init__(self, out: Path, command: str, signature: dict, resume: bool, writer: bool = True):
+        self.out, self.command, self.signature, self.writer = out, command, signature, writer
+        self.previous = claim_run_folder(out, command, signature, resume) if writer else None
+        self.legacy = writer and self.previous is None and bool(ckpt.list_checkpoints(out / "checkpoints"))
+
+    def start(self, **extra) -> None:
+        """Write ``run.json`` (the command, the signature and ``extra``), unless the folder is legacy."""
+        if self.writer and not self.legacy:
+            write_run_record(self.out, self.command, self.signature, **extra)
+
+    def finish(self, **extra) -> None:
+        """Record a legacy folder, now that its checkpoints have resumed."""
+        if self.writer and self.legacy:
+            write_run_record(self.out, self.command, self.signature, **extra)
+
+
+@contextlib.contextmanager
+def open_run(out: Path, command: str, signature: dict, resume: bool, command_line: str,
+             writer: bool = True) -> Iterator[RunRecord]:
+    """The :class:`RunRecord` of a run into ``out``, the writer holding :class:`RunLock` (naming
+    ``command_line``) until the block ends."""
+    with RunLock(out, command_line) if writer else contextlib.nullcontext():
+        yield RunRecord(out, command, signature, resume, writer)
