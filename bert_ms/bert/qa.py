@@ -46,6 +46,7 @@ import numpy as np
 from mindspore import ops
 
 from bert_ms.bert.tokenization import (
+    INPUT_KEYS,
     SPECIAL_TOKENS,
     BertTokenizer,
     is_chinese_char,
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 _SPECIAL = re.compile("|".join(re.escape(t) for t in SPECIAL_TOKENS))
-QA_KEYS = ("input_ids", "token_type_ids", "attention_mask", "start_positions", "end_positions")
+QA_KEYS = (*INPUT_KEYS, "start_positions", "end_positions")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -315,7 +316,7 @@ def predict_answers(model, tokenizer: BertTokenizer, questions: Sequence[str], c
             bar.update()
             chunk = windows[b:b + batch_size]
             arrays = windows_to_arrays(chunk + [chunk[0]] * (batch_size - len(chunk)))
-            s, e = forward(*(ms.Tensor(arrays[k]) for k in QA_KEYS[:3]))
+            s, e = forward(*(ms.Tensor(arrays[k]) for k in INPUT_KEYS))
             s, e = s.asnumpy(), e.asnumpy()
             for w, sl, el in zip(chunk, s, e):
                 i, j, score = best_span(sl, el, w.context_mask, max_answer_len)

@@ -31,6 +31,8 @@ import numpy as np
 from bert_ms.runtime.settings import MissingPackageError, package_dir
 
 SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# What BertTokenizer.encode_batch returns: the model's three inputs, in the order every model takes them.
+INPUT_KEYS: tuple[str, ...] = ("input_ids", "token_type_ids", "attention_mask")
 
 
 class VocabError(ValueError):
