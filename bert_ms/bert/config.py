@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from bert_ms.runtime.files import read_text_file
+from bert_ms.runtime.files import read_json_object
 
 PRESETS: dict[str, dict] = {
     "tiny": dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512),
@@ -115,11 +115,7 @@ class BertConfig:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"BERT config file not found: {path}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON: {err}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_json_object(path, "BERT config file"))
 
     def to_json_file(self, path: str | Path, architectures: list[str] | None = None, **extra) -> None:
         """Write ``config.json``; ``extra`` adds Hugging Face keys such as ``id2label``."""
@@ -143,12 +139,7 @@ def scaled_init_range(hidden_size: int, base: float = 0.02) -> float:
 def read_model_config(folder: Path) -> tuple[BertConfig, dict]:
     """(BertConfig, the raw config.json dict) of a model folder; bad JSON or UTF-8 names the file."""
     path = folder / "config.json"
-    try:
-        raw = json.loads(read_text_file(path, "model config"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
+    raw = read_json_object(path, "model config")
     try:
         return BertConfig.from_dict(raw), raw
     except (TypeError, ValueError) as err:  # a field that lies: one line naming the file and the field

@@ -22,7 +22,6 @@ everything read together is capped at :data:`MAX_TORCH_BIN_BYTES`. See ``docs/re
 from __future__ import annotations
 
 import collections
-import json
 import os
 import pickle
 import re
@@ -36,6 +35,8 @@ import numpy as np
 from mindspore import Tensor, nn
 from safetensors import safe_open
 from safetensors.numpy import save_file
+
+from bert_ms.runtime.files import read_json_object
 
 # Hugging Face module name -> this package's module name (per-layer names below).
 _TOP = {
@@ -387,12 +388,7 @@ def read_config(path: str | Path) -> dict:
     config_path = path / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{path} has no config.json")
-    try:
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise WeightsError(f"{config_path} is not valid JSON: {err}") from None
-    if not isinstance(raw, dict):
-        raise WeightsError(f"{config_path} does not hold a JSON object")
+    raw = read_json_object(config_path, "config.json", error=WeightsError)
     _check_architecture(raw, config_path)
     return raw
 

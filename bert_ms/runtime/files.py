@@ -7,6 +7,7 @@ file, pipe or standard input, where a missing file, a directory or bad bytes is 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -75,3 +76,16 @@ def read_text_file(path: str | Path, what: str) -> str:
         line = raw[: err.start].count(b"\n") + 1
         raise ValueError(f"{what} {path} is not valid UTF-8: byte 0x{raw[err.start]:02x} on line {line} "
                        f"(offset {err.start}); save it as UTF-8") from None
+
+
+def read_json_object(path: str | Path, what: str, error: type[Exception] = ValueError) -> dict:
+    """The JSON object (a dict) in a UTF-8 file, e.g. a model's ``config.json``; a file that is not valid
+    UTF-8 or JSON, or holds something other than an object, raises ``error`` naming the file."""
+    text = read_text_file(path, what)
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise error(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise error(f"{path} does not hold a JSON object")
+    return raw
