@@ -83,14 +83,16 @@ CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCE = CSRC / "fused_ops.cc"          # GELU, LayerNorm, seeded dropout, sum of squares
 LINEAR_SOURCE = CSRC / "linear_ops.cc"  # the linear layer through oneDNN's sgemm
 ATTENTION_SOURCE = CSRC / "attention_ops.cc"  # the self-attention core (heads in place, oneDNN's sgemm)
+ENCODER_SOURCE = CSRC / "encoder_ops.cc"  # a whole encoder layer, inference only (oneDNN's sgemm)
 HEADERS = (CSRC / "kernel_math.h", CSRC / "onednn.h")
 CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fopenmp")
 SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward", "SeededDropout", "SumOfSquares")
 LINEAR_SYMBOLS = ("LinearForward", "LinearBackward")
 ATTENTION_SYMBOLS = ("AttentionForward", "AttentionBackward")
-LIBRARIES = ("fused_ops", "linear_ops", "attention_ops")
+ENCODER_SYMBOLS = ("EncoderLayerForward",)
+LIBRARIES = ("fused_ops", "linear_ops", "attention_ops", "encoder_ops")
 WHAT = {"fused_ops": "GELU, LayerNorm, dropout, gradient norm", "linear_ops": "linear layers (oneDNN sgemm)",
-        "attention_ops": "self-attention (oneDNN sgemm)"}
+        "attention_ops": "self-attention (oneDNN sgemm)", "encoder_ops": "encoder layer for inference (oneDNN sgemm)"}
 
 _LOCK = threading.RLock()
 _STATE: dict = {}  # name -> {"lib": Path | None, "why": str}; "ops": the primitives
@@ -128,6 +130,8 @@ def _spec(name: str) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
     link = (str(dnnl), f"-Wl,-rpath,{dnnl.parent}")
     if name == "linear_ops":
         return LINEAR_SOURCE, link, LINEAR_SYMBOLS
+    if name == "encoder_ops":
+        return ENCODER_SOURCE, link, ENCODER_SYMBOLS
     return ATTENTION_SOURCE, link, ATTENTION_SYMBOLS
 
 
@@ -292,6 +296,8 @@ def _ops() -> dict:
 
         made["attention"] = {}  # heads -> primitive (the probabilities' shape [B, heads, T, T] needs the count)
         made["attention_grad"] = att_bwd
+    if _STATE.get("encoder_ops", {}).get("lib") is not None:
+        made["encoder_layer"] = {}  # heads -> primitive, as for the attention
     _STATE["ops"] = made
     return made
 
@@ -324,6 +330,8 @@ def _self_test(name: str) -> None:
         pr = np.exp(sc - sc.max(-1, keepdims=True))
         pr /= pr.sum(-1, keepdims=True)
         checks = [(probs, pr), (ctx, (pr @ vn).transpose(0, 2, 1, 3).reshape(2, 5, 8))]
+    elif name == "encoder_ops":
+        checks = _encoder_layer_check(rng)
     else:
         w = Tensor(rng.standard_normal((24, 32)).astype(np.float32))
         bias = Tensor(rng.standard_normal(24).astype(np.float32))
@@ -336,6 +344,36 @@ def _self_test(name: str) -> None:
         ref = ref.asnumpy() if isinstance(ref, Tensor) else ref
         if not np.allclose(got.asnumpy(), ref, rtol=1e-5, atol=1e-5):
             raise RuntimeError("self-test: fused kernel and MindSpore op disagree")
+
+
+def _encoder_layer_check(rng) -> list:
+    """(kernel output, NumPy truth) for one small encoder layer (B 2, T 5, H 8, 2 heads, I 12, GELU, a padded key)."""
+    import math
+
+    def r(*shape):
+        return rng.standard_normal(shape).astype(np.float32) * 0.5
+
+    x = r(2, 5, 8)
+    mask = np.zeros((2, 5), np.float32)
+    mask[1, 3:] = -1e9
+    ws = [r(8, 8), r(8), r(8, 8), r(8), r(8, 8), r(8), r(8, 8), r(8), 1 + r(8), r(8), r(12, 8), r(12), r(8, 12), r(8),
+          1 + r(8), r(8)]
+    y, probs = encoder_layer(2)(*(Tensor(a) for a in (x, mask, *ws)), Tensor(np.array([2, 1e-12, 0, 0], np.float32)))
+    wq, bq, wk, bk, wv, bv, wo, bo, g1, be1, w1, b1, w2, b2, g2, be2 = (a.astype(np.float64) for a in ws)
+
+    def heads(t):
+        return t.reshape(2, 5, 2, 4).transpose(0, 2, 1, 3)
+
+    def norm(t, g, b):
+        return (t - t.mean(-1, keepdims=True)) / np.sqrt(t.var(-1, keepdims=True) + 1e-12) * g + b
+
+    sc = heads(x @ wq.T + bq) @ heads(x @ wk.T + bk).transpose(0, 1, 3, 2) / 2.0 + mask[:, None, None, :]
+    pr = np.exp(sc - sc.max(-1, keepdims=True))
+    pr /= pr.sum(-1, keepdims=True)
+    h1 = norm(x + (pr @ heads(x @ wv.T + bv)).transpose(0, 2, 1, 3).reshape(2, 5, 8) @ wo.T + bo, g1, be1)
+    f = h1 @ w1.T + b1
+    f = f * 0.5 * (1 + np.vectorize(math.erf)(f / math.sqrt(2)))
+    return [(probs, pr), (y, norm(h1 + f @ w2.T + b2, g2, be2))]
 
 
 def gelu():
@@ -392,6 +430,25 @@ def attention(heads: int, build: bool = True):
         cache[heads] = ops.Custom(f"{lib}:AttentionForward",
                                   out_shape=lambda q, k, v, m, key, r: (q, [q[0], heads, q[1], q[1]]),
                                   out_dtype=lambda *dtypes: (f32, f32), func_type="aot", bprop=bprop)
+    return cache[heads]
+
+
+def encoder_layer(heads: int, build: bool = True):
+    """The fused encoder-layer primitive for ``heads`` heads, inference only (no gradient, no dropout):
+    ``y, probs = layer(x, mask, wq, bq, wk, bk, wv, bv, wo, bo, gamma1, beta1, w1, b1, w2, b2, gamma2, beta2, cfg)``
+    with ``x`` [B, T, H] float32, ``mask`` [B, T] additive, the weights in the layout of
+    :class:`~bert_ms.transformer.layers.Linear` and ``cfg`` float32 [4] = (heads, eps, activation: 0 exact
+    GELU, 1 ReLU, 0); ``probs`` [B, heads, T, T]. None when :func:`available` is False or ``encoder_ops``
+    does not load."""
+    if not available(build) or library("encoder_ops", build) is None:
+        return None
+    cache = _ops()["encoder_layer"]
+    if heads not in cache:
+        f32 = ms.float32
+        lib = _STATE["encoder_ops"]["lib"]
+        cache[heads] = ops.Custom(f"{lib}:EncoderLayerForward",
+                                  out_shape=lambda x, *rest: (x, [x[0], heads, x[1], x[1]]),
+                                  out_dtype=lambda *dtypes: (f32, f32), func_type="aot")
     return cache[heads]
 
 
