@@ -9,8 +9,11 @@ seeded dropout, or none) by a :class:`FusedAttention`. A fused cell holds the *s
 as the cell it replaces, so parameter names, checkpoints, optimizer state and weights are unchanged;
 ``restore(model)`` puts the original cells back. The model files themselves never mention the kernels.
 
-Both fused cells use the C++ kernels in training mode only and the reference ops otherwise (see
-:mod:`bert_ms.accel.fused` for the MindSpore limitation behind that).
+These cells use the C++ kernels in training mode only and the reference ops otherwise (see
+:mod:`bert_ms.accel.fused` for the MindSpore limitation behind that). For inference,
+``accelerate(model, inference=True)`` also replaces every post-norm float32
+:class:`~bert_ms.transformer.model.EncoderLayer` by a :class:`FusedEncoderLayer`: one kernel per layer in
+evaluation mode, the plain layer in training mode; :mod:`bert_ms.accel.inference` compiles a model with it.
 """
 
 from __future__ import annotations
