@@ -45,7 +45,7 @@ gradients, to ~1e-5: another order of the same float32 additions), the dropout m
 Nothing in the model or layer files uses these kernels. They are applied from outside:
 :func:`bert_ms.accel.accelerate` swaps fused cells into a model, and the Trainer does that for ``fit()``
 and uses the dropout and gradient-norm kernels too. ``TrainerConfig(fused=None)``, the default, means
-"where they were built": ``make setup`` compiles both libraries once (``python -m bert_ms.accel``), and a
+"where they were built": ``make setup`` compiles every library once (``python -m bert_ms.accel``), and a
 default run only *loads* them, so a lesson never waits for a compiler; where no compiler existed or the
 build failed, setup said so in one line and every run uses MindSpore's ops, with nothing else changed.
 ``fused=True`` (``--fused``) builds them on first use if they are missing (one warning if that fails);
