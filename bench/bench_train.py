@@ -14,8 +14,9 @@ says whether they ran); ``--no-fused`` measures MindSpore's ops.
 ``--peer-python PATH`` compares with the peer a user would pick: ``bench/peer_torch.py`` run by PATH (a
 Python with torch and transformers: the user's own environment, nothing is added to this project's lock)
 does the same mini-BERT step with ``transformers.BertForPreTraining`` and AdamW, and bert-base inference
-on one 128-token sequence; bert_ms runs its Trainer step (default and ``--no-fused``) and its compiled
-``BertModel``. Every measurement is its own process, ``--rounds`` rounds in alternating order, so load
+on one 128-token sequence; bert_ms runs its Trainer step (default and ``--no-fused``) and its inference
+path (``bert_ms.accel.inference.compile_forward``: ``BertModel`` compiled with one fused kernel per encoder
+layer; the same worker also times MindSpore's ops graph). ``--infer-only`` runs only the inference pair. Every measurement is its own process, ``--rounds`` rounds in alternating order, so load
 on a shared machine hits both alike; one JSON line of medians and ratios (peer time / bert_ms time: above
 1 means bert_ms is faster), with the CPU named.
 """
@@ -83,9 +84,10 @@ def _json_line(cmd: list[str]) -> dict:
     return json.loads(lines[-1])
 
 
-def against_peer(peer: str, vocab: int, steps: int, rounds: int) -> dict:
+def against_peer(peer: str, vocab: int, steps: int, rounds: int, infer_only: bool = False) -> dict:
     """bert_ms (Trainer step, default and --no-fused; compiled bert-base inference) against PyTorch + HF run by
-    ``peer``, each measurement in its own process, rounds in alternating order."""
+    ``peer``, each measurement in its own process, rounds in alternating order. ``infer_only``: only the
+    inference pair (bert_ms's inference path and HF eager), interleaved the same way."""
     import numpy as np
 
     sys.path.insert(0, str(HERE))
@@ -93,17 +95,29 @@ def against_peer(peer: str, vocab: int, steps: int, rounds: int) -> dict:
 
     ours = [sys.executable, str(HERE / "bench_train.py"), "--configs", "mini", "--steps", str(steps), "--vocab", str(vocab)]
     theirs = [peer, str(HERE / "peer_torch.py"), "--vocab", str(vocab), "--steps", str(steps)]
+    latency: dict = {}  # the last inference worker's line (its ops-graph time and fused layer count)
+
+    def bert_ms_infer():
+        got = run_worker(kind="latency", quick=False)
+        if "jit_ms" not in got:
+            raise SystemExit(f"bench_train.py: the latency worker failed: {got.get('error', got)}")
+        latency.update(got)
+        return got["jit_ms"] / 1e3
+
     jobs = {
         "bert_ms": lambda: _json_line(ours)["step_s"],
         "bert_ms_no_fused": lambda: _json_line(ours + ["--no-fused"])["step_s"],
         "peer": lambda: _json_line(theirs + ["--what", "train"]),
-        "bert_ms_infer": lambda: run_worker(kind="latency", quick=False)["jit_ms"] / 1e3,
+        "bert_ms_infer": bert_ms_infer,
         "peer_infer": lambda: _json_line(theirs + ["--what", "infer"]),
     }
+    if infer_only:
+        jobs = {k: jobs[k] for k in ("bert_ms_infer", "peer_infer")}
     samples: dict[str, list[float]] = {k: [] for k in jobs}
     peaks: list[float] = []  # MindSpore's best matmul GFLOP/s, measured once per round among the rest
     peer_info: dict = {}
-    order = [*jobs, "matmul_peak"]
+    order = [*jobs] if infer_only else [*jobs, "matmul_peak"]
+    ops_infer: list[float] = []  # the same worker's MindSpore-ops graph, for the fused speed-up
     for r in range(rounds):
         for name in (order if r % 2 == 0 else order[::-1]):
             if name == "matmul_peak":
@@ -115,9 +129,20 @@ def against_peer(peer: str, vocab: int, steps: int, rounds: int) -> dict:
                 peer_info = {k: got[k] for k in ("peer", "torch_threads", "python")}
                 got = got.get("step_s", got.get("infer_s"))
             samples[name].append(got)
+            if name == "bert_ms_infer":
+                ops_infer.append(latency["jit_ops_ms"] / 1e3)
             print(json.dumps({"round": r, "what": name, "ms": round(1e3 * got, 1)}), file=sys.stderr, flush=True)
-    peak = max(peaks)  # the practical peak: the best of the run
     med = {k: 1e3 * float(np.median(v)) for k, v in samples.items()}
+    infer = {"inference": "bert-base, 1 x 128 tokens", "bert_ms_infer_path": "accel.inference.compile_forward",
+             "bert_ms_infer_fused_layers": latency.get("fused_layers"),
+             "bert_ms_infer_ms": round(med["bert_ms_infer"], 1), "peer_infer_ms": round(med["peer_infer"], 1),
+             "bert_ms_infer_ops_ms": round(1e3 * float(np.median(ops_infer)), 1),
+             "ratio_infer_peer_over_bert_ms": round(med["peer_infer"] / med["bert_ms_infer"], 2),
+             "ratio_infer_per_round": [round(p / b, 2) for p, b in zip(samples["peer_infer"], samples["bert_ms_infer"])]}
+    if infer_only:
+        return {"bench": "peer-infer", "cpu": _cpu_model(), "cores": _cores(), **peer_info, "rounds": rounds, **infer,
+                "samples_ms": {k: [round(1e3 * t, 1) for t in v] for k, v in samples.items()}}
+    peak = max(peaks)  # the practical peak: the best of the run
     gflop = 3 * matmul_flops({"layers": 4, "hidden": 256, "inter": 1024, "vocab": vocab}, N_PRED) / 1e9
     return {"bench": "peer", "config": f"mini L4 H256 A4 I1024 vocab {vocab}, batch 16x128, AdamW, clip 1.0",
             "cpu": _cpu_model(), "cores": _cores(), **peer_info, "rounds": rounds,
@@ -128,10 +153,7 @@ def against_peer(peer: str, vocab: int, steps: int, rounds: int) -> dict:
             "fused_speedup": round(med["bert_ms_no_fused"] / med["bert_ms"], 2),
             "practical_peak_gflops": round(peak, 1), "bert_ms_step_gflop": round(gflop, 2),
             "bert_ms_fraction_of_practical_peak": round(gflop / (med["bert_ms"] / 1e3 * peak), 3),
-            "inference": "bert-base, 1 x 128 tokens",
-            "bert_ms_infer_ms": round(med["bert_ms_infer"], 1), "peer_infer_ms": round(med["peer_infer"], 1),
-            "ratio_infer_peer_over_bert_ms": round(med["peer_infer"] / med["bert_ms_infer"], 2),
-            "samples_ms": {k: [round(1e3 * t, 1) for t in v] for k, v in samples.items()}}
+            **infer, "samples_ms": {k: [round(1e3 * t, 1) for t in v] for k, v in samples.items()}}
 
 
 def main() -> None:
@@ -150,9 +172,12 @@ def main() -> None:
                    help="a Python with torch + transformers: run bench/peer_torch.py with it, interleaved, and print "
                         "the ratios (mini step at --vocab, bert-base inference)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds for --peer-python")
+    p.add_argument("--infer-only", action="store_true",
+                   help="with --peer-python: only the bert-base inference pair, interleaved")
     args = p.parse_args()
     if args.peer_python:
-        print(json.dumps(against_peer(args.peer_python, args.vocab, args.steps, args.rounds)), flush=True)
+        print(json.dumps(against_peer(args.peer_python, args.vocab, args.steps, args.rounds, args.infer_only)),
+              flush=True)
         return
     from bert_ms.runtime import device
 

@@ -30,6 +30,7 @@ from mindspore import Tensor, nn, ops
 from bert_ms import device
 from bert_ms.accel import (
     FusedAttention,
+    FusedEncoderLayer,
     FusedGELU,
     FusedLayerNorm,
     FusedLinear,
@@ -355,6 +356,101 @@ def test_fused_gelu_only_for_float32_exact_gelu():
     assert accelerate(PositionwiseFeedForward(8, 16, act="gelu")) == ["intermediate", "act", "output"]
     assert accelerate(PositionwiseFeedForward(8, 16, act="relu")) == ["intermediate", "output"]
     assert swapped and not [n for n in swapped if n.split(".")[-1] in ("query", "intermediate", "dense")]  # fp16
+
+
+# ------------------------------------------------------------------------ inference: one kernel per layer
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+@pytest.mark.parametrize("act", ["gelu", "relu"])
+def test_encoder_layer_kernel_equals_the_reference_layer_in_inference(mode, act):
+    """The fused encoder layer (projections, attention core, output projection, both Add & Norm, the FFN) against
+    EncoderLayer in evaluation mode (dropout on, so the identity): output within 1e-5, probabilities within
+    1e-6, padded keys exactly 0; with and without a padding mask; in training mode it is the reference layer."""
+    from bert_ms.transformer.attention import padding_mask
+    from bert_ms.transformer.model import EncoderLayer
+
+    ms.set_seed(4)
+    layer = EncoderLayer(48, 4, 96, dropout=0.1, attention_dropout=0.1, act=act)
+    layer.set_train(False)
+    holder = nn.CellList([layer])
+    x = Tensor(rand(3, 19, 48, seed=10))
+    keep = np.ones((3, 19), np.int32)
+    keep[1, 12:] = 0
+    keep[2, 5:] = 0
+    mask = padding_mask(Tensor(keep))
+    refs = [layer(x, m) for m in (mask, None)]
+    params = [(p.name, id(p)) for p in holder.trainable_params()]
+    assert accelerate(holder, inference=True) == ["0"] and fused_cells(holder) == ["0"]
+    fused_layer = holder[0]
+    assert isinstance(fused_layer, FusedEncoderLayer)
+    assert [(p.name, id(p)) for p in holder.trainable_params()] == params  # the same Parameters, same names
+    for m, (out_ref, probs_ref) in zip((mask, None), refs):
+        out, probs = run(fused_layer, mode)(x, m)
+        np.testing.assert_allclose(out.asnumpy(), out_ref.asnumpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(probs.asnumpy(), probs_ref.asnumpy(), rtol=1e-5, atol=1e-6)
+    assert (run(fused_layer, mode)(x, mask)[1].asnumpy()[1, :, :, 12:] == 0).all()
+    holder.set_train(True)  # training: the reference layer itself (its dropout draws: compare the mode only)
+    assert layer.training and fused_layer.training
+    assert restore(holder) == ["0"] and holder[0] is layer and fused_cells(holder) == []
+
+
+def test_encoder_layer_kernel_applies_only_where_it_computes_the_same():
+    """Pre-norm, fp16 compute and the tanh GELU keep the plain layer; a decoder has no encoder layer."""
+    from bert_ms.transformer.model import DecoderLayer, EncoderLayer
+
+    def swapped(layer):
+        return [n for n in accelerate(nn.CellList([layer]), inference=True) if n == "0"]
+
+    assert swapped(EncoderLayer(16, 2, 32, act="gelu")) == ["0"]
+    assert swapped(EncoderLayer(16, 2, 32, act="gelu", pre_norm=True)) == []
+    assert swapped(EncoderLayer(16, 2, 32, act="gelu_new")) == []
+    assert swapped(EncoderLayer(16, 2, 32, act="gelu", compute_dtype=ms.float16)) == []
+    assert swapped(DecoderLayer(16, 2, 32)) == []
+
+
+@pytest.mark.parametrize("pooler", [True, False])
+def test_compiled_inference_forward_equals_the_reference_model(pooler):
+    """compile_forward: every encoder layer fused, evaluation mode, a jit graph returning only tensors (the
+    sequence output, and the pooled one with a pooler), equal to the reference model in evaluation mode
+    within 1e-5, with and without an attention mask; restore() gives the plain model back."""
+    from bert_ms.accel.inference import compile_forward
+
+    ms.set_seed(1)
+    model = BertModel(BertConfig(**{**TINY, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}),
+                      add_pooling_layer=pooler)
+    model.set_train(False)
+    rng = np.random.default_rng(2)
+    ids = Tensor(rng.integers(1, 97, (2, 16)).astype(np.int32))
+    tt = Tensor(np.repeat([[0] * 8 + [1] * 8], 2, 0).astype(np.int32))
+    am = np.ones((2, 16), np.int32)
+    am[1, 10:] = 0
+    am = Tensor(am)
+    refs = [model(ids), model(ids, tt, am)]
+    forward, swapped = compile_forward(model)
+    assert [n for n in swapped if n.startswith("encoder.")] == ["encoder.layers.0", "encoder.layers.1"]
+    assert not model.training
+    for args, ref in zip(((ids,), (ids, tt, am)), refs):
+        out = forward(*args)
+        assert len(out) == (2 if pooler else 1)
+        np.testing.assert_allclose(out[0].asnumpy(), ref.sequence_output.asnumpy(), rtol=1e-5, atol=1e-5)
+        if pooler:
+            np.testing.assert_allclose(out[1].asnumpy(), ref.pooled_output.asnumpy(), rtol=1e-5, atol=1e-5)
+    assert restore(model) and fused_cells(model) == []
+
+
+def test_compiled_inference_forward_of_a_head():
+    """A head (here a classifier) returns tensors already: compiled as it is, the same logits as the reference."""
+    from bert_ms.accel.inference import compile_forward
+    from bert_ms.bert.model import BertForSequenceClassification
+
+    ms.set_seed(2)
+    model = BertForSequenceClassification(BertConfig(**TINY), num_labels=3)
+    model.set_train(False)
+    ids = Tensor(np.random.default_rng(3).integers(1, 97, (2, 16)).astype(np.int32))
+    ref = model(ids).asnumpy()
+    forward, swapped = compile_forward(model)
+    assert "bert.encoder.layers.1" in swapped
+    np.testing.assert_allclose(forward(ids).asnumpy(), ref, rtol=1e-5, atol=1e-5)
+    restore(model)
 
 
 # ------------------------------------------------------------------------------------------ fallback

@@ -9,8 +9,11 @@ seeded dropout, or none) by a :class:`FusedAttention`. A fused cell holds the *s
 as the cell it replaces, so parameter names, checkpoints, optimizer state and weights are unchanged;
 ``restore(model)`` puts the original cells back. The model files themselves never mention the kernels.
 
-Both fused cells use the C++ kernels in training mode only and the reference ops otherwise (see
-:mod:`bert_ms.accel.fused` for the MindSpore limitation behind that).
+These cells use the C++ kernels in training mode only and the reference ops otherwise (see
+:mod:`bert_ms.accel.fused` for the MindSpore limitation behind that). For inference,
+``accelerate(model, inference=True)`` also replaces every post-norm float32
+:class:`~bert_ms.transformer.model.EncoderLayer` by a :class:`FusedEncoderLayer`: one kernel per layer in
+evaluation mode, the plain layer in training mode; :mod:`bert_ms.accel.inference` compiles a model with it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from bert_ms.transformer.model import EncoderLayer
 
 _TWIN = "_bert_ms_fused_twin"  # a plain cell remembers its fused twin, so repeated swaps reuse one object
 _ATTENTION_TWIN = "_bert_ms_fused_attention"  # the same for a MultiHeadAttention (made in the second pass)
+_LAYER_TWIN = "_bert_ms_fused_layer"  # the same for an EncoderLayer (accelerate(..., inference=True))
 
 
 class FusedLayerNorm(nn.Cell):
@@ -146,7 +150,84 @@ class FusedAttention(nn.Cell):
         return _linear(mm, ctx, self.wo, self.bo), probs
 
 
-_FUSED = (FusedLayerNorm, FusedGELU, FusedLinear, FusedAttention)
+def _weight_and_bias(cell):
+    """(W, b) of a linear layer, plain or fused (the same Parameters either way)."""
+    return cell.weight, cell.bias
+
+
+def _attention_parameters(att):
+    """wq, bq, wk, bk, wv, bv, wo, bo of a MultiHeadAttention or of its FusedAttention twin."""
+    if isinstance(att, FusedAttention):
+        return att.wq, att.bq, att.wk, att.bk, att.wv, att.bv, att.wo, att.bo
+    return sum((_weight_and_bias(c) for c in (att.query, att.key, att.value, att.output)), ())
+
+
+class FusedEncoderLayer(nn.Cell):
+    """A post-norm :class:`~bert_ms.transformer.model.EncoderLayer` (float32, exact GELU or ReLU, biases) as one
+    fused C++ call in **inference** (``cell.training`` unset): the Q, K, V projections, the attention core,
+    the output projection, both Add & Norm steps and the FFN, with every dropout the identity, as in the
+    reference in evaluation mode. It holds ``plain``'s Parameters (names unchanged). In training mode, or
+    for another dtype or mask shape, it runs ``plain`` (the reference maths, or the training kernels where
+    :func:`accelerate` swapped them into ``plain``'s cells).
+
+    The kernel is a ``Custom`` op, so a ``mindspore.jit`` graph holding it must return no ``None`` (see
+    :mod:`bert_ms.accel.inference`, which compiles such a graph)."""
+
+    ACTIVATIONS = {"gelu": 0.0, "relu": 1.0}
+
+    def __init__(self, plain: EncoderLayer, kernel):
+        super().__init__()
+        att = plain.attention
+        (self.wq, self.bq, self.wk, self.bk, self.wv, self.bv, self.wo, self.bo) = _attention_parameters(att)
+        self.g1, self.be1 = plain.attention_norm.norm.weight, plain.attention_norm.norm.bias
+        self.w1, self.b1 = _weight_and_bias(plain.ffn.intermediate)
+        self.w2, self.b2 = _weight_and_bias(plain.ffn.output)
+        self.g2, self.be2 = plain.ffn_norm.norm.weight, plain.ffn_norm.norm.bias
+        self.num_heads = att.num_heads
+        kind = plain.ffn.act.plain.kind if isinstance(plain.ffn.act, FusedGELU) else plain.ffn.act.kind
+        eps = _norm_eps(plain.attention_norm.norm)
+        self.cfg = ms.Tensor([att.num_heads, eps, self.ACTIVATIONS[kind], 0.0], ms.float32)
+        self.kernel = kernel
+        object.__setattr__(self, "plain", plain)  # not a child cell: its Parameters keep their names
+
+    def construct(self, x, mask=None):
+        padding = mask is None or (len(mask.shape) == 4 and mask.shape[1] == 1 and mask.shape[2] == 1)
+        if not self.training and x.dtype == ms.float32 and len(x.shape) == 3 and padding:
+            b, t, _ = x.shape
+            m = ops.zeros((b, t), ms.float32) if mask is None else mask.reshape(b, t).astype(ms.float32)
+            return self.kernel(x, m, self.wq, self.bq, self.wk, self.bk, self.wv, self.bv, self.wo, self.bo,
+                               self.g1, self.be1, self.w1, self.b1, self.w2, self.b2, self.g2, self.be2, self.cfg)
+        return self.plain(x, mask)
+
+    def add_flags_recursive(self, **flags):
+        self.plain.add_flags_recursive(**flags)  # set_train() reaches the plain layer too: not a child cell
+        return super().add_flags_recursive(**flags)
+
+
+def _norm_eps(norm) -> float:
+    """The epsilon of a LayerNorm, plain or fused."""
+    return norm.plain.eps if isinstance(norm, FusedLayerNorm) else norm.eps
+
+
+def _layer_kernel(layer, build: bool):
+    """The fused encoder-layer kernel for ``layer`` (an EncoderLayer), or None where it does not apply: pre-norm,
+    a compute dtype other than float32, a projection without a bias, another activation, two epsilons."""
+    if type(layer) is not EncoderLayer or layer.pre_norm:
+        return None
+    att, ffn = layer.attention, layer.ffn
+    act = ffn.act.plain if isinstance(ffn.act, FusedGELU) else ffn.act
+    if not isinstance(att, (MultiHeadAttention, FusedAttention)) or act.kind not in FusedEncoderLayer.ACTIVATIONS:
+        return None
+    linears = (ffn.intermediate, ffn.output) + (() if isinstance(att, FusedAttention) else
+                                                 (att.query, att.key, att.value, att.output))
+    if any(getattr(c, "compute_dtype", None) != ms.float32 or c.bias is None for c in linears):
+        return None
+    if _norm_eps(layer.attention_norm.norm) != _norm_eps(layer.ffn_norm.norm):
+        return None
+    return fused.encoder_layer(att.num_heads, build)
+
+
+_FUSED = (FusedLayerNorm, FusedGELU, FusedLinear, FusedAttention, FusedEncoderLayer)
 
 
 def _children(model):
@@ -178,9 +259,11 @@ def _fused_twin(parent, child, kernels):
     return twin
 
 
-def accelerate(model, build: bool = True) -> list[str]:
+def accelerate(model, build: bool = True, inference: bool = False) -> list[str]:
     """Swap the fused CPU kernels into ``model``: every LayerNorm, every float32 exact GELU, every float32
     linear layer with a bias, then every multi-head attention whose dropout the kernel can reproduce.
+    ``inference=True`` then also swaps every post-norm float32 encoder layer for a :class:`FusedEncoderLayer`
+    (one kernel per layer in evaluation mode; the cells above still serve training).
 
     Returns the names of the cells replaced (e.g. ``"bert.embeddings.norm"``), ``[]`` when the kernels
     are not available here (not on CPU, or not built: see :func:`bert_ms.accel.fused.library` for
@@ -188,6 +271,8 @@ def accelerate(model, build: bool = True) -> list[str]:
     """
     if not fused.available(build):
         return []
+    if inference:
+        return _accelerate_layers(model, build, accelerate(model, build))
     kernels = {"layer_norm": fused.layer_norm(), "gelu": fused.gelu(), "linear": fused.linear(build)}
     swapped = []
     for name, parent, attr, child in _children(model):
@@ -220,6 +305,27 @@ def accelerate(model, build: bool = True) -> list[str]:
     return [name for name in fused_cells(model) if name in done]
 
 
+def _accelerate_layers(model, build: bool, swapped: list[str]) -> list[str]:
+    """The ``inference=True`` pass of :func:`accelerate`: every encoder layer the layer kernel applies to."""
+    layers = []
+    for name, parent, attr, child in _children(model):
+        if isinstance(child, FusedEncoderLayer):
+            layers.append(name)  # already swapped by an earlier call
+            continue
+        kernel = _layer_kernel(child, build)
+        if kernel is None:
+            continue
+        twin = child.__dict__.get(_LAYER_TWIN)
+        if twin is None:
+            twin = FusedEncoderLayer(child, kernel)
+            object.__setattr__(child, _LAYER_TWIN, twin)
+        twin.set_train(child.training)
+        parent._cells[attr] = twin  # noqa: SLF001
+        layers.append(name)
+    inside = tuple(f"{n}." for n in layers)  # cells inside a fused layer are no longer cells of the model
+    return [n for n in swapped if not n.startswith(inside)] + layers
+
+
 def restore(model, names: list[str] | None = None) -> list[str]:
     """Put back the original cell of every fused cell in ``model`` (only those in ``names`` if given; the
     fused projections inside a restored attention cell with it); returns the names restored. The next
@@ -235,7 +341,9 @@ def restore(model, names: list[str] | None = None) -> list[str]:
 def _put_back(parent, attr, child) -> None:
     child.plain.set_train(child.training)
     parent._cells[attr] = child.plain  # noqa: SLF001
-    if isinstance(child, FusedAttention):  # its projections, swapped by accelerate's first pass, come back too
+    if isinstance(child, FusedEncoderLayer):  # every fused cell inside the layer comes back too
+        restore(child.plain)
+    elif isinstance(child, FusedAttention):  # its projections, swapped by accelerate's first pass, come back too
         for sub_attr, sub in list(child.plain._cells.items()):  # noqa: SLF001
             if isinstance(sub, _FUSED):
                 _put_back(child.plain, sub_attr, sub)

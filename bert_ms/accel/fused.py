@@ -32,6 +32,12 @@ mask, softmax, the seeded dropout on the probabilities, the weighted sum, the he
 place -- in one call each way (:class:`bert_ms.accel.FusedAttention`), instead of ~30 kernels and four
 transposes per layer.
 
+``encoder_ops`` (``bert_ms/accel/csrc/encoder_ops.cc``), **inference only**: a whole post-norm **encoder
+layer** in one call (:class:`bert_ms.accel.FusedEncoderLayer`): the Q, K, V projections, the attention core,
+the output projection, both Add & Norm steps and the FFN with its activation, dropout the identity, the
+products feature-major through oneDNN's sgemm with the element-wise work in their epilogues; no gradient.
+A bert-base forward pass on one sequence is then 12 kernel launches instead of ~180.
+
 Results equal the reference ops to ~1e-6 in float32 (sums over many products, as in the linear and attention
 gradients, to ~1e-5: another order of the same float32 additions), the dropout mask exactly
 (``tests/test_fused_kernels.py``).
@@ -39,19 +45,21 @@ gradients, to ~1e-5: another order of the same float32 additions), the dropout m
 Nothing in the model or layer files uses these kernels. They are applied from outside:
 :func:`bert_ms.accel.accelerate` swaps fused cells into a model, and the Trainer does that for ``fit()``
 and uses the dropout and gradient-norm kernels too. ``TrainerConfig(fused=None)``, the default, means
-"where they were built": ``make setup`` compiles both libraries once (``python -m bert_ms.accel``), and a
+"where they were built": ``make setup`` compiles every library once (``python -m bert_ms.accel``), and a
 default run only *loads* them, so a lesson never waits for a compiler; where no compiler existed or the
 build failed, setup said so in one line and every run uses MindSpore's ops, with nothing else changed.
 ``fused=True`` (``--fused``) builds them on first use if they are missing (one warning if that fails);
 ``fused=False`` (``--no-fused``) always uses the ops, for comparison. Only on the CPU target, only for
 float32 tensors.
 
-Training mode only: the fused cells run the kernels while ``cell.training`` is set and the reference
-ops otherwise. Inference graphs must keep the reference ops because of a MindSpore 2.7 limitation: a
-``mindspore.jit`` graph whose outputs include ``None`` (e.g. ``jit(model.forward_tuple)`` with no
-pooler) is compiled again at run time by an "AnyType" actor that cannot infer a ``Custom`` op
-("RuntimeError: The prim is not a PrimitivePy. Prim name: Custom"). A training step that returns a
-``None`` would hit the same error; train without ``fused`` then.
+Training mode only, for the training cells: they run the kernels while ``cell.training`` is set and the
+reference ops otherwise, so that any inference graph keeps working, because of a MindSpore 2.7 limitation: a
+``mindspore.jit`` graph whose outputs include ``None`` (e.g. ``jit(model.forward_tuple)``, which returns
+``None`` for the hidden states) is compiled again at run time by an "AnyType" actor that cannot infer a
+``Custom`` op whose shapes are Python functions ("RuntimeError: The prim is not a PrimitivePy. Prim name:
+Custom"). A training step that returns a ``None`` would hit the same error; train without ``fused`` then.
+The inference kernel (``encoder_ops``) runs in evaluation mode, in graphs that return only tensors:
+:func:`bert_ms.accel.inference.compile_forward` compiles such a graph.
 
 The shared inline maths (``exp``, the dropout hash) is in ``csrc/kernel_math.h``. Each library is compiled with ``g++ -O3 -march=native -fopenmp`` into :func:`bert_ms.runtime.settings.kernel_dir`
 (``.venv/share/bert_ms/kernels`` for the course's environment), named by a hash of its source, the flags,
@@ -83,14 +91,16 @@ CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCE = CSRC / "fused_ops.cc"          # GELU, LayerNorm, seeded dropout, sum of squares
 LINEAR_SOURCE = CSRC / "linear_ops.cc"  # the linear layer through oneDNN's sgemm
 ATTENTION_SOURCE = CSRC / "attention_ops.cc"  # the self-attention core (heads in place, oneDNN's sgemm)
+ENCODER_SOURCE = CSRC / "encoder_ops.cc"  # a whole encoder layer, inference only (oneDNN's sgemm)
 HEADERS = (CSRC / "kernel_math.h", CSRC / "onednn.h")
 CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fopenmp")
 SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward", "SeededDropout", "SumOfSquares")
 LINEAR_SYMBOLS = ("LinearForward", "LinearBackward")
 ATTENTION_SYMBOLS = ("AttentionForward", "AttentionBackward")
-LIBRARIES = ("fused_ops", "linear_ops", "attention_ops")
+ENCODER_SYMBOLS = ("EncoderLayerForward",)
+LIBRARIES = ("fused_ops", "linear_ops", "attention_ops", "encoder_ops")
 WHAT = {"fused_ops": "GELU, LayerNorm, dropout, gradient norm", "linear_ops": "linear layers (oneDNN sgemm)",
-        "attention_ops": "self-attention (oneDNN sgemm)"}
+        "attention_ops": "self-attention (oneDNN sgemm)", "encoder_ops": "encoder layer for inference (oneDNN sgemm)"}
 
 _LOCK = threading.RLock()
 _STATE: dict = {}  # name -> {"lib": Path | None, "why": str}; "ops": the primitives
@@ -128,6 +138,8 @@ def _spec(name: str) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
     link = (str(dnnl), f"-Wl,-rpath,{dnnl.parent}")
     if name == "linear_ops":
         return LINEAR_SOURCE, link, LINEAR_SYMBOLS
+    if name == "encoder_ops":
+        return ENCODER_SOURCE, link, ENCODER_SYMBOLS
     return ATTENTION_SOURCE, link, ATTENTION_SYMBOLS
 
 
@@ -292,6 +304,8 @@ def _ops() -> dict:
 
         made["attention"] = {}  # heads -> primitive (the probabilities' shape [B, heads, T, T] needs the count)
         made["attention_grad"] = att_bwd
+    if _STATE.get("encoder_ops", {}).get("lib") is not None:
+        made["encoder_layer"] = {}  # heads -> primitive, as for the attention
     _STATE["ops"] = made
     return made
 
@@ -324,6 +338,8 @@ def _self_test(name: str) -> None:
         pr = np.exp(sc - sc.max(-1, keepdims=True))
         pr /= pr.sum(-1, keepdims=True)
         checks = [(probs, pr), (ctx, (pr @ vn).transpose(0, 2, 1, 3).reshape(2, 5, 8))]
+    elif name == "encoder_ops":
+        checks = _encoder_layer_check(rng)
     else:
         w = Tensor(rng.standard_normal((24, 32)).astype(np.float32))
         bias = Tensor(rng.standard_normal(24).astype(np.float32))
@@ -336,6 +352,36 @@ def _self_test(name: str) -> None:
         ref = ref.asnumpy() if isinstance(ref, Tensor) else ref
         if not np.allclose(got.asnumpy(), ref, rtol=1e-5, atol=1e-5):
             raise RuntimeError("self-test: fused kernel and MindSpore op disagree")
+
+
+def _encoder_layer_check(rng) -> list:
+    """(kernel output, NumPy truth) for one small encoder layer (B 2, T 5, H 8, 2 heads, I 12, GELU, a padded key)."""
+    import math
+
+    def r(*shape):
+        return rng.standard_normal(shape).astype(np.float32) * 0.5
+
+    x = r(2, 5, 8)
+    mask = np.zeros((2, 5), np.float32)
+    mask[1, 3:] = -1e9
+    ws = [r(8, 8), r(8), r(8, 8), r(8), r(8, 8), r(8), r(8, 8), r(8), 1 + r(8), r(8), r(12, 8), r(12), r(8, 12), r(8),
+          1 + r(8), r(8)]
+    y, probs = encoder_layer(2)(*(Tensor(a) for a in (x, mask, *ws)), Tensor(np.array([2, 1e-12, 0, 0], np.float32)))
+    wq, bq, wk, bk, wv, bv, wo, bo, g1, be1, w1, b1, w2, b2, g2, be2 = (a.astype(np.float64) for a in ws)
+
+    def heads(t):
+        return t.reshape(2, 5, 2, 4).transpose(0, 2, 1, 3)
+
+    def norm(t, g, b):
+        return (t - t.mean(-1, keepdims=True)) / np.sqrt(t.var(-1, keepdims=True) + 1e-12) * g + b
+
+    sc = heads(x @ wq.T + bq) @ heads(x @ wk.T + bk).transpose(0, 1, 3, 2) / 2.0 + mask[:, None, None, :]
+    pr = np.exp(sc - sc.max(-1, keepdims=True))
+    pr /= pr.sum(-1, keepdims=True)
+    h1 = norm(x + (pr @ heads(x @ wv.T + bv)).transpose(0, 2, 1, 3).reshape(2, 5, 8) @ wo.T + bo, g1, be1)
+    f = h1 @ w1.T + b1
+    f = f * 0.5 * (1 + np.vectorize(math.erf)(f / math.sqrt(2)))
+    return [(probs, pr), (y, norm(h1 + f @ w2.T + b2, g2, be2))]
 
 
 def gelu():
@@ -392,6 +438,25 @@ def attention(heads: int, build: bool = True):
         cache[heads] = ops.Custom(f"{lib}:AttentionForward",
                                   out_shape=lambda q, k, v, m, key, r: (q, [q[0], heads, q[1], q[1]]),
                                   out_dtype=lambda *dtypes: (f32, f32), func_type="aot", bprop=bprop)
+    return cache[heads]
+
+
+def encoder_layer(heads: int, build: bool = True):
+    """The fused encoder-layer primitive for ``heads`` heads, inference only (no gradient, no dropout):
+    ``y, probs = layer(x, mask, wq, bq, wk, bk, wv, bv, wo, bo, gamma1, beta1, w1, b1, w2, b2, gamma2, beta2, cfg)``
+    with ``x`` [B, T, H] float32, ``mask`` [B, T] additive, the weights in the layout of
+    :class:`~bert_ms.transformer.layers.Linear` and ``cfg`` float32 [4] = (heads, eps, activation: 0 exact
+    GELU, 1 ReLU, 0); ``probs`` [B, heads, T, T]. None when :func:`available` is False or ``encoder_ops``
+    does not load."""
+    if not available(build) or library("encoder_ops", build) is None:
+        return None
+    cache = _ops()["encoder_layer"]
+    if heads not in cache:
+        f32 = ms.float32
+        lib = _STATE["encoder_ops"]["lib"]
+        cache[heads] = ops.Custom(f"{lib}:EncoderLayerForward",
+                                  out_shape=lambda x, *rest: (x, [x[0], heads, x[1], x[1]]),
+                                  out_dtype=lambda *dtypes: (f32, f32), func_type="aot")
     return cache[heads]
 
 

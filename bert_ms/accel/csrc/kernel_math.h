@@ -1,4 +1,5 @@
-// Small inline functions shared by the fused CPU kernels (fused_ops.cc, linear_ops.cc, attention_ops.cc).
+// Small inline functions shared by the fused CPU kernels (fused_ops.cc, linear_ops.cc, attention_ops.cc,
+// encoder_ops.cc).
 #pragma once
 
 #include <cmath>
@@ -60,6 +61,47 @@ inline uint32_t mix31(uint32_t h) {
 // rounds to nearest, as MindSpore's Cast does; * 2^-31 is exact).
 inline float seeded_uniform(uint32_t i, uint32_t key) {
   return static_cast<float>(static_cast<int32_t>(mix31(mix31(i) ^ key))) * 4.656612873077392578125e-10f;
+}
+
+// Phi(x) = P(X <= x) for X ~ N(0, 1), i.e. 0.5 * (1 + erf(x / sqrt(2))), through erfc(z), z = |x| / sqrt(2):
+// erfc(z) = t * exp(-z^2 + P(t)), t = 1 / (1 + z / 2), with the Chebyshev-fitted P of Numerical Recipes
+// (Press et al., 2nd ed., sec. 6.2, "erfcc"): relative error < 1.2e-7 for every z >= 0. Working with erfc
+// avoids the cancellation in 1 + erf(x) for negative x, so Phi is accurate to ~1e-7 absolute everywhere.
+inline float normal_cdf(float x) {
+  const float z = std::fabs(x) * 0.70710678118654752f;
+  const float t = 1.0f / std::fma(0.5f, z, 1.0f);
+  float p = 0.17087277f;
+  p = std::fma(p, t, -0.82215223f);
+  p = std::fma(p, t, 1.48851587f);
+  p = std::fma(p, t, -1.13520398f);
+  p = std::fma(p, t, 0.27886807f);
+  p = std::fma(p, t, -0.18628806f);
+  p = std::fma(p, t, 0.09678418f);
+  p = std::fma(p, t, 0.37409196f);
+  p = std::fma(p, t, 1.00002368f);
+  p = std::fma(p, t, -1.26551223f);
+  const float half_erfc = 0.5f * t * exp_neg(std::fma(-z, z, p));
+  return x >= 0.0f ? 1.0f - half_erfc : half_erfc;
+}
+
+// Mean and 1 / sqrt(var + eps) of one row of h floats (LayerNorm, Ba et al. 2016), accumulated in double.
+struct RowStats {
+  float mean, rstd;
+};
+
+inline RowStats row_stats(const float *x, int64_t h, float eps) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < h; ++j) s += x[j];
+  const double mean = s / static_cast<double>(h);
+  double v = 0.0;
+#pragma omp simd reduction(+ : v)
+  for (int64_t j = 0; j < h; ++j) {
+    const double d = x[j] - mean;
+    v += d * d;
+  }
+  v /= static_cast<double>(h);
+  return {static_cast<float>(mean), static_cast<float>(1.0 / std::sqrt(v + eps))};
 }
 
 }  // namespace bert_ms_kernels
