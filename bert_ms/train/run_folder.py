@@ -5,6 +5,11 @@ change the result) and ``model/`` into one folder. :class:`RunLock` keeps a seco
 writes; :func:`claim_run_folder` refuses to train into a folder whose run had other settings (its
 checkpoints would be silently kept) unless nothing there is worth protecting, and checks ``--resume``;
 :func:`open_run` does both for a training command and hands it the :class:`RunRecord` it writes ``run.json`` with.
+
+A run folder holds ``run.json`` (the settings that decide the result), ``.lock`` (held while a run writes
+there), ``checkpoints/``, ``metrics.jsonl``, ``model/`` and, for pretraining, ``vocab.txt`` and ``data/``
+(the masked examples, cached under a hash of corpus, vocabulary and masking settings). A second run into a
+used folder must either have the same settings or ``--resume``.
 """
 
 from __future__ import annotations
