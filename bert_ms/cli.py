@@ -383,7 +383,8 @@ def run_predict(args: argparse.Namespace) -> int:
     from bert_ms.accel.inference import for_inference
     from bert_ms.bert import inference, qa
     from bert_ms.bert.model import load_pretrained
-    from bert_ms.train.tasks import get_task, token_tag_arrays
+    from bert_ms.train.task_data import token_tag_arrays
+    from bert_ms.train.tasks import get_task
 
     folder = inference.model_dir(args.model)
     if args.task == "qa":  # the span of --context that answers --question, with its character offsets
@@ -480,8 +481,7 @@ def describe_error(err: BaseException) -> str:
         text = f"{err.strerror}: {err.filename}" if err.filename else err.strerror
     else:
         text = str(err) or type(err).__name__
-    text = " ".join(text.split())
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
+    return shorten(" ".join(text.split()), MESSAGE_LIMIT)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,7 +68,7 @@ from bert_ms import data
 from bert_ms.bert.model import count_parameters, load_pretrained
 from bert_ms.bert.tokenization import BertTokenizer, bert_base_uncased_vocab
 from bert_ms.runtime.settings import REPO_ROOT
-from bert_ms.train import tasks
+from bert_ms.train import task_data
 from bert_ms.train.tasks import SequenceClassificationTask, build_classifier
 from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate
 
@@ -381,7 +381,7 @@ assert all(table[("random", n, s)] > table[("course", n, s)] for n in (256, 4715
 #   course BERT pretrained on speeches (`models/mini-bert-sotu`, with NSP on these very speeches).
 # - **subject and body**: does subject line A belong to email body B, or to another email? "Re:", list tags
 #   and quoted lines are removed so that the body does not simply repeat the subject
-#   (`tasks.email_subject_and_body`). The home ground of MiniLM, which was trained to match titles with
+#   (`task_data.email_subject_and_body`). The home ground of MiniLM, which was trained to match titles with
 #   bodies and questions with answers; the course BERT here is the email-adapted one of section 4.
 #
 # Each start is fine-tuned for the same 120 steps, two epochs of 960 pairs (the low end of the paper's 2-4), at
@@ -391,10 +391,10 @@ assert all(table[("random", n, s)] > table[("course", n, s)] for n in (256, 4715
 speeches_train, speeches_test = data.load_sotu("train"), data.load_sotu("test")
 emails_test = data.load_spam("test")[0]
 PAIR_TASKS = {  # task -> (training pairs, test pairs, the course BERT pretrained on its text)
-    "same speech": (tasks.same_speech_pairs(speeches_train, n_pairs=settings.pick(32, 960), seed=0),
-                    tasks.same_speech_pairs(speeches_test, n_pairs=settings.pick(32, 500), seed=2), SPEECHES),
-    "subject and body": (tasks.subject_body_pairs(texts, n_pairs=settings.pick(32, 960), seed=0),
-                         tasks.subject_body_pairs(emails_test, n_pairs=settings.pick(32, 500), seed=2), COURSE),
+    "same speech": (task_data.same_speech_pairs(speeches_train, n_pairs=settings.pick(32, 960), seed=0),
+                    task_data.same_speech_pairs(speeches_test, n_pairs=settings.pick(32, 500), seed=2), SPEECHES),
+    "subject and body": (task_data.subject_body_pairs(texts, n_pairs=settings.pick(32, 960), seed=0),
+                         task_data.subject_body_pairs(emails_test, n_pairs=settings.pick(32, 500), seed=2), COURSE),
 }
 for name, ((a_train, b_train, y_train), test_pairs, _) in PAIR_TASKS.items():
     y_test = test_pairs[2]
@@ -513,7 +513,7 @@ class SentimentDataset:
     """The reviews of one split, as the course's SentimentDataset: item i is (label, text), 0 消极 / 1 积极."""
 
     def __init__(self, split):
-        self._text_a, self._labels = tasks.sentiment_split(split)
+        self._text_a, self._labels = task_data.sentiment_split(split)
 
     def __getitem__(self, index):
         return int(self._labels[index]), self._text_a[index]

@@ -62,7 +62,8 @@ from bert_ms.bert.model import load_pretrained
 from bert_ms.bert.tokenization import BertTokenizer, bert_base_uncased_vocab
 from bert_ms.exercises import check
 from bert_ms.runtime.settings import REPO_ROOT
-from bert_ms.train import tasks
+from bert_ms.train import task_data, tasks
+from bert_ms.train.features import FeatureClassifier, combine_layers, extract_features
 from bert_ms.train.trainer import Trainer, TrainerConfig
 
 MINILM = bert_base_uncased_vocab().parent
@@ -132,15 +133,15 @@ ours = {
     "concat_last4": ops.concat(hidden[-4:], -1),  # [B, T, 4H]
 }
 for name, h in ours.items():
-    np.testing.assert_allclose(h.asnumpy(), tasks.combine_layers(hidden, name).asnumpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(h.asnumpy(), combine_layers(hidden, name).asnumpy(), atol=1e-5, rtol=0)
 w4, g4 = ms.Tensor(np.array([0.3, -1.0, 0.5, 2.0], np.float32)), 1.7  # a weighted sum of the last four
 p4 = ops.softmax(w4, 0)
 mixed = g4 * (p4[0] * hidden[-4] + p4[1] * hidden[-3] + p4[2] * hidden[-2] + p4[3] * hidden[-1])
-np.testing.assert_allclose(mixed.asnumpy(), tasks.combine_layers(hidden[-4:], "weighted", w4, g4).asnumpy(),
+np.testing.assert_allclose(mixed.asnumpy(), combine_layers(hidden[-4:], "weighted", w4, g4).asnumpy(),
                            atol=1e-5, rtol=0)
 mask = am.astype(ms.float32).expand_dims(-1)
 pooled = (hidden[-1] * mask).sum(1) / mask.sum(1)  # the mean over real tokens, padding left out
-np.testing.assert_allclose(pooled.asnumpy(), tasks.extract_features(minilm, {k: v[:4] for k, v in train_x.items()},
+np.testing.assert_allclose(pooled.asnumpy(), extract_features(minilm, {k: v[:4] for k, v in train_x.items()},
                                                                     "last"), atol=1e-5, rtol=0)
 print("our combinations, weighted sum and pooling equal bert_ms.train.tasks on MiniLM's hidden states")
 
@@ -172,7 +173,7 @@ def features(arrays, batch=32):
 
 
 all_used, all_test = features(train_x), features(test_x)  # [N, L+1, H]
-np.testing.assert_allclose(all_used[:8], tasks.extract_features(minilm, {k: v[:8] for k, v in train_x.items()}, "all"),
+np.testing.assert_allclose(all_used[:8], extract_features(minilm, {k: v[:8] for k, v in train_x.items()}, "all"),
                            atol=1e-4, rtol=0)
 
 
@@ -191,7 +192,7 @@ class ScalarMixClassifier(nn.Cell):
 
 
 mix = ScalarMixClassifier(L, all_used.shape[-1], 2)
-ref = tasks.FeatureClassifier(all_used.shape[-1], 2, n_layers=L)
+ref = FeatureClassifier(all_used.shape[-1], 2, n_layers=L)
 ref.layer_weights.set_data(ms.Tensor(np.random.default_rng(1).normal(size=L).astype(np.float32)))
 mix.w.set_data(ref.layer_weights.value())
 mix.classifier.weight.set_data(ref.classifier.weight.value())
@@ -348,7 +349,7 @@ if not settings.smoke():
 # **Exercise 9.2 (练习): first-piece labels.** `my_first_piece_labels(pieces_per_word, tag_ids, seq_len)` returns
 # the `seq_len` labels of `[CLS] pieces [SEP] [PAD]...`: each word's tag on its first piece, -100 everywhere
 # else. A word whose pieces do not all fit before the final `[SEP]` is left out, with every word after it (as
-# `tasks.token_tag_arrays`, used below, does).
+# `task_data.token_tag_arrays`, used below, does).
 
 # %%
 # Exercise 9.2 (练习): a word's tag on its first piece
@@ -372,8 +373,8 @@ course_tok = BertTokenizer(SPEECHES / "vocab.txt")
 case_train = data.load_sotu_casing("train", max_sentences=settings.pick(256, 8000))
 case_test = data.load_sotu_casing("test", max_sentences=settings.pick(64, 1000))
 tags = list(data.CASING_TAGS)
-case_tr = tasks.token_tag_arrays(case_train, course_tok, tags, SEQ_LEN)
-case_te = tasks.token_tag_arrays(case_test, course_tok, tags, SEQ_LEN)
+case_tr = task_data.token_tag_arrays(case_train, course_tok, tags, SEQ_LEN)
+case_te = task_data.token_tag_arrays(case_test, course_tok, tags, SEQ_LEN)
 # one word cut into pieces: its tag sits on the first piece only
 row = next(i for i, s in enumerate(case_train) if any(len(course_tok.tokenize(w)) > 1 for w, _ in s[:10]))
 pieces = [course_tok.convert_ids_to_tokens(int(i)) for i in case_tr["input_ids"][row][:14]]
@@ -456,12 +457,12 @@ if not settings.smoke():
 
 # %%
 zh_tok = BertTokenizer.bert_base_chinese()
-pos_train, pos_tags = tasks.pos_split("train")
-pos_test, _ = tasks.pos_split("test")
+pos_train, pos_tags = task_data.pos_split("train")
+pos_test, _ = task_data.pos_split("test")
 pos_train = pos_train[: settings.pick(256, len(pos_train))]
 pos_test = pos_test[: settings.pick(64, 1000)]
-pos_tr = tasks.token_tag_arrays(pos_train, zh_tok, pos_tags, 128)
-pos_te = tasks.token_tag_arrays(pos_test, zh_tok, pos_tags, 128)
+pos_tr = task_data.token_tag_arrays(pos_train, zh_tok, pos_tags, 128)
+pos_te = task_data.token_tag_arrays(pos_test, zh_tok, pos_tags, 128)
 print(" ".join(f"{w}/{t}" for w, t in pos_train[0][:8]))
 assert pos_tr["labels"][0][0] == -100 and pos_tr["labels"][0][1] == pos_tags.index(pos_train[0][0][1])
 
@@ -480,7 +481,7 @@ for start in ("zh", "random"):
     del pos_model
 test_tags = [t for s in pos_test for _, t in s]
 always_n = test_tags.count("n") / len(test_tags)
-per_word = tasks.most_frequent_tag_accuracy(tasks.pos_split("train")[0], pos_test)
+per_word = task_data.most_frequent_tag_accuracy(task_data.pos_split("train")[0], pos_test)
 print(f"{pos_steps} steps: Chinese BERT {pos_acc['zh']:.3f} | the same from random weights {pos_acc['random']:.3f} | "
       f"always 'n' {always_n:.3f} | each word's most frequent tag {per_word:.3f}")
 

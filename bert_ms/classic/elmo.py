@@ -63,8 +63,18 @@ def bilm_loss(model: BiLM, ids) -> ms.Tensor:
     return (fwd + bwd) / 2
 
 
+def scalar_mix(layers, weights, gamma):
+    """ELMo_k = γ Σ_j softmax(w)_j h_{k,j} (Peters et al. 2018, eq. 1): ``layers`` a sequence of same-shaped
+    tensors, ``weights`` one scalar per layer, ``gamma`` a scalar. Lesson 09 reuses it on BERT's layers."""
+    s = ops.softmax(weights, 0)
+    mixed = s[0] * layers[0]
+    for j in range(1, len(layers)):
+        mixed = mixed + s[j] * layers[j]
+    return gamma * mixed
+
+
 class ScalarMix(nn.Cell):
-    """ELMo_k = γ Σ_j softmax(w)_j h_{k,j} (Peters et al. 2018, eq. 1)."""
+    """ELMo_k = γ Σ_j softmax(w)_j h_{k,j} (Peters et al. 2018, eq. 1), with w and γ learned."""
 
     def __init__(self, num_layers: int):
         super().__init__()
@@ -72,8 +82,4 @@ class ScalarMix(nn.Cell):
         self.gamma = ms.Parameter(ms.Tensor(1.0, ms.float32), name="gamma")
 
     def construct(self, layers):
-        s = ops.softmax(self.weights, 0)
-        mixed = s[0] * layers[0]
-        for j in range(1, len(layers)):
-            mixed = mixed + s[j] * layers[j]
-        return self.gamma * mixed
+        return scalar_mix(layers, self.weights, self.gamma)

@@ -216,7 +216,7 @@ def _distinct_weights(rng, n):
             return w
 
 
-@exercise("Exercise 3.3 · ELMo's scalar mix (eq. 1)", forbid=("bert_ms.classic.elmo:ScalarMix",), time_limit=30)
+@exercise("Exercise 3.3 · ELMo's scalar mix (eq. 1)", forbid=("bert_ms.classic.elmo:ScalarMix", "bert_ms.classic.elmo:scalar_mix"), time_limit=30)
 def elmo_scalar_mix(fn):
     """``fn(layers, w, gamma)``: a list of L+1 MindSpore tensors [B, T, D], the L+1 raw weights w and the
     scale γ -> γ · Σ_j softmax(w)_j · layers[j] (Peters et al. 2018, eq. 1)."""

@@ -25,9 +25,9 @@ __all__ = ["scalar_mix", "first_piece_labels", "window_starts", "span_decode", "
 _FORBID_SPAN = ("bert_ms.bert.qa:best_span", "bert_ms.bert.qa:predict_answers")
 _FORBID_EM = ("bert_ms.bert.qa:exact_match", "bert_ms.bert.qa:f1_score", "bert_ms.bert.qa:squad_em_f1",
               "bert_ms.bert.qa:normalize_answer", "bert_ms.bert.qa:_f1", "bert_ms.data:email_qa_answer_key")
-_FORBID_TAGS = ("bert_ms.train.tasks:token_tag_arrays",)
-_FORBID_MIX = ("bert_ms.train.tasks:combine_layers", "bert_ms.train.tasks:FeatureClassifier",
-               "bert_ms.classic.elmo:ScalarMix")
+_FORBID_TAGS = ("bert_ms.train.task_data:token_tag_arrays",)
+_FORBID_MIX = ("bert_ms.train.features:combine_layers", "bert_ms.train.features:FeatureClassifier",
+               "bert_ms.classic.elmo:ScalarMix", "bert_ms.classic.elmo:scalar_mix")
 _FORBID_WINDOWS = ("bert_ms.bert.qa:make_windows", "bert_ms.bert.qa:training_windows")
 
 
@@ -126,7 +126,7 @@ def first_piece_labels(fn):
     """``fn(pieces_per_word, tag_ids, seq_len) -> list of seq_len ints``: the labels of ``[CLS] pieces [SEP]
     [PAD]...`` where each word's tag id sits on its **first** piece and every other position (later pieces,
     [CLS], [SEP], padding) holds -100 (ignored by the loss). A word whose pieces do not all fit before the
-    final [SEP] is left out, with every word after it, as :func:`bert_ms.train.tasks.token_tag_arrays` does."""
+    final [SEP] is left out, with every word after it, as :func:`bert_ms.train.task_data.token_tag_arrays` does."""
     rng = np.random.default_rng()
     for pieces, tags, seq_len, kind in _tag_cases(rng):
         counts = [len(p) for p in pieces]

@@ -12,18 +12,12 @@ from pathlib import Path
 
 from bert_ms.data import load_sotu, load_spam_documents
 from bert_ms.runtime.files import read_text_file
-
-
-def _peoples_daily(split: str) -> list[list[str]]:
-    from bert_ms.train.tasks import peoples_daily_documents  # imports MindSpore: only when asked for
-
-    return peoples_daily_documents(split)
-
+from bert_ms.train.task_data import peoples_daily_documents
 
 NAMED_CORPORA = {  # name -> split -> documents (lists of sentences)
     "sotu": load_sotu,
     "spam": load_spam_documents,  # the training emails' text, labels unused (further pretraining in the domain)
-    "peoples-daily": _peoples_daily,  # Chinese; the POS tagging test text held out
+    "peoples-daily": peoples_daily_documents,  # Chinese; the POS tagging test text held out
 }
 
 
