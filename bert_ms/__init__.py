@@ -6,10 +6,13 @@ The package is laid out by lesson (see ``docs/architecture.md``)::
     runtime/      lesson 00   settings, the device switch, msrun data parallelism
     classic/      01-03       word2vec, neural language models, ELMo
     transformer/  04          layers, attention and masks, feed-forward, positions, the encoder-decoder
-    bert/         05-08       tokenization, config, model.py (all of BERT), weights, pretraining data, losses
-    train/        07-08       the Trainer, checkpoints, the task registry
+    bert/         05-09       tokenization, config, model.py (embeddings, pooler, heads), weights, pretraining data,
+                              losses, inference, extractive QA, a NumPy reference BERT
+    train/        07-10       the Trainer, checkpoints, tasks and their data, frozen features, run folders
     accel/        (CPU speed) fused C++ kernels, built by make setup, applied to a model from outside
+    exercises/    all         the self-checking exercises
     data.py                   the shipped, checksummed data and read-in-place corpora
+    selftest.py               ``bert-ms selftest``
     cli.py                    the ``bert-ms`` command line
 
 Start every notebook with::

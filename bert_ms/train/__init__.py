@@ -1,1 +1,1 @@
-"""Training: the Trainer (optimiser, schedule, seeded dropout), crash-safe checkpoints, and the task registry."""
+"""Training: the Trainer (optimiser, schedule, seeded dropout), crash-safe checkpoints, the tasks and their data, frozen features."""
