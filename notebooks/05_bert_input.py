@@ -50,7 +50,7 @@ import numpy as np
 from matplotlib import font_manager
 
 from bert_ms import data
-from bert_ms.bert import pretraining
+from bert_ms.bert import masking, pretraining
 from bert_ms.bert import tokenization as ref
 from bert_ms.bert.tokenization import BertTokenizer
 
@@ -456,7 +456,7 @@ assert np.allclose(summed.asnumpy()[0, 9], manual, atol=1e-6)
 rng = np.random.default_rng(0)
 pair_tokens = tok.encode("the man went to the store to buy a gallon of milk",
                          "he bought a gallon of milk and some bread").tokens
-masked, where, labels = pretraining.create_masked_lm_predictions(pair_tokens, tok.vocab, rng)
+masked, where, labels = masking.create_masked_lm_predictions(pair_tokens, tok.vocab, rng)
 print(" ".join(masked))
 print("positions:", where, "labels:", labels)
 assert all(pair_tokens[p] not in ("[CLS]", "[SEP]") for p in where)
@@ -466,7 +466,7 @@ n_draws = settings.pick(2_000, 20_000)
 counts = {"[MASK]": 0, "random": 0, "unchanged": 0}
 n_chosen = n_candidates = 0
 for _ in range(n_draws):
-    out, where, labels = pretraining.create_masked_lm_predictions(pair_tokens, tok.vocab, rng)
+    out, where, labels = masking.create_masked_lm_predictions(pair_tokens, tok.vocab, rng)
     n_chosen += len(where)
     n_candidates += len(pair_tokens) - 3
     for p, label in zip(where, labels):
@@ -493,7 +493,7 @@ plt.show()
 
 # %%
 words_tokens = ["[CLS]"] + tok.tokenize("tokenization of unaffable embeddings") + ["[SEP]"]
-out, where, _ = pretraining.create_masked_lm_predictions(words_tokens, tok.vocab, np.random.default_rng(3),
+out, where, _ = masking.create_masked_lm_predictions(words_tokens, tok.vocab, np.random.default_rng(3),
                                                          masked_lm_prob=0.5, whole_word=True)
 print(words_tokens)
 print(out)
@@ -518,7 +518,7 @@ for i, (word, _) in enumerate(segmented):
     zh_wwm_tokens += pieces
     word_ids += [i] * len(pieces)
 zh_wwm_tokens, word_ids = zh_wwm_tokens + ["[SEP]"], word_ids + [-1]
-out, where, _ = pretraining.create_masked_lm_predictions(zh_wwm_tokens, zh.vocab, np.random.default_rng(1),
+out, where, _ = masking.create_masked_lm_predictions(zh_wwm_tokens, zh.vocab, np.random.default_rng(1),
                                                          masked_lm_prob=0.3, word_ids=word_ids)
 print(" ".join(w for w, _ in segmented))
 print("".join(t if t != "[MASK]" else "■" for t in out[1:-1]))

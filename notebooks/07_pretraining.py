@@ -65,7 +65,7 @@ from mindspore import ops
 
 from bert_ms.runtime.progress import bar
 from bert_ms import data
-from bert_ms.bert import losses, pretraining
+from bert_ms.bert import losses, masking, pretraining
 from bert_ms.bert.config import BertConfig, scaled_init_range
 from bert_ms.bert.inference import fill_mask
 from bert_ms.bert.model import BertForPreTraining, load_pretrained
@@ -162,7 +162,7 @@ for i, (orig, new) in enumerate(zip(enc.tokens, out)):
 # ones? (The paper: 15 %, then 80 % / 10 % / 10 %.)
 
 # %%
-assert pool == pretraining.random_token_pool(tokenizer.vocab)[1]  # the same replacement pool, in the same order
+assert pool == masking.random_token_pool(tokenizer.vocab)[1]  # the same replacement pool, in the same order
 rng, rng_package = np.random.default_rng(0), np.random.default_rng(0)
 sentences = [s for d in train_docs for s in d]
 counts, n_tokens, n_chosen = Counter(), 0, 0
@@ -170,7 +170,7 @@ n_sequences = settings.pick(3000, 10_000)
 for k in range(n_sequences):
     tokens = ["[CLS]"] + tokenizer.tokenize(sentences[k % len(sentences)])[:60] + ["[SEP]"]
     out, positions, labels = mask_tokens(tokens, pool, rng)
-    assert (out, positions, labels) == pretraining.create_masked_lm_predictions(tokens, tokenizer.vocab, rng_package)
+    assert (out, positions, labels) == masking.create_masked_lm_predictions(tokens, tokenizer.vocab, rng_package)
     n_tokens += sum(t not in special for t in tokens)
     n_chosen += len(positions)
     for p, label in zip(positions, labels):
@@ -620,8 +620,8 @@ if not settings.smoke():  # 20 smoke steps end far above the yardstick
 
 # %%
 tokens = ["[CLS]"] + tokenizer.tokenize(sentences[0])[:40] + ["[SEP]"]
-static = pretraining.create_masked_lm_predictions(tokens, tokenizer.vocab, np.random.default_rng(7))[1]
-epochs = [pretraining.create_masked_lm_predictions(tokens, tokenizer.vocab, np.random.default_rng([7, e]))[1]
+static = masking.create_masked_lm_predictions(tokens, tokenizer.vocab, np.random.default_rng(7))[1]
+epochs = [masking.create_masked_lm_predictions(tokens, tokenizer.vocab, np.random.default_rng([7, e]))[1]
           for e in range(3)]
 print("static mask, every epoch:", static)
 for e, pos in enumerate(epochs):
@@ -638,11 +638,11 @@ span_lengths = []
 text_words = " ".join(sentences[:2000]).split()
 for k in range(settings.pick(100, 1000)):
     chunk = ["[CLS]"] + text_words[7 * k : 7 * k + 400] + ["[SEP]"]  # long chunks: the 15 % budget rarely cuts a span
-    _, pos, _ = pretraining.create_masked_lm_predictions(chunk, tokenizer.vocab, rng, span="geometric",
+    _, pos, _ = masking.create_masked_lm_predictions(chunk, tokenizer.vocab, rng, span="geometric",
                                                           max_predictions_per_seq=400)
     runs = np.split(np.array(pos), np.where(np.diff(pos) != 1)[0] + 1) if pos else []
     span_lengths += [len(r) for r in runs]
-dist = pretraining.span_length_distribution()
+dist = masking.span_length_distribution()
 print(f"SpanBERT theory: mean span {np.dot(np.arange(1, 11), dist):.2f}; measured runs of masked positions: "
       f"{np.mean(span_lengths):.2f}")
 plt.figure(figsize=(5, 3))
@@ -679,7 +679,7 @@ for tok in tokens:
 entity, phrase = [1, 2], [5, 6, 7]
 seen = Counter()
 for draw in range(200):
-    out, pos, _ = pretraining.create_masked_lm_predictions(tokens, tokenizer.vocab, np.random.default_rng(draw),
+    out, pos, _ = masking.create_masked_lm_predictions(tokens, tokenizer.vocab, np.random.default_rng(draw),
                                                            masked_lm_prob=0.3, word_ids=unit_of)
     for name, unit in (("entity", entity), ("phrase", phrase)):
         hit = [p in pos for p in unit]

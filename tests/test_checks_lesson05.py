@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from adversarial import accepted_every_run, rejected_every_run
 
-from bert_ms.bert import pretraining
+from bert_ms.bert import masking
 from bert_ms.bert.tokenization import BertTokenizer, WordpieceTokenizer
 from bert_ms.exercises import check
 
@@ -185,7 +185,7 @@ GROUP_MISTAKES = [
     (lambda toks: [[toks[i] for i in g] for g in groups_right(toks)], "POSITIONS"),
     (lambda toks: [g for g in groups_right(toks) if len(g) > 1], "expected"),  # only multi-piece words
     (lambda toks: groups_right(toks)[::-1], "expected"),  # not in order
-    (lambda toks: pretraining._word_groups(toks, [i for i, t in enumerate(toks) if t not in SPECIAL], True, None),
+    (lambda toks: masking._word_groups(toks, [i for i, t in enumerate(toks) if t not in SPECIAL], True, None),
      "write it yourself"),
 ]
 

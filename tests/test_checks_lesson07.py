@@ -22,7 +22,7 @@ import pytest
 from adversarial import accepted_every_run, rejected_every_run
 from mindspore import ops
 
-from bert_ms.bert import losses, pretraining
+from bert_ms.bert import losses, masking, pretraining
 from bert_ms.exercises import check
 
 STAT_RUNS = 2  # see the module docstring
@@ -154,7 +154,7 @@ def mask_with_replacement(tokens, vocab, rng):
 
 
 def mask_package(tokens, vocab, rng):
-    return pretraining.create_masked_lm_predictions(tokens, vocab, rng, max_predictions_per_seq=10 ** 6)
+    return masking.create_masked_lm_predictions(tokens, vocab, rng, max_predictions_per_seq=10 ** 6)
 
 
 STAT_MISTAKES = [

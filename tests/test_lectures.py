@@ -132,14 +132,14 @@ def _minilm_config():
 @lru_cache(maxsize=1)
 def _masking_shares() -> tuple[float, float]:
     """Share of maskable tokens turned into [MASK] and into a random token, measured."""
-    from bert_ms.bert import pretraining
+    from bert_ms.bert import masking
     from bert_ms.bert.tokenization import BertTokenizer
 
     tok = BertTokenizer.bert_base_uncased()
-    pool, _ = pretraining.random_token_pool(tok.vocab)
+    pool, _ = masking.random_token_pool(tok.vocab)
     rng = np.random.default_rng(0)
     ids = rng.choice(pool, size=(4000, 40)).astype(np.int32)
-    out = pretraining.mask_ids_batch(ids, np.ones_like(ids, dtype=bool), rng, tok.vocab["[MASK]"], pool,
+    out = masking.mask_ids_batch(ids, np.ones_like(ids, dtype=bool), rng, tok.vocab["[MASK]"], pool,
                                      max_predictions_per_seq=40)["input_ids"]
     masked = (out == tok.vocab["[MASK]"]).mean()
     random = ((out != ids) & (out != tok.vocab["[MASK]"])).mean()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bert_ms import data
+from bert_ms.bert import masking
 from bert_ms.bert import pretraining as pt
 from bert_ms.bert.tokenization import SPECIAL_TOKENS, BertTokenizer
 
@@ -25,7 +26,7 @@ def tok():
 
 @pytest.fixture(scope="module")
 def words(tok):
-    _, pool = pt.random_token_pool(tok.vocab)
+    _, pool = masking.random_token_pool(tok.vocab)
     return [w for w in pool if w.isalpha()]
 
 
@@ -43,7 +44,7 @@ def test_masking_rates_over_10000_sequences(tok, words):
     for _ in range(n_seq):
         n_a, n_b = (int(x) for x in rng.integers(3, 20, size=2))
         tokens = random_sequence(rng, words, n_a, n_b, int(rng.integers(0, 5)))
-        out, positions, labels = pt.create_masked_lm_predictions(tokens, tok.vocab, rng, 0.15, 20)
+        out, positions, labels = masking.create_masked_lm_predictions(tokens, tok.vocab, rng, 0.15, 20)
         n_cand += n_a + n_b
         n_masked += len(positions)
         assert positions == sorted(set(positions)) and len(positions) <= 20
@@ -68,7 +69,7 @@ def test_max_predictions_cap(tok, words):
     rng = np.random.default_rng(1)
     tokens = random_sequence(rng, words, 100, 100, 0)
     for _ in range(50):
-        _, positions, _ = pt.create_masked_lm_predictions(tokens, tok.vocab, rng, 0.15, max_predictions_per_seq=20)
+        _, positions, _ = masking.create_masked_lm_predictions(tokens, tok.vocab, rng, 0.15, max_predictions_per_seq=20)
         assert len(positions) == 20  # 15 % of 200 = 30, capped
 
 
@@ -82,8 +83,8 @@ def test_vectorised_masking_matches_the_rule(tok):
         ids[i, length - 1] = tok.sep_token_id
         ids[i, length:] = tok.pad_token_id
     maskable = ~np.isin(ids, [tok.cls_token_id, tok.sep_token_id, tok.pad_token_id])
-    pool, _ = pt.random_token_pool(tok.vocab)
-    out = pt.mask_ids_batch(ids, maskable, rng, tok.mask_token_id, pool, 0.15, 20)
+    pool, _ = masking.random_token_pool(tok.vocab)
+    out = masking.mask_ids_batch(ids, maskable, rng, tok.mask_token_id, pool, 0.15, 20)
     w = out["masked_lm_weights"].astype(bool)
     assert abs(w.sum() / maskable.sum() - 0.15) < 0.005
     rows = np.repeat(np.arange(n)[:, None], 20, axis=1)
@@ -109,17 +110,17 @@ def test_whole_word_masking_masks_every_piece(tok):
         w += 0 if t.startswith("##") else 1
         word_of.append(w)
     for _ in range(500):
-        _, positions, _ = pt.create_masked_lm_predictions(tokens, tok.vocab, rng, 0.3, 40, whole_word=True)
+        _, positions, _ = masking.create_masked_lm_predictions(tokens, tok.vocab, rng, 0.3, 40, whole_word=True)
         chosen = set(positions)
         for p in positions:
             assert {i for i, x in enumerate(word_of) if x == word_of[p]} <= chosen
 
 
 def test_span_lengths_follow_spanbert():
-    probs = pt.span_length_distribution(0.2, 10)
+    probs = masking.span_length_distribution(0.2, 10)
     assert abs(float((np.arange(1, 11) * probs).sum()) - 3.8) < 0.01  # SpanBERT Section 3.1
     rng = np.random.default_rng(4)
-    draws = np.array([pt._span_length(rng, 0.2, 10) for _ in range(10_000)])
+    draws = np.array([masking._span_length(rng, 0.2, 10) for _ in range(10_000)])
     assert draws.min() == 1 and draws.max() == 10 and abs(draws.mean() - 3.8) < 0.08
 
 
@@ -128,7 +129,7 @@ def test_span_masking_masks_contiguous_whole_words(tok, words):
     tokens = random_sequence(rng, words, 60, 60, 0)
     total = 0
     for _ in range(300):
-        out, positions, _ = pt.create_masked_lm_predictions(tokens, tok.vocab, rng, 0.15, 40, span="geometric")
+        out, positions, _ = masking.create_masked_lm_predictions(tokens, tok.vocab, rng, 0.15, 40, span="geometric")
         total += len(positions)
         assert all(tokens[p] not in SPECIALS for p in positions)
         runs = np.split(np.array(positions), np.where(np.diff(positions) != 1)[0] + 1)
@@ -247,7 +248,7 @@ def test_dataset_batches_shards_and_dynamic_masking(arrays, tok, tmp_path):
         epochs.append(next(ds.create_dict_iterator(output_numpy=True, num_epochs=1)))
     src = pt.PretrainingSource(plain, dynamic_masking=True, seed=0, mask_token_id=tok.mask_token_id,
                                special_ids=[tok.cls_token_id, tok.sep_token_id, tok.pad_token_id],
-                               pool_ids=pt.random_token_pool(tok.vocab)[0])
+                               pool_ids=masking.random_token_pool(tok.vocab)[0])
     first, second = src[0], src[0]
     assert not np.array_equal(first[3], second[3]) or not np.array_equal(first[0], second[0])  # new masks per visit
     assert np.array_equal(first[1], plain["token_type_ids"][0]) and first[6] == plain["next_sentence_label"][0]
@@ -311,17 +312,17 @@ def test_random_token_pool_cache_is_bounded():
     base = {t: i for i, t in enumerate([*SPECIAL_TOKENS, *(f"w{i}" for i in range(200))])}
     first = Vocab(base)
     alive = weakref.ref(first)
-    ids, _ = pt.random_token_pool(first)
+    ids, _ = masking.random_token_pool(first)
     assert len(ids) == 200
     del first
     for _ in range(1000):
-        pt.random_token_pool(Vocab(base))
+        masking.random_token_pool(Vocab(base))
     gc.collect()
     assert alive() is None
-    assert len(pt._POOL_CACHE) <= pt.POOL_CACHE_SIZE
+    assert len(masking._POOL_CACHE) <= masking.POOL_CACHE_SIZE
     # and the cache still works: the same vocab object gets the same arrays back
     v = Vocab(base)
-    assert pt.random_token_pool(v)[0] is pt.random_token_pool(v)[0]
+    assert masking.random_token_pool(v)[0] is masking.random_token_pool(v)[0]
 
 
 def test_next_sentence_overlap_baseline_detects_shared_topics():

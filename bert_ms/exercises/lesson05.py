@@ -223,7 +223,7 @@ def _as_groups(got, where: str) -> list[list[int]]:
 
 
 @exercise("Exercise 5.3 · whole-word groups for whole-word masking", time_limit=10,
-          forbid=("bert_ms.bert.pretraining:_word_groups",))
+          forbid=("bert_ms.bert.masking:_word_groups",))
 def whole_word_groups(fn):
     """``fn(tokens) -> list of lists of positions``: the words that whole-word masking chooses from. Each
     group holds the position of a word's first piece and of the ``##`` pieces that follow it; ``[CLS]``,

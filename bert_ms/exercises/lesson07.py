@@ -108,7 +108,7 @@ def _call_mask(fn, tokens: list[str], vocab: dict, seed: int):
 
 
 @exercise("Exercise 7.1 · the masked-LM rule (15 %, then 80/10/10)",
-          forbid=("bert_ms.bert.pretraining:create_masked_lm_predictions", "bert_ms.bert.pretraining:mask_ids_batch"),
+          forbid=("bert_ms.bert.masking:create_masked_lm_predictions", "bert_ms.bert.masking:mask_ids_batch"),
           time_limit=60)
 def mlm_mask(fn):
     """``fn(tokens, vocab, rng) -> (output_tokens, positions, labels)``.
