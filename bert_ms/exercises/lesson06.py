@@ -92,6 +92,16 @@ def _name_mistake(got, candidates, what: str, atol: float, rtol: float) -> None:
             raise Mismatch(f"{what}: {words}")
 
 
+def _expect_or_name(got, expected, what: str, hint: str, mistakes, atol: float, rtol: float) -> None:
+    """``got`` must equal ``expected``; if not, the typical mistake it equals (``mistakes()``: (array, words)
+    pairs, made only then) is named, else the first mismatch with ``hint``."""
+    try:
+        expect_close(got, expected, what, hint=hint, atol=atol, rtol=rtol)
+    except Mismatch:
+        _name_mistake(got, mistakes(), what, atol, rtol)
+        raise
+
+
 # --- Exercise 6.1 ----------------------------------------------------------------------------------
 
 def draw_embeddings(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -160,12 +170,8 @@ def bert_embeddings(fn):
     V, H = d["word"].shape
     what = (f"embeddings of a batch [{B}, {T}] (vocabulary {V}, hidden size {H}, "
             f"{d['position'].shape[0]} positions)")
-    try:
-        expect_close(got, expected, what, hint="the result is [B, T, H]: one LayerNorm-ed vector per token.",
-                     atol=EMBEDDINGS_TOL, rtol=EMBEDDINGS_TOL)
-    except Mismatch:
-        _name_mistake(got, embeddings_mistakes(d), what, EMBEDDINGS_TOL, EMBEDDINGS_TOL)
-        raise
+    _expect_or_name(got, expected, what, "the result is [B, T, H]: one LayerNorm-ed vector per token.",
+                    lambda: embeddings_mistakes(d), EMBEDDINGS_TOL, EMBEDDINGS_TOL)
 
 
 # --- Exercise 6.2 ----------------------------------------------------------------------------------
@@ -217,11 +223,8 @@ def pooler(fn):
     expected = reference.pooler(d["sequence_output"], d["weight"], d["bias"])
     got = fn(ms.Tensor(d["sequence_output"]), ms.Tensor(d["weight"]), ms.Tensor(d["bias"]))
     what = f"pooled output of sequence_output {list(d['sequence_output'].shape)}"
-    try:
-        expect_close(got, expected, what, hint="C has one H-vector per sequence: [B, H].", atol=POOLER_ATOL, rtol=0.0)
-    except Mismatch:
-        _name_mistake(got, pooler_mistakes(d), what, POOLER_ATOL, 0.0)
-        raise
+    _expect_or_name(got, expected, what, "C has one H-vector per sequence: [B, H].", lambda: pooler_mistakes(d),
+                    POOLER_ATOL, 0.0)
 
 
 # --- Exercise 6.3 ----------------------------------------------------------------------------------
@@ -283,12 +286,8 @@ def mlm_head(fn):
     expected = reference.mlm_head(*(d[k] for k in _MLM_ARGS))
     got = fn(*(ms.Tensor(d[k]) for k in _MLM_ARGS))
     what = f"MLM logits for hidden {list(d['hidden'].shape)} and a vocabulary of {d['word_table'].shape[0]}"
-    try:
-        expect_close(got, expected, what, hint="one score per vocabulary word at each position: [B, P, V].",
-                     atol=MLM_TOL, rtol=MLM_TOL)
-    except Mismatch:
-        _name_mistake(got, mlm_head_mistakes(d), what, MLM_TOL, MLM_TOL)
-        raise
+    _expect_or_name(got, expected, what, "one score per vocabulary word at each position: [B, P, V].",
+                    lambda: mlm_head_mistakes(d), MLM_TOL, MLM_TOL)
 
 
 # --- Exercise 6.4 ----------------------------------------------------------------------------------

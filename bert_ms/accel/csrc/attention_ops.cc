@@ -34,7 +34,7 @@
 
 namespace {
 
-using bert_ms_kernels::exp_neg;
+using bert_ms_kernels::masked_softmax_row;
 using bert_ms_kernels::is_f32;
 using bert_ms_kernels::seeded_uniform;
 
@@ -103,22 +103,7 @@ extern "C" int AttentionForward(int nparam, void **params, int *ndims, int64_t *
       const float *m = mask + b * T;
       for (int64_t i = 0; i < T; ++i) {
         float *row = P + i * T;
-        float mx = -3.0e38f;
-        for (int64_t j = 0; j < T; ++j) {
-          row[j] += m[j];
-          mx = row[j] > mx ? row[j] : mx;
-        }
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < T; ++j) {
-          const float z = row[j] - mx;
-          const float e = z < -87.0f ? 0.0f : exp_neg(z);  // exp(-1e9) is 0, as in the reference
-          row[j] = e;
-          sum += e;
-        }
-        const float inv = 1.0f / sum;
-#pragma omp simd
-        for (int64_t j = 0; j < T; ++j) row[j] *= inv;
+        masked_softmax_row(row, m, T);
         if (p > 0.0f) drop_row(row, dropped.data() + i * T, T, static_cast<uint32_t>((task * T + i) * T), key, p, inv_keep);
       }
       const float *used = p > 0.0f ? dropped.data() : P;

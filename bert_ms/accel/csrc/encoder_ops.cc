@@ -35,7 +35,7 @@
 namespace {
 
 using bert_ms_kernels::all_f32;
-using bert_ms_kernels::exp_neg;
+using bert_ms_kernels::masked_softmax_row;
 using bert_ms_kernels::normal_cdf;
 using bert_ms_kernels::row_stats;
 using bert_ms_kernels::RowStats;
@@ -159,22 +159,7 @@ extern "C" int EncoderLayerForward(int nparam, void **params, int *ndims, int64_
       const float *m = mask + b * T;
       for (int64_t i = 0; i < T; ++i) {
         float *row = P + i * T;
-        float mx = -3.0e38f;
-        for (int64_t j = 0; j < T; ++j) {
-          row[j] += m[j];
-          mx = row[j] > mx ? row[j] : mx;
-        }
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < T; ++j) {
-          const float z = row[j] - mx;
-          const float e = z < -87.0f ? 0.0f : exp_neg(z);  // exp(-1e9) is 0, as in the reference
-          row[j] = e;
-          sum += e;
-        }
-        const float inv = 1.0f / sum;
-#pragma omp simd
-        for (int64_t j = 0; j < T; ++j) row[j] *= inv;
+        masked_softmax_row(row, m, T);
       }
       status |= dnnl_sgemm('N', 'T', d, T, T, 1.0f, vT + off, M, P, T, 0.0f, ctxT + off, M);  // (P V_h)^T
     }

@@ -104,4 +104,24 @@ inline RowStats row_stats(const float *x, int64_t h, float eps) {
   return {static_cast<float>(mean), static_cast<float>(1.0 / std::sqrt(v + eps))};
 }
 
+// One row of attention scores: add the padding mask (0 or -1e9 per key), then softmax in place.
+inline void masked_softmax_row(float *row, const float *mask, int64_t n) {
+  float mx = -3.0e38f;
+  for (int64_t j = 0; j < n; ++j) {
+    row[j] += mask[j];
+    mx = row[j] > mx ? row[j] : mx;
+  }
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; ++j) {
+    const float z = row[j] - mx;
+    const float e = z < -87.0f ? 0.0f : exp_neg(z);  // exp(-1e9) is 0, as in the reference
+    row[j] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / sum;
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+}
+
 }  // namespace bert_ms_kernels
