@@ -6,17 +6,15 @@ task registry's :class:`~bert_ms.train.tasks.TaskSpec`, the :class:`~bert_ms.tra
 call the same library functions, so a command and a notebook cell give the same numbers. This file is
 only argparse plus one ``run_*`` function per command. Examples::
 
-    python -m bert_ms pretrain --config mini --corpus sotu --vocab train --out runs/mini \\
-        --steps 3000 --batch-size 32 --seq-len 64 --save-every 200
+    python -m bert_ms pretrain --config mini --corpus sotu --vocab train --out runs/mini --steps 3000 --seq-len 64
     python -m bert_ms pretrain ... --resume          # continue exactly where the last checkpoint was
     python -m bert_ms finetune --task spam --init runs/mini/model --out runs/spam
     python -m bert_ms evaluate --model runs/spam/model --task spam --split test
     python -m bert_ms predict --model runs/spam/model --task spam "Win a FREE cruise now!!!"
     python -m bert_ms predict --model runs/mini/model --task fill-mask "the [MASK] of the union is strong"
 
-Every error a user can cause -- a bad argument, a missing or corrupt file, a used ``--out``, a
-device this machine lacks, a full disk -- ends with one line ``bert-ms: error: ...`` and exit code 2.
-``BERT_MS_DEBUG=1`` shows the traceback instead.
+Every error a user can cause -- a bad argument, a missing or corrupt file, a used ``--out``, a device this
+machine lacks, a full disk -- ends with one line ``bert-ms: error: ...``, exit 2 (``BERT_MS_DEBUG=1``: the traceback).
 
 What a run folder (``--out``) holds, and when a second run may use it: :mod:`bert_ms.train.run_folder`.
 
@@ -159,9 +157,10 @@ def add_pretrain_args(p: argparse.ArgumentParser) -> None:
 def run_pretrain(args: argparse.Namespace) -> int:
     from bert_ms.bert import weights
     from bert_ms.bert.inference import resolve_vocab, vocab_file
+    from bert_ms.train.evaluation import evaluate
     from bert_ms.train.pretraining_start import initial_model, initial_settings
     from bert_ms.train.tasks import PretrainingTask
-    from bert_ms.train.trainer import Trainer, evaluate
+    from bert_ms.train.trainer import Trainer
 
     max_pred = args.max_predictions or max(1, round(0.15 * args.seq_len))
     if max_pred > args.seq_len - 3:
@@ -244,8 +243,9 @@ def run_finetune(args: argparse.Namespace) -> int:
     from bert_ms.bert import qa, weights
     from bert_ms.bert.inference import check_seq_len, check_vocab, model_dir, vocab_file
     from bert_ms.bert.tokenization import load_vocab
+    from bert_ms.train.evaluation import evaluate
     from bert_ms.train.tasks import build_classifier, get_task
-    from bert_ms.train.trainer import Trainer, evaluate
+    from bert_ms.train.trainer import Trainer
 
     spec = get_task(args.task)
     if args.max_eval is not None and spec.input_kind != "qa":
@@ -334,8 +334,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from bert_ms.bert import qa
     from bert_ms.bert.inference import model_dir, require_trained_head
     from bert_ms.bert.model import load_pretrained
+    from bert_ms.train.evaluation import evaluate
     from bert_ms.train.tasks import PretrainingTask, get_task
-    from bert_ms.train.trainer import evaluate
 
     folder = model_dir(args.model)
     tok = _open_model(args, folder)[2]

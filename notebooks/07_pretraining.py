@@ -73,7 +73,8 @@ from bert_ms.bert.tokenization import BertTokenizer
 from bert_ms.exercises import check
 from bert_ms.runtime.settings import REPO_ROOT
 from bert_ms.train.tasks import PretrainingTask
-from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate, read_log
+from bert_ms.train.evaluation import evaluate
+from bert_ms.train.trainer import Trainer, TrainerConfig, read_log
 
 
 mini_dir = REPO_ROOT / "models" / "mini-bert-sotu"  # the course's pretrained BERT (section 7)

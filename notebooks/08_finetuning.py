@@ -70,7 +70,8 @@ from bert_ms.bert.tokenization import BertTokenizer, bert_base_uncased_vocab
 from bert_ms.runtime.settings import REPO_ROOT
 from bert_ms.train import task_data
 from bert_ms.train.tasks import SequenceClassificationTask, build_classifier
-from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate
+from bert_ms.train.evaluation import evaluate
+from bert_ms.train.trainer import Trainer, TrainerConfig
 
 MINILM = bert_base_uncased_vocab().parent  # the package ships the model and the vocabulary together
 COURSE = REPO_ROOT / "models" / "mini-bert-sotu-email"

@@ -49,8 +49,9 @@ import numpy as np
 from bert_ms import data, device
 from bert_ms.bert.tokenization import bert_base_uncased_vocab
 from bert_ms.runtime.settings import REPO_ROOT
+from bert_ms.train.evaluation import evaluate
 from bert_ms.train.tasks import SequenceClassificationTask, build_classifier
-from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate
+from bert_ms.train.trainer import Trainer, TrainerConfig
 
 COURSE = REPO_ROOT / "models" / "mini-bert-sotu-email"
 BUDGETS = {"64": (64, 40), "256": (256, 64), "all": (None, 294)}  # labels, steps (batch 16)

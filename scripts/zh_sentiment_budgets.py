@@ -39,9 +39,10 @@ from pathlib import Path
 
 from bert_ms import data, device
 from bert_ms.runtime.settings import REPO_ROOT
+from bert_ms.train.evaluation import evaluate
 from bert_ms.train.task_data import sentiment_split
 from bert_ms.train.tasks import SequenceClassificationTask, build_classifier
-from bert_ms.train.trainer import Trainer, TrainerConfig, evaluate
+from bert_ms.train.trainer import Trainer, TrainerConfig
 
 ZH = REPO_ROOT / "models" / "mini-bert-zh"
 BUDGETS = {"200": 200, "1000": 1000, "4000": 4000}  # of the 13,890 training reviews

@@ -435,46 +435,46 @@ def _padded(n, full, longest, rng):
 
 
 def test_evaluate_cuts_the_padding_to_the_longest_example_and_keeps_the_metrics(monkeypatch):
-    from bert_ms.train import trainer
+    from bert_ms.train import evaluation
     from bert_ms.train.tasks import SequenceClassificationTask, TokenClassificationTask
 
     rng = np.random.default_rng(0)
     _, cls, tagger = _tiny_classifier()
     data, tags = _padded(10, 256, 13, rng)
     shapes = []
-    real_to_inputs = trainer.to_inputs
-    monkeypatch.setattr(trainer, "to_inputs", lambda task, batch: shapes.append(batch["input_ids"].shape)
+    real_to_inputs = evaluation.to_inputs
+    monkeypatch.setattr(evaluation, "to_inputs", lambda task, batch: shapes.append(batch["input_ids"].shape)
                         or real_to_inputs(task, batch))
-    cut = trainer.evaluate(cls, SequenceClassificationTask(2), data, batch_size=4)
+    cut = evaluation.evaluate(cls, SequenceClassificationTask(2), data, batch_size=4)
     assert shapes and all(s[1] == 16 for s in shapes), shapes  # 13 real tokens -> the next power of two, not 256
     whole = {k: v[:, :16] for k, v in data.items() if k != "labels"} | {"labels": data["labels"]}
-    assert trainer.evaluate(cls, SequenceClassificationTask(2), whole, batch_size=4) == pytest.approx(cut, abs=1e-6)
+    assert evaluation.evaluate(cls, SequenceClassificationTask(2), whole, batch_size=4) == pytest.approx(cut, abs=1e-6)
 
     shapes.clear()
     tagged = {**data, "labels": tags}
-    cut = trainer.evaluate(tagger, TokenClassificationTask(3), tagged, batch_size=4)
+    cut = evaluation.evaluate(tagger, TokenClassificationTask(3), tagged, batch_size=4)
     assert all(s[1] == 16 for s in shapes), shapes  # the per-token labels are cut with the inputs
     assert cut["tokens"] == (tags >= 0).sum()
 
 
 def test_evaluate_batches_are_capped_by_the_data_and_by_eval_batch_max(monkeypatch):
-    from bert_ms.train import trainer
+    from bert_ms.train import evaluation
     from bert_ms.train.tasks import SequenceClassificationTask
 
     _, cls, _ = _tiny_classifier()
     rows = []
-    real_to_inputs = trainer.to_inputs
-    monkeypatch.setattr(trainer, "to_inputs", lambda task, batch: rows.append(len(batch["input_ids"]))
+    real_to_inputs = evaluation.to_inputs
+    monkeypatch.setattr(evaluation, "to_inputs", lambda task, batch: rows.append(len(batch["input_ids"]))
                         or real_to_inputs(task, batch))
-    for n, want in ((5, 8), (300, trainer.EVAL_BATCH_MAX)):
+    for n, want in ((5, 8), (300, evaluation.EVAL_BATCH_MAX)):
         rows.clear()
         data, _ = _padded(n, 16, 8, np.random.default_rng(n))
-        metrics = trainer.evaluate(cls, SequenceClassificationTask(2), data, batch_size=100_000)
+        metrics = evaluation.evaluate(cls, SequenceClassificationTask(2), data, batch_size=100_000)
         assert set(rows) == {want} and metrics["examples"] == n, (n, rows)
 
 
 def test_trim_padding_leaves_data_without_a_mask_or_already_tight_alone():
-    from bert_ms.train.trainer import trim_padding
+    from bert_ms.train.evaluation import trim_padding
 
     rng = np.random.default_rng(1)
     data, _ = _padded(4, 16, 16, rng)

@@ -50,8 +50,9 @@ def _spam_arrays(n: int, seq_len: int):
 def test_one_compile_for_training_and_one_for_evaluation_over_varied_lengths(graph_mode):
     from bert_ms.bert.config import BertConfig
     from bert_ms.bert.model import BertForSequenceClassification
+    from bert_ms.train.evaluation import eval_batches, evaluate
     from bert_ms.train.tasks import build_task
-    from bert_ms.train.trainer import ArrayBatches, Trainer, TrainerConfig, eval_batches, evaluate
+    from bert_ms.train.trainer import ArrayBatches, Trainer, TrainerConfig
 
     arrays, lengths = _spam_arrays(43, 48)
     assert min(lengths) < 20 and max(lengths) > 48, f"the texts should vary in length, got {sorted(lengths)}"
