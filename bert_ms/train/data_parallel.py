@@ -75,9 +75,12 @@ def msrun_path() -> str | None:
 def launch_env() -> dict[str, str]:
     """The environment for a job's processes: this repository importable, MindSpore's log at errors only, and
     this interpreter's folder first on PATH (msrun starts "python ..." as found there); no msrun variables
-    inherited from a process that was itself launched by msrun."""
+    inherited from a process that was itself launched by msrun. The workers share the machine's cores, so the
+    fused kernels' OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE``, unless set): a thread spinning
+    at a barrier would take the core from the other worker's thread it waits for."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "GLOG_v": "3", "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env.pop("MS_WORKER_NUM", None)
     env.pop("MS_ROLE", None)
     return env
