@@ -184,8 +184,8 @@ class FusedEncoderLayer(nn.Cell):
         self.w2, self.b2 = _weight_and_bias(plain.ffn.output)
         self.g2, self.be2 = plain.ffn_norm.norm.weight, plain.ffn_norm.norm.bias
         self.num_heads = att.num_heads
-        kind = plain.ffn.act.plain.kind if isinstance(plain.ffn.act, FusedGELU) else plain.ffn.act.kind
-        eps = _norm_eps(plain.attention_norm.norm)
+        kind = _unfused(plain.ffn.act).kind
+        eps = _unfused(plain.attention_norm.norm).eps
         self.cfg = ms.Tensor([att.num_heads, eps, self.ACTIVATIONS[kind], 0.0], ms.float32)
         self.kernel = kernel
         object.__setattr__(self, "plain", plain)  # not a child cell: its Parameters keep their names
@@ -204,9 +204,9 @@ class FusedEncoderLayer(nn.Cell):
         return super().add_flags_recursive(**flags)
 
 
-def _norm_eps(norm) -> float:
-    """The epsilon of a LayerNorm, plain or fused."""
-    return norm.plain.eps if isinstance(norm, FusedLayerNorm) else norm.eps
+def _unfused(cell):
+    """The plain cell behind a fused one (the cell itself if it is not fused): what its settings are read from."""
+    return cell.plain if isinstance(cell, _FUSED) else cell
 
 
 def _layer_kernel(layer, build: bool):
@@ -215,14 +215,14 @@ def _layer_kernel(layer, build: bool):
     if type(layer) is not EncoderLayer or layer.pre_norm:
         return None
     att, ffn = layer.attention, layer.ffn
-    act = ffn.act.plain if isinstance(ffn.act, FusedGELU) else ffn.act
+    act = _unfused(ffn.act)
     if not isinstance(att, (MultiHeadAttention, FusedAttention)) or act.kind not in FusedEncoderLayer.ACTIVATIONS:
         return None
     linears = (ffn.intermediate, ffn.output) + (() if isinstance(att, FusedAttention) else
                                                  (att.query, att.key, att.value, att.output))
     if any(getattr(c, "compute_dtype", None) != ms.float32 or c.bias is None for c in linears):
         return None
-    if _norm_eps(layer.attention_norm.norm) != _norm_eps(layer.ffn_norm.norm):
+    if _unfused(layer.attention_norm.norm).eps != _unfused(layer.ffn_norm.norm).eps:
         return None
     return fused.encoder_layer(att.num_heads, build)
 
