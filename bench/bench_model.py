@@ -113,12 +113,13 @@ def worker_matmul(args) -> dict:
 def build_train_step(preset: str, vocab: int, what: str = "step", fused: bool = True):
     """bert_ms's compiled pretraining step on the benchmark batch: (step, inputs, names of the fused cells).
     ``what="step"`` is forward + backward + AdamW; ``"fwdbwd"`` stops before the optimizer. ``fused``: the
-    C++ kernels of bert_ms.accel (GELU, LayerNorm, seeded dropout). Call after ``device.setup``."""
+    C++ kernels of bert_ms.accel (GELU, LayerNorm, linear, attention, seeded dropout, AdamW). Call after ``device.setup``."""
     import mindspore as ms
     from mindspore import nn
 
     from bert_ms.accel import accelerate
     from bert_ms.accel import fused as kernels
+    from bert_ms.accel.optimizer import FusedAdamWeightDecay
     from bert_ms.bert.config import BertConfig
     from bert_ms.bert.losses import pretraining_loss
     from bert_ms.bert.model import BertForPreTraining
@@ -135,7 +136,9 @@ def build_train_step(preset: str, vocab: int, what: str = "step", fused: bool = 
         swapped += [f"{type(parent).__name__}.{attr}" for parent, attr, _ in drops]
     model.set_train(True)
     d = {k: ms.Tensor(v) for k, v in make_batch(vocab).items()}
-    opt = nn.AdamWeightDecay(model.trainable_params(), learning_rate=1e-4, weight_decay=0.01)
+    # with fused=True the Trainer's fused AdamW (one call for all parameters), else MindSpore's
+    optimizer = FusedAdamWeightDecay if fused else nn.AdamWeightDecay
+    opt = optimizer(model.trainable_params(), learning_rate=1e-4, weight_decay=0.01)
 
     def loss_fn(ids, tt, am, pos, lab, w, nsp):
         mlm, nsp_logits = model(ids, tt, am, pos)

@@ -39,6 +39,7 @@ from bert_ms.accel import (
     fused_cells,
     restore,
 )
+from bert_ms.accel.optimizer import FusedAdamWeightDecay
 from bert_ms.bert.config import BertConfig
 from bert_ms.bert.losses import pretraining_loss
 from bert_ms.bert.model import BertForPreTraining, BertModel
@@ -669,9 +670,83 @@ def _default_trainer(**kw):
 
 def test_fused_is_on_by_default_where_built_and_off_on_request():
     """The kernels are built in this environment (make setup, or the test session above): the default
-    Trainer uses them, the fused dropout included; fused=False uses the ops."""
+    Trainer uses them, the fused dropout and the fused AdamW included; fused=False uses the ops."""
     assert TrainerConfig().fused is None and fused.library_path("fused_ops").exists()
     on = _default_trainer()
     assert on._accelerate and [type(c) for _, _, c in on._dropouts] == [FusedSeededDropout]
+    assert type(on.optimizer) is FusedAdamWeightDecay
     off = _default_trainer(fused=False)
     assert not off._accelerate and [type(c) for _, _, c in off._dropouts] == [SeededDropout]
+    assert type(off.optimizer) is nn.AdamWeightDecay
+
+
+# ------------------------------------------------------------------------------------------ the fused AdamW
+def _adamw_pair(per_step_decay):
+    """The same parameters (two groups: decay, none) under nn.AdamWeightDecay and FusedAdamWeightDecay,
+    with a learning-rate schedule; the decay group's weight decay is a per-step table if asked."""
+    from bert_ms.train.trainer import _PerStepWeightDecay
+
+    shapes = [(64, 32), (32,), (1000,), (7, 3)]
+    init = [rand(*s, seed=10 + i) for i, s in enumerate(shapes)]
+
+    def make(cls):
+        ps = [ms.Parameter(Tensor(a.copy()), name=f"p{i}") for i, a in enumerate(init)]
+        wd = _PerStepWeightDecay(np.linspace(0.01, 0.05, 10)) if per_step_decay else 0.01
+        groups = [{"params": [ps[0], ps[2]], "weight_decay": wd}, {"params": [ps[1], ps[3]], "weight_decay": 0.0},
+                  {"order_params": ps}]
+        lr = Tensor(np.linspace(1e-2, 1e-3, 10).astype(np.float32))
+        return ps, cls(groups, learning_rate=lr, beta1=0.9, beta2=0.999, eps=1e-6)
+
+    return shapes, make(nn.AdamWeightDecay), make(FusedAdamWeightDecay)
+
+
+@pytest.mark.parametrize("per_step_decay", [False, True])
+def test_fused_adamw_is_mindspores_adamw_with_clipping_scale(restore_device, per_step_decay):
+    """Five compiled steps with a clipping scale: nn.AdamWeightDecay on g * scale (the Trainer's ops path) and
+    FusedAdamWeightDecay(g, scale) give the same moments bit for bit and the same parameters to float32
+    rounding (one rounding of the last subtraction apart); the state the checkpoints hold is the same."""
+    device.setup("CPU", mode="graph", verbose=False)
+    shapes, (pa, oa), (pb, ob) = _adamw_pair(per_step_decay)
+    before = [p.asnumpy().copy() for p in pb]
+
+    def step_ops(scale, *grads):
+        oa(tuple(g * scale for g in grads))
+        return scale
+
+    def step_fused(scale, *grads):
+        ob(grads, scale)
+        return scale
+
+    step_ops, step_fused = ms.jit(step_ops), ms.jit(step_fused)
+    rng = np.random.default_rng(3)
+    for i in range(5):
+        grads = [Tensor(rng.standard_normal(s).astype(np.float32)) for s in shapes]
+        scale = Tensor(np.float32(0.5 + 0.1 * i))
+        step_ops(scale, *grads)
+        step_fused(scale, *grads)
+    for a, b, ma, mb, va, vb, b0 in zip(pa, pb, oa.moments1, ob.moments1, oa.moments2, ob.moments2, before):
+        np.testing.assert_array_equal(mb.asnumpy(), ma.asnumpy(), err_msg=f"first moment of {a.name}")
+        np.testing.assert_array_equal(vb.asnumpy(), va.asnumpy(), err_msg=f"second moment of {a.name}")
+        # p - lr * update with one rounding less: within an ulp of the operands (~1e-7 of |p| <= 4 here)
+        np.testing.assert_allclose(b.asnumpy(), a.asnumpy(), rtol=0, atol=5e-7, err_msg=a.name)
+        assert np.abs(b.asnumpy() - b0).max() > 1e-4  # it really moved
+    assert int(ob.global_step.asnumpy().reshape(-1)[0]) == int(oa.global_step.asnumpy().reshape(-1)[0]) == 5
+    assert [p.name for p in ob.moments1] == [p.name for p in oa.moments1]
+    assert [p.name for p in ob.moments2] == [p.name for p in oa.moments2]
+
+
+def test_fused_adamw_decays_only_where_asked():
+    """Weight decay applies to the decay group only: with zero gradients, a decaying weight shrinks by
+    lr * wd * w and a non-decaying one stays put."""
+    p = [ms.Parameter(Tensor(np.full((5,), 2.0, np.float32)), name="w"),
+         ms.Parameter(Tensor(np.full((3,), 2.0, np.float32)), name="b")]
+    opt = FusedAdamWeightDecay([{"params": [p[0]], "weight_decay": 0.1}, {"params": [p[1]], "weight_decay": 0.0}],
+                               learning_rate=0.5)
+    opt((Tensor(np.zeros(5, np.float32)), Tensor(np.zeros(3, np.float32))))
+    np.testing.assert_allclose(p[0].asnumpy(), 2.0 - 0.5 * 0.1 * 2.0, rtol=1e-6)
+    np.testing.assert_array_equal(p[1].asnumpy(), 2.0)
+
+
+def test_fused_adamw_refuses_what_it_cannot_update():
+    with pytest.raises(ValueError, match="float32"):
+        FusedAdamWeightDecay([ms.Parameter(Tensor(np.zeros(3, np.float16)), name="h")])

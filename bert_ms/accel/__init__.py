@@ -1,4 +1,4 @@
-"""Speed on CPU: fused C++ kernels (GELU, LayerNorm, linear layers, attention, seeded dropout, gradient norm; a whole encoder layer for inference), built by make setup, applied to a model from outside."""
+"""Speed on CPU: fused C++ kernels (GELU, LayerNorm, linear layers, attention, seeded dropout, gradient norm, the AdamW update; a whole encoder layer for inference), built by make setup, applied to a model from outside."""
 
 from bert_ms.accel.cells import (
     FusedAttention,
@@ -10,5 +10,6 @@ from bert_ms.accel.cells import (
     fused_cells,
     restore,
 )
+from bert_ms.accel.optimizer import FusedAdamWeightDecay
 
-__all__ = ["FusedAttention", "FusedEncoderLayer", "FusedGELU", "FusedLayerNorm", "FusedLinear", "accelerate", "fused_cells", "restore"]
+__all__ = ["FusedAdamWeightDecay", "FusedAttention", "FusedEncoderLayer", "FusedGELU", "FusedLayerNorm", "FusedLinear", "accelerate", "fused_cells", "restore"]

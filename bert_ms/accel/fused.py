@@ -21,6 +21,9 @@ libraries:
   instead of storing it.
 * **Sum of squares** of all gradients in one call, for the global norm of gradient clipping (instead of a
   Square and a ReduceSum per parameter tensor).
+* **AdamW**: ``nn.AdamWeightDecay``'s update of every parameter tensor, with clipping's scale, in one call
+  that writes the parameters and moments in place (:class:`bert_ms.accel.optimizer.FusedAdamWeightDecay`),
+  instead of a Mul and an AdamWeightDecay kernel per tensor.
 
 ``linear_ops`` (``bert_ms/accel/csrc/linear_ops.cc``): the **linear layer** ``y = x W^T + b`` in one call and
 its gradient (dx, dW, db) in one call, through the oneDNN ``sgemm`` that MindSpore itself ships
@@ -44,7 +47,7 @@ gradients, to ~1e-5: another order of the same float32 additions), the dropout m
 
 Nothing in the model or layer files uses these kernels. They are applied from outside:
 :func:`bert_ms.accel.accelerate` swaps fused cells into a model, and the Trainer does that for ``fit()``
-and uses the dropout and gradient-norm kernels too. ``TrainerConfig(fused=None)``, the default, means
+and uses the dropout, gradient-norm and AdamW kernels too. ``TrainerConfig(fused=None)``, the default, means
 "where they were built": ``make setup`` compiles every library once (``python -m bert_ms.accel``), and a
 default run only *loads* them, so a lesson never waits for a compiler; where no compiler existed or the
 build failed, setup said so in one line and every run uses MindSpore's ops, with nothing else changed.
@@ -94,12 +97,13 @@ ATTENTION_SOURCE = CSRC / "attention_ops.cc"  # the self-attention core (heads i
 ENCODER_SOURCE = CSRC / "encoder_ops.cc"  # a whole encoder layer, inference only (oneDNN's sgemm)
 HEADERS = (CSRC / "kernel_math.h", CSRC / "onednn.h")
 CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fopenmp")
-SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward", "SeededDropout", "SumOfSquares")
+SYMBOLS = ("GeluForward", "GeluBackward", "LayerNormForward", "LayerNormBackward", "SeededDropout", "SumOfSquares",
+           "AdamWeightDecayUpdate")
 LINEAR_SYMBOLS = ("LinearForward", "LinearBackward")
 ATTENTION_SYMBOLS = ("AttentionForward", "AttentionBackward")
 ENCODER_SYMBOLS = ("EncoderLayerForward",)
 LIBRARIES = ("fused_ops", "linear_ops", "attention_ops", "encoder_ops")
-WHAT = {"fused_ops": "GELU, LayerNorm, dropout, gradient norm", "linear_ops": "linear layers (oneDNN sgemm)",
+WHAT = {"fused_ops": "GELU, LayerNorm, dropout, gradient norm, AdamW update", "linear_ops": "linear layers (oneDNN sgemm)",
         "attention_ops": "self-attention (oneDNN sgemm)", "encoder_ops": "encoder layer for inference (oneDNN sgemm)"}
 
 _LOCK = threading.RLock()
@@ -284,8 +288,12 @@ def _ops() -> dict:
 
         drop = custom("SeededDropout", lambda x, k, r: x, lambda x, k, r: f32, drop_bprop)
         sum_sq = custom("SumOfSquares", lambda *shapes: [1], lambda *dtypes: f32)
+        # writes the parameters and moments it is given in place: marked so that the graph keeps it and
+        # orders it after every read of them (MindSpore's auto-monad), as it does MindSpore's own optimizers
+        adamw = custom("AdamWeightDecayUpdate", lambda *shapes: [1], lambda *dtypes: f32)
+        adamw.add_prim_attr("side_effect_mem", True)
         made.update({"gelu": gelu_fwd, "gelu_grad": gelu_bwd, "layer_norm": ln_fwd, "layer_norm_grad": ln_bwd,
-                     "dropout": drop, "sum_of_squares": sum_sq})
+                     "dropout": drop, "sum_of_squares": sum_sq, "adamw_update": adamw})
     lin = _STATE.get("linear_ops", {}).get("lib")
     if lin is not None:
         lin_bwd = ops.Custom(f"{lin}:LinearBackward", out_shape=lambda x, w, dy: (x, w, [w[0]]),
@@ -326,6 +334,7 @@ def _self_test(name: str) -> None:
             (o["layer_norm"](x, g, b, eps), ops.LayerNorm(-1, -1, 1e-12)(x, g, b)[0]),
             (o["gelu_grad"](x, g.broadcast_to(x.shape)),
              ms.grad(lambda t: ops.gelu(t, approximate="none") * g)(x)),
+            _adamw_check(o["adamw_update"], rng),
         ]
     elif name == "attention_ops":
         q, k, v = (Tensor(rng.standard_normal((2, 5, 8)).astype(np.float32)) for _ in range(3))
@@ -352,6 +361,17 @@ def _self_test(name: str) -> None:
         ref = ref.asnumpy() if isinstance(ref, Tensor) else ref
         if not np.allclose(got.asnumpy(), ref, rtol=1e-5, atol=1e-5):
             raise RuntimeError("self-test: fused kernel and MindSpore op disagree")
+
+
+def _adamw_check(update, rng) -> tuple:
+    """(parameter after one in-place fused AdamW step, NumPy truth): lr 0.1, weight decay 0.01, scale 0.5."""
+    p, m, g = (rng.standard_normal(40).astype(np.float32) for _ in range(3))
+    v = np.abs(rng.standard_normal(40)).astype(np.float32)
+    param = Tensor(p.copy())
+    update(param, Tensor(m.copy()), Tensor(v.copy()), Tensor(g),
+           Tensor(np.array([0.9, 0.999, 1e-6, 0.5, 0.1, 0.01], np.float32)))
+    m1, v1 = m + (0.5 * g - m) * 0.1, v + ((0.5 * g) ** 2 - v) * 0.001
+    return param, p - 0.1 * (m1 / (np.sqrt(v1) + 1e-6) + 0.01 * p)
 
 
 def _encoder_layer_check(rng) -> list:
@@ -407,6 +427,14 @@ def sum_of_squares():
     """The fused ``sum(t ** 2 for every tensor t)`` primitive (float32 inputs, output [1]) used for the
     global gradient norm, or None when :func:`available` is False."""
     return _ops()["sum_of_squares"] if available() else None
+
+
+def adamw_update():
+    """The fused AdamW primitive ``adamw(*params, *m, *v, *grads, hyper)`` (float32; ``hyper`` [4 + 2k] =
+    (beta1, beta2, eps, gradient scale, k learning rates, k weight decays)), which updates the k parameters
+    and both moments **in place** in one call (:class:`bert_ms.accel.optimizer.FusedAdamWeightDecay` uses
+    it); or None when :func:`available` is False."""
+    return _ops()["adamw_update"] if available() else None
 
 
 def linear(build: bool = True):

@@ -46,8 +46,10 @@ Speed on CPU, on by default where ``make setup`` built them: the step uses the C
 :mod:`bert_ms.accel` -- LayerNorm, GELU, the linear layers and the self-attention swapped into the model by
 :func:`bert_ms.accel.accelerate` for the duration of ``fit()``, the seeded mask in one kernel instead of
 ~15 int64 ops per dropout layer, and the global gradient norm of step 4 in one call instead of a Square
-and a ReduceSum per parameter tensor -- the same mask bit for bit and the same numbers to float32
-rounding, a BERT-mini step about 3.5x faster than MindSpore's ops (``bench/README.md``).
+and a ReduceSum per parameter tensor, and step 5 with clipping's scale in one call
+(:class:`bert_ms.accel.optimizer.FusedAdamWeightDecay`, the same rule and state as ``nn.AdamWeightDecay``)
+instead of a Mul and an AdamWeightDecay kernel per parameter tensor -- the same mask bit for bit and the
+same numbers to float32 rounding, a BERT-mini step about 3.5x faster than MindSpore's ops (``bench/README.md``).
 ``TrainerConfig(fused=False)`` runs MindSpore's ops; ``fused=True`` also compiles the kernels if they
 were never built. The default never compiles anything, so a run never waits for a compiler.
 """
@@ -70,6 +72,7 @@ from mindspore.amp import DynamicLossScaler, all_finite
 
 from bert_ms import accel
 from bert_ms.accel import fused as fused_kernels
+from bert_ms.accel.optimizer import FusedAdamWeightDecay
 from bert_ms.runtime import device
 from bert_ms.runtime import distributed as dist_mod
 from bert_ms.runtime.distributed import shard_rows
@@ -253,8 +256,10 @@ class _PerStepWeightDecay(nn.Cell):
         return ops.gather(self.table, global_step, 0)
 
 
-def build_optimizer(model, cfg: TrainerConfig):
-    """AdamWeightDecay with two groups (decay / no decay) and the warmup-then-decay schedule."""
+def build_optimizer(model, cfg: TrainerConfig, fused: bool = False):
+    """AdamWeightDecay with two groups (decay / no decay) and the warmup-then-decay schedule. ``fused``: the
+    same optimizer with its update in one C++ call (:class:`bert_ms.accel.optimizer.FusedAdamWeightDecay`,
+    where the fused kernels are on)."""
     params = [p for p in model.trainable_params() if p.name != SEED_PARAM]
     decay = [p for p in params if not no_weight_decay(p.name, tuple(p.shape))]
     plain = [p for p in params if no_weight_decay(p.name, tuple(p.shape))]
@@ -268,7 +273,9 @@ def build_optimizer(model, cfg: TrainerConfig):
         groups.append({"params": plain, "weight_decay": 0.0})
     groups.append({"order_params": params})
     lr = ms.Tensor(cfg.optimizer_lr())
-    return nn.AdamWeightDecay(groups, learning_rate=lr, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.eps)
+    fused = fused and all(p.dtype == ms.float32 for p in params)
+    optimizer = FusedAdamWeightDecay if fused else nn.AdamWeightDecay
+    return optimizer(groups, learning_rate=lr, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.eps)
 
 
 def model_precision(model) -> str:
@@ -308,6 +315,7 @@ class TrainStep:
         clip = float(cfg.clip_norm)
         clip_t = ms.Tensor(clip, ms.float32)  # gradients are float32: parameters are fp32 master weights
         sum_sq = sum_of_squares  # None: the ops below
+        fused_update = isinstance(optimizer, FusedAdamWeightDecay)
 
         def forward(*inputs):
             loss = task.loss(model, *inputs)
@@ -335,11 +343,14 @@ class TrainStep:
             else:
                 norm = ops.sqrt(ops.addn([ops.sum(ops.square(g)) for g in grads]))
             finite = is_finite(grads, norm)
-            if clip > 0:
-                factor = clip_t / ops.maximum(norm, clip_t)
+            factor = clip_t / ops.maximum(norm, clip_t) if clip > 0 else None
+            if factor is not None and not fused_update:
                 grads = tuple(g * factor for g in grads)
             if finite:
-                optimizer(grads)
+                if fused_update:  # clipping's scale is applied inside the one fused update
+                    optimizer(grads, factor)
+                else:
+                    optimizer(grads)
             if scaler is not None:
                 scaler.adjust(finite)
             return norm, finite
@@ -451,7 +462,7 @@ class Trainer:
         self._dropouts = (seeded_dropouts(model, self._seed_param, fused_kernels.dropout() if use_fused else None)
                           if self._seed_param is not None else [])
         self._accelerate = use_fused
-        self.optimizer = build_optimizer(model, self.cfg)
+        self.optimizer = build_optimizer(model, self.cfg, fused=use_fused)
         self.step_fn = TrainStep(model, task, self.optimizer, self.cfg, self.precision, self.dist.world_size,
                                  sum_of_squares=fused_kernels.sum_of_squares() if use_fused else None)
         self._eval_cache: dict = {}

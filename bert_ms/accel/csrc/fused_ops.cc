@@ -253,3 +253,66 @@ extern "C" int SumOfSquares(int nparam, void **params, int *ndims, int64_t **sha
   *static_cast<float *>(params[k]) = static_cast<float>(total);
   return 0;
 }
+
+// AdamW's update of every parameter tensor in one call (nn.AdamWeightDecay's rule: Loshchilov & Hutter 2019,
+// decoupled weight decay; no bias correction, as in the BERT reference optimizer), with gradient clipping's
+// scale folded in:
+//   g = grad * scale;  m += (g - m) (1 - beta1);  v += (g^2 - v) (1 - beta2)
+//   p -= lr_j (m / (sqrt(v) + eps) + wd_j p)
+// written with the fused multiply-adds of MindSpore's own CPU AdamWeightDecay kernel, so that m and v are
+// bit for bit its results and p within one unit in the last place. MindSpore launches that kernel once per
+// tensor (78 for BERT-mini) and clipping's scale is another Mul per tensor; the update is memory-bound, so
+// one pass over all of them, split evenly between the threads, is what it costs.
+// The parameters and both moments are updated in place: the op is marked as having side effects
+// (bert_ms.accel.optimizer), and its inputs are the Parameters' own buffers.
+// params: p_1..p_k, m_1..m_k, v_1..v_k, g_1..g_k (float32, p_j, m_j, v_j, g_j of one shape), hyper float32
+// [4 + 2k] = (beta1, beta2, eps, scale, lr_1..lr_k, wd_1..wd_k), out float32 [1] (set to 0).
+
+extern "C" int AdamWeightDecayUpdate(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                     void *stream, void *extra) {
+  (void)stream; (void)extra;
+  if (nparam < 6 || (nparam - 2) % 4 != 0 || !all_f32(nparam, dtypes)) return 1;
+  const int k = (nparam - 2) / 4;
+  const float *hyper = static_cast<const float *>(params[4 * k]);
+  if (numel(ndims[4 * k], shapes[4 * k]) != 4 + 2 * k) return 1;
+  int64_t total = 0;
+  for (int j = 0; j < k; ++j) {
+    const int64_t n = numel(ndims[j], shapes[j]);
+    for (int r = 1; r < 4; ++r)
+      if (numel(ndims[j + r * k], shapes[j + r * k]) != n) return 1;
+    total += n;
+  }
+  const float beta1 = hyper[0], beta2 = hyper[1], eps = hyper[2], scale = hyper[3];
+  const float one_minus_b1 = 1.0f - beta1, one_minus_b2 = 1.0f - beta2;
+#pragma omp parallel num_threads(kThreads)
+  {
+#pragma omp for schedule(static, 1)
+    for (int t = 0; t < kThreads; ++t) {
+      // this thread's share [lo, hi) of all elements, counted across the tensors in order
+      const int64_t lo = total * t / kThreads, hi = total * (t + 1) / kThreads;
+      int64_t start = 0;
+      for (int j = 0; j < k; ++j) {
+        const int64_t n = numel(ndims[j], shapes[j]);
+        const int64_t a = lo > start ? lo - start : 0, b = hi - start < n ? hi - start : n;
+        start += n;
+        if (b <= a) continue;
+        float *p = static_cast<float *>(params[j]), *m = static_cast<float *>(params[j + k]);
+        float *v = static_cast<float *>(params[j + 2 * k]);
+        const float *g = static_cast<const float *>(params[j + 3 * k]);
+        const float lr = hyper[4 + j], wd = hyper[4 + k + j];
+#pragma omp simd
+        for (int64_t i = a; i < b; ++i) {
+          const float gi = g[i] * scale;
+          const float mi = std::fma(gi - m[i], one_minus_b1, m[i]);
+          const float vi = std::fma(std::fma(gi, gi, -v[i]), one_minus_b2, v[i]);
+          const float step = mi / (std::sqrt(vi) + eps);
+          m[i] = mi;
+          v[i] = vi;
+          p[i] = std::fma(-lr, std::fma(wd, p[i], step), p[i]);
+        }
+      }
+    }
+  }
+  *static_cast<float *>(params[4 * k + 1]) = 0.0f;
+  return 0;
+}
