@@ -5,7 +5,7 @@ The course's reference maths stays where the lessons explain it: exact GELU in
 :class:`bert_ms.transformer.layers.LayerNorm` (``ops.LayerNorm``), the linear layer in
 :class:`bert_ms.transformer.layers.Linear`, the Trainer's seeded dropout in
 :class:`bert_ms.train.dropout.SeededDropout`. This module only provides *the same functions, computed
-faster on CPU*, as MindSpore AOT custom operators (``ops.Custom(func_type="aot")``) written in C++, in three
+faster on CPU*, as MindSpore AOT custom operators (``ops.Custom(func_type="aot")``) written in C++, in four
 libraries:
 
 ``fused_ops`` (``bert_ms/accel/csrc/fused_ops.cc``):

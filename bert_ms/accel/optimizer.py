@@ -11,7 +11,8 @@ threads.
 It is ``nn.AdamWeightDecay`` in every other respect: the same constructor (parameter groups, a learning
 rate schedule, a per-step weight decay), the same state (``moments1``, ``moments2``, ``global_step``, so a
 checkpoint of one resumes in the other), the same rule. The moments come out bit for bit equal to
-MindSpore's kernel, the parameters within one unit in the last place (``tests/test_fused_kernels.py``).
+MindSpore's kernel, the parameters to float32 rounding: the last subtraction is one fused multiply-add, so
+they can differ by one rounding of it, ~1e-7 of the parameter (``tests/test_fused_kernels.py``).
 
 The kernel writes the parameters and moments in place, which a MindSpore ``Custom`` op cannot declare;
 the primitive is marked ``side_effect_mem`` instead, as MindSpore marks its own optimizers, so that a graph

@@ -49,7 +49,7 @@ Speed on CPU, on by default where ``make setup`` built them: the step uses the C
 and a ReduceSum per parameter tensor, and step 5 with clipping's scale in one call
 (:class:`bert_ms.accel.optimizer.FusedAdamWeightDecay`, the same rule and state as ``nn.AdamWeightDecay``)
 instead of a Mul and an AdamWeightDecay kernel per parameter tensor -- the same mask bit for bit and the
-same numbers to float32 rounding, a BERT-mini step about 3.5x faster than MindSpore's ops (``bench/README.md``).
+same numbers to float32 rounding, a BERT-mini step 2.7-3.5x faster than MindSpore's ops, by host (``bench/README.md``).
 ``TrainerConfig(fused=False)`` runs MindSpore's ops; ``fused=True`` also compiles the kernels if they
 were never built. The default never compiles anything, so a run never waits for a compiler.
 """

@@ -260,7 +260,7 @@ extern "C" int SumOfSquares(int nparam, void **params, int *ndims, int64_t **sha
 //   g = grad * scale;  m += (g - m) (1 - beta1);  v += (g^2 - v) (1 - beta2)
 //   p -= lr_j (m / (sqrt(v) + eps) + wd_j p)
 // written with the fused multiply-adds of MindSpore's own CPU AdamWeightDecay kernel, so that m and v are
-// bit for bit its results and p within one unit in the last place. MindSpore launches that kernel once per
+// bit for bit its results and p to one rounding of the last subtraction. MindSpore launches that kernel once per
 // tensor (78 for BERT-mini) and clipping's scale is another Mul per tensor; the update is memory-bound, so
 // one pass over all of them, split evenly between the threads, is what it costs.
 // The parameters and both moments are updated in place: the op is marked as having side effects
